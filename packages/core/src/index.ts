@@ -1,0 +1,69 @@
+export type { AttentionBackend, BackendCapabilities, BackendFactory } from './backend.js';
+export { checkCuSeqlens, maxSeqlenOf, toCuSeqlens } from './cu-seqlens.js';
+export {
+  bf16BitsToF32,
+  bytesPerElement,
+  type DType,
+  decodeToFloat32,
+  encodeFromFloat,
+  f16BitsToF32,
+  f32Bits,
+  f32FromBits,
+  f32ToBf16Bits,
+  f32ToF16Bits,
+  FLOAT_DTYPES,
+  type FloatDType,
+  isDType,
+  isFloatDType,
+  roundToDType,
+  type StorageFor,
+} from './dtype.js';
+export {
+  describeValue,
+  expectationError,
+  FaError,
+  type FaErrorCode,
+  type FaErrorDetails,
+  isFaError,
+} from './errors.js';
+export { alibiBias, type KeyRange, visibleKeyRange } from './mask.js';
+export { mergeAttnStates } from './merge.js';
+export {
+  type AttnOptions,
+  type AttnProblem,
+  checkTensorMeta,
+  MAX_HEAD_DIM,
+  resolveAttnProblem,
+  type TensorMeta,
+} from './options.js';
+export {
+  DropoutMask,
+  type DropoutSeed,
+  dropoutThreshold,
+  mulhi32,
+  philox4x32,
+  splitSeed,
+} from './philox.js';
+export {
+  type F64Tensor,
+  type ReferenceBackwardResult,
+  type ReferenceConfig,
+  type ReferenceForwardResult,
+  type ReferencePrecision,
+  type ReferenceTensor,
+  referenceAttnBackward,
+  referenceAttnForward,
+  toFloat64,
+} from './reference.js';
+export {
+  type FloatHostTensor,
+  formatShape,
+  type HostTensor,
+  hostTensor,
+  inferDType,
+  isValidShape,
+  numel,
+  shapesEqual,
+  storageMatches,
+  storageTypeName,
+} from './tensor.js';
