@@ -26,7 +26,7 @@ export {
   type FaErrorDetails,
   isFaError,
 } from './errors.js';
-export { alibiBias, type KeyRange, visibleKeyRange } from './mask.js';
+export { alibiBias, blockFullyVisible, type KeyRange, visibleKeyRange, visibleKeySpan } from './mask.js';
 export { mergeAttnStates } from './merge.js';
 export {
   type AttnOptions,
