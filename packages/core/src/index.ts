@@ -32,6 +32,7 @@ export {
   type AttnOptions,
   type AttnProblem,
   checkTensorMeta,
+  optionsOfProblem,
   MAX_HEAD_DIM,
   resolveAttnProblem,
   type TensorMeta,
@@ -67,3 +68,13 @@ export {
   storageMatches,
   storageTypeName,
 } from './tensor.js';
+export {
+  activeBackendName,
+  type BackendRegistration,
+  getBackend,
+  listBackends,
+  registerBackend,
+  resetBackends,
+  resolveBackend,
+  setBackend,
+} from './registry.js';

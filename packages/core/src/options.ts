@@ -277,3 +277,21 @@ export function checkTensorMeta(
     throw expectationError('E_DTYPE', argument, `dtype '${dtype}'`, `'${meta.dtype}'`);
   }
 }
+
+/** The user-facing options that resolve to `problem` again: lets a backend hand a problem to the reference. */
+export function optionsOfProblem(problem: AttnProblem): AttnOptions {
+  return {
+    cuSeqlensQ: problem.cuSeqlensQ,
+    cuSeqlensK: problem.cuSeqlensK,
+    maxSeqlenQ: problem.maxSeqlenQ,
+    maxSeqlenK: problem.maxSeqlenK,
+    softmaxScale: problem.softmaxScale,
+    causal: problem.causal,
+    windowSize: [problem.windowLeft, problem.windowRight],
+    softcap: problem.softcap,
+    alibiSlopes: problem.alibiSlopes ?? undefined,
+    dropoutP: problem.dropoutP,
+    seed: problem.seed,
+    deterministic: problem.deterministic,
+  };
+}

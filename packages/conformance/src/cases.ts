@@ -1,0 +1,126 @@
+import type { FloatDType } from '@fa/core';
+import type { Random } from './random.js';
+
+/** One point of the conformance grid. Lengths are per sequence; cu_seqlens are built from them. */
+export interface ConformanceCase {
+  readonly name: string;
+  readonly lengthsQ: readonly number[];
+  readonly lengthsK: readonly number[];
+  readonly numHeads: number;
+  readonly numHeadsK: number;
+  readonly headDim: number;
+  readonly headDimV: number;
+  readonly dtype: FloatDType;
+  readonly causal?: boolean;
+  readonly windowSize?: readonly [number, number];
+  readonly softcap?: number;
+  readonly alibi?: boolean;
+  readonly dropoutP?: number;
+  readonly softmaxScale?: number;
+}
+
+const MIXED = [17, 0, 33, 5, 1];
+
+function base(name: string, overrides: Partial<ConformanceCase> = {}): ConformanceCase {
+  return {
+    name,
+    lengthsQ: MIXED,
+    lengthsK: MIXED,
+    numHeads: 3,
+    numHeadsK: 3,
+    headDim: 64,
+    headDimV: overrides.headDim ?? 64,
+    dtype: 'f32',
+    ...overrides,
+  };
+}
+
+/** The fixed grid: every option, odd sizes on purpose, each dtype. */
+export function fixedCases(): ConformanceCase[] {
+  const headDims = [1, 8, 59, 64, 80, 111, 128, 256].map((d) =>
+    base(`head_dim ${d}`, { headDim: d, headDimV: d, numHeads: d >= 128 ? 2 : 3, numHeadsK: d >= 128 ? 2 : 3 }),
+  );
+  const layouts = [
+    base('batch of 1', { lengthsQ: [41], lengthsK: [41] }),
+    base('zero-length sequences', { lengthsQ: [0, 9, 0, 0, 14, 0], lengthsK: [0, 9, 0, 0, 14, 0] }),
+    base('empty key sequences (rows with no key)', { lengthsQ: [6, 4, 3], lengthsK: [0, 7, 0] }),
+    base('Lq > Lk', { lengthsQ: [19, 8, 30], lengthsK: [7, 3, 12] }),
+    base('Lq < Lk', { lengthsQ: [4, 1, 9], lengthsK: [21, 16, 30] }),
+    base('long sequence over several tiles', { lengthsQ: [150, 3], lengthsK: [150, 3], numHeads: 2, numHeadsK: 2 }),
+    base('head_dim_v differs from head_dim', { headDim: 48, headDimV: 24 }),
+    base('GQA', { numHeads: 6, numHeadsK: 2 }),
+    base('MQA', { numHeads: 4, numHeadsK: 1 }),
+  ];
+  const masks = [
+    base('causal', { causal: true }),
+    base('causal, Lq > Lk', { causal: true, lengthsQ: [19, 8, 30], lengthsK: [7, 3, 12] }),
+    base('causal, Lq < Lk', { causal: true, lengthsQ: [4, 1, 9], lengthsK: [21, 16, 30] }),
+    base('window (4, 2)', { windowSize: [4, 2] }),
+    base('window (0, 0)', { windowSize: [0, 0] }),
+    base('window (-1, 3)', { windowSize: [-1, 3] }),
+    base('window (5, -1)', { windowSize: [5, -1] }),
+    base('causal with window (6, -1)', { causal: true, windowSize: [6, -1] }),
+    base('window, Lq > Lk', { windowSize: [2, 1], lengthsQ: [19, 8, 30], lengthsK: [7, 3, 12] }),
+  ];
+  const scores = [
+    base('softcap', { softcap: 2.5, softmaxScale: 0.6 }),
+    base('ALiBi', { alibi: true }),
+    base('ALiBi, causal, Lq < Lk', { alibi: true, causal: true, lengthsQ: [4, 1, 9], lengthsK: [21, 16, 30] }),
+    base('custom scale', { softmaxScale: 0.37 }),
+    base('dropout', { dropoutP: 0.17 }),
+    base('dropout, causal, GQA', { dropoutP: 0.3, causal: true, numHeads: 4, numHeadsK: 2 }),
+  ];
+  const everything = base('everything at once', {
+    causal: true,
+    windowSize: [7, 0],
+    softcap: 3,
+    alibi: true,
+    dropoutP: 0.1,
+    numHeads: 4,
+    numHeadsK: 2,
+    headDim: 40,
+    headDimV: 24,
+    softmaxScale: 0.5,
+    lengthsQ: [13, 0, 26, 5],
+    lengthsK: [20, 3, 26, 2],
+  });
+  const lowPrecision = (['f16', 'bf16'] as const).flatMap((dtype) => [
+    base(`${dtype}: mixed lengths`, { dtype }),
+    base(`${dtype}: head_dim 111`, { dtype, headDim: 111, headDimV: 111 }),
+    base(`${dtype}: causal GQA`, { dtype, causal: true, numHeads: 4, numHeadsK: 2 }),
+    base(`${dtype}: window, softcap, ALiBi`, { dtype, windowSize: [5, 3], softcap: 4, alibi: true }),
+    base(`${dtype}: dropout`, { dtype, dropoutP: 0.2 }),
+  ]);
+  return [...headDims, ...layouts, ...masks, ...scores, everything, ...lowPrecision];
+}
+
+/** Cases whose shapes and options are drawn anew each run, to reach what the fixed grid does not. */
+export function randomCase(random: Random, index: number): ConformanceCase {
+  const batch = random.int(1, 5);
+  const lengthsQ = Array.from({ length: batch }, () => (random.next() < 0.15 ? 0 : random.int(1, 40)));
+  const sameLengths = random.next() < 0.5;
+  const lengthsK = sameLengths ? lengthsQ : lengthsQ.map(() => (random.next() < 0.1 ? 0 : random.int(1, 40)));
+  const numHeadsK = random.int(1, 3);
+  const numHeads = numHeadsK * random.int(1, 3);
+  const headDim = random.int(1, 140);
+  const dtypes: FloatDType[] = ['f32', 'f16', 'bf16'];
+  const pick = <T>(items: readonly T[]) => items[random.int(0, items.length - 1)] as T;
+  const left = pick([-1, -1, 0, 3, 11]);
+  const right = pick([-1, -1, 0, 2, 9]);
+  return {
+    name: `random #${index}`,
+    lengthsQ,
+    lengthsK,
+    numHeads,
+    numHeadsK,
+    headDim,
+    headDimV: random.next() < 0.7 ? headDim : random.int(1, 96),
+    dtype: pick(dtypes),
+    causal: random.next() < 0.4,
+    windowSize: left === -1 && right === -1 ? undefined : [left, right],
+    softcap: random.next() < 0.25 ? 1 + random.next() * 4 : undefined,
+    alibi: random.next() < 0.25,
+    dropoutP: random.next() < 0.25 ? random.next() * 0.5 : undefined,
+    softmaxScale: random.next() < 0.3 ? 0.1 + random.next() : undefined,
+  };
+}

@@ -1,0 +1,38 @@
+import { type AttentionBackend, describeValue, expectationError, type HostTensor } from '@fa/core';
+import { Tensor, tensorFrom } from './tensor.js';
+
+/** Where a tensor is expected, a façade `Tensor` or plain host data `{ data, shape, dtype? }` is accepted. */
+export type TensorInput = Tensor | HostTensor | { readonly data: Float32Array | Uint16Array; readonly shape: readonly number[]; readonly dtype?: HostTensor['dtype'] };
+
+/**
+ * Turns the inputs of one call into tensors, remembering which ones it created from host data so that their
+ * backend memory is freed when the call ends.
+ */
+export class CallInputs {
+  readonly #temporaries: Tensor[] = [];
+
+  tensor(value: TensorInput | undefined, argument: string): Tensor {
+    if (value instanceof Tensor) return value;
+    if (typeof value !== 'object' || value === null || !('data' in value) || !('shape' in value)) {
+      throw expectationError('E_VALUE', argument, 'a Tensor or host data { data, shape, dtype? }', describeValue(value));
+    }
+    const created = tensorFrom(value.data, value.shape, value.dtype, argument);
+    this.#temporaries.push(created);
+    return created;
+  }
+
+  /** The backend the call should run on: the named one, else the one the first tensor already lives on. */
+  existingBackend(...tensors: Tensor[]): string | undefined {
+    return tensors.find((t) => t.backend !== undefined)?.backend;
+  }
+
+  async handles(backend: AttentionBackend, entries: ReadonlyArray<readonly [Tensor, string]>): Promise<unknown[]> {
+    const handles: unknown[] = [];
+    for (const [t, argument] of entries) handles.push(await t.handleFor(backend, argument));
+    return handles;
+  }
+
+  release(): void {
+    for (const t of this.#temporaries) t.dispose();
+  }
+}

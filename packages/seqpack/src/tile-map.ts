@@ -1,0 +1,182 @@
+import { blockFullyVisible, visibleKeyRange, visibleKeySpan } from '@fa/core';
+import { checkInteger, checkOptions } from './validate.js';
+import { resolveVarlenMask } from './varlen-problem.js';
+
+export interface TileMapOptions {
+  /** Query rows per tile. */
+  readonly blockM: number;
+  /** Key columns per tile. */
+  readonly blockN: number;
+  /** Bottom-right aligned per sequence: key j is visible to query i iff j <= i + Lk - Lq. */
+  readonly causal?: boolean;
+  /** [left, right] around the aligned diagonal, -1 unbounded; causal forces right = 0. */
+  readonly windowSize?: readonly [number, number];
+}
+
+export interface TileCounts {
+  /** Tiles holding at least one visible score: the work of a kernel that skips empty tiles. */
+  readonly computedTiles: number;
+  /** Computed tiles whose scores are all visible, which need no per-element mask. */
+  readonly fullTiles: number;
+  /** Computed tiles that need the mask: `computedTiles - fullTiles`. */
+  readonly partialTiles: number;
+  /** Tiles of each sequence's own `ceil(Lq / blockM) × ceil(Lk / blockN)` grid that hold no visible score. */
+  readonly skippedTiles: number;
+  /** `batch × ceil(maxLq / blockM) × ceil(maxLk / blockN)`: the grid a padded kernel would launch. */
+  readonly paddedTiles: number;
+  /** Exact number of visible (query, key) pairs. */
+  readonly visibleScores: number;
+  /** Scores inside computed tiles, tiles clipped to their sequence's bounds. */
+  readonly computedScores: number;
+  /** `batch × maxLq × maxLk`: the scores of the padded layout. */
+  readonly paddedScores: number;
+}
+
+/**
+ * Which tiles of each sequence's score matrix a kernel must compute, in flat arrays with one entry per query tile
+ * of the batch, so a kernel (or its scheduler) needs no per-sequence objects. Query tile `t` belongs to sequence
+ * `b = sequence[t]`, is tile `m = t - cuQTiles[b]` of it and covers rows `[m·blockM, min(Lq, (m + 1)·blockM))`.
+ * Its computed key tiles are `[kTileBegin[t], kTileEnd[t])`; within them, `[fullBegin[t], fullEnd[t])` need no
+ * masking, so `kTileBegin ≤ fullBegin ≤ fullEnd ≤ kTileEnd`, and the masked tiles are the two ends. Empty ranges
+ * are stored as `begin = end`.
+ */
+export interface TileMap {
+  readonly batch: number;
+  readonly blockM: number;
+  readonly blockN: number;
+  readonly causal: boolean;
+  /** The resolved window, -1 unbounded. */
+  readonly windowLeft: number;
+  readonly windowRight: number;
+  /** `Int32Array(batch + 1)`: the query tiles of sequence b are entries `[cuQTiles[b], cuQTiles[b + 1])`. */
+  readonly cuQTiles: Int32Array;
+  /** `Int32Array(batch)`: `ceil(Lk / blockN)` of each sequence. */
+  readonly kTiles: Int32Array;
+  /** Per query tile: the sequence it belongs to. */
+  readonly sequence: Int32Array;
+  readonly kTileBegin: Int32Array;
+  readonly kTileEnd: Int32Array;
+  readonly fullBegin: Int32Array;
+  readonly fullEnd: Int32Array;
+  readonly counts: TileCounts;
+}
+
+/**
+ * Maps a varlen batch onto `blockM × blockN` tiles. The visible key range of a query tile comes from core's
+ * `visibleKeySpan` and full visibility from `blockFullyVisible`, the rules kernels mask with, so the map and the
+ * kernels cannot disagree about a tile.
+ */
+export function tileMap(cuSeqlensQ: Int32Array, cuSeqlensK: Int32Array, options: TileMapOptions): TileMap {
+  const opts = checkOptions(options, 'options', 'an options object { blockM, blockN, causal?, windowSize? }');
+  const blockM = checkInteger(opts.blockM, 'blockM', 1);
+  const blockN = checkInteger(opts.blockN, 'blockN', 1);
+  const { batch, causal, windowLeft, windowRight, maxSeqlenQ, maxSeqlenK } = resolveVarlenMask(
+    cuSeqlensQ,
+    cuSeqlensK,
+    opts.causal,
+    opts.windowSize,
+  );
+
+  const cuQTiles = new Int32Array(batch + 1);
+  const kTiles = new Int32Array(batch);
+  for (let b = 0; b < batch; b++) {
+    cuQTiles[b + 1] = (cuQTiles[b] as number) + Math.ceil(seqlen(cuSeqlensQ, b) / blockM);
+    kTiles[b] = Math.ceil(seqlen(cuSeqlensK, b) / blockN);
+  }
+  const qTileCount = cuQTiles[batch] as number;
+  const sequence = new Int32Array(qTileCount);
+  const kTileBegin = new Int32Array(qTileCount);
+  const kTileEnd = new Int32Array(qTileCount);
+  const fullBegin = new Int32Array(qTileCount);
+  const fullEnd = new Int32Array(qTileCount);
+  let computedTiles = 0;
+  let fullTiles = 0;
+  let gridTiles = 0;
+  let visibleScores = 0;
+  let computedScores = 0;
+
+  for (let b = 0; b < batch; b++) {
+    const seqlenQ = seqlen(cuSeqlensQ, b);
+    const seqlenK = seqlen(cuSeqlensK, b);
+    gridTiles += ((cuQTiles[b + 1] as number) - (cuQTiles[b] as number)) * (kTiles[b] as number);
+    for (let t = cuQTiles[b] as number, rowStart = 0; t < (cuQTiles[b + 1] as number); t++, rowStart += blockM) {
+      const rowEnd = Math.min(seqlenQ, rowStart + blockM);
+      const span = visibleKeySpan(rowStart, rowEnd, seqlenQ, seqlenK, windowLeft, windowRight);
+      const begin = span.end > span.first ? Math.floor(span.first / blockN) : 0;
+      const end = span.end > span.first ? Math.ceil(span.end / blockN) : 0;
+      // Full visibility is an interval condition on the tile's columns, so the full tiles are contiguous.
+      let firstFull = end;
+      let endFull = end;
+      for (let c = begin; c < end; c++) {
+        const colStart = c * blockN;
+        const colEnd = Math.min(seqlenK, colStart + blockN);
+        if (blockFullyVisible(rowStart, rowEnd, colStart, colEnd, seqlenQ, seqlenK, windowLeft, windowRight)) {
+          if (firstFull === end) firstFull = c;
+          endFull = c + 1;
+        }
+      }
+      sequence[t] = b;
+      kTileBegin[t] = begin;
+      kTileEnd[t] = end;
+      fullBegin[t] = firstFull;
+      fullEnd[t] = endFull;
+      computedTiles += end - begin;
+      fullTiles += endFull - firstFull;
+      computedScores += (rowEnd - rowStart) * (Math.min(seqlenK, end * blockN) - begin * blockN);
+      for (let row = rowStart; row < rowEnd; row++) {
+        const { first, last } = visibleKeyRange(row, seqlenQ, seqlenK, windowLeft, windowRight);
+        visibleScores += Math.max(0, last - first + 1);
+      }
+    }
+  }
+
+  const counts: TileCounts = {
+    computedTiles,
+    fullTiles,
+    partialTiles: computedTiles - fullTiles,
+    skippedTiles: gridTiles - computedTiles,
+    paddedTiles: batch * Math.ceil(maxSeqlenQ / blockM) * Math.ceil(maxSeqlenK / blockN),
+    visibleScores,
+    computedScores,
+    paddedScores: batch * maxSeqlenQ * maxSeqlenK,
+  };
+  return {
+    batch,
+    blockM,
+    blockN,
+    causal,
+    windowLeft,
+    windowRight,
+    cuQTiles,
+    kTiles,
+    sequence,
+    kTileBegin,
+    kTileEnd,
+    fullBegin,
+    fullEnd,
+    counts,
+  };
+}
+
+/**
+ * Calls `visit` for every computed tile, sequence by sequence, query tile by query tile, key tiles ascending.
+ * `qTile` and `kTile` count from 0 within the sequence.
+ */
+export function forEachTile(
+  map: TileMap,
+  visit: (sequence: number, qTile: number, kTile: number, fullyVisible: boolean) => void,
+): void {
+  for (let t = 0; t < map.sequence.length; t++) {
+    const b = map.sequence[t] as number;
+    const qTile = t - (map.cuQTiles[b] as number);
+    const fullBegin = map.fullBegin[t] as number;
+    const fullEnd = map.fullEnd[t] as number;
+    for (let k = map.kTileBegin[t] as number; k < (map.kTileEnd[t] as number); k++) {
+      visit(b, qTile, k, k >= fullBegin && k < fullEnd);
+    }
+  }
+}
+
+function seqlen(cuSeqlens: Int32Array, b: number): number {
+  return (cuSeqlens[b + 1] as number) - (cuSeqlens[b] as number);
+}
