@@ -17,19 +17,35 @@ export function createReferenceBackend(
   name = 'reference',
   perturb?: (quantity: 'out' | 'lse' | 'dq' | 'dk' | 'dv', values: Float64Array, problem: AttnProblem) => void,
 ): AttentionBackend<HostTensor> {
-  const emit = (quantity: 'out' | 'lse' | 'dq' | 'dk' | 'dv', values: Float64Array, shape: number[], problem: AttnProblem) => {
+  const emit = (
+    quantity: 'out' | 'lse' | 'dq' | 'dk' | 'dv',
+    values: Float64Array,
+    shape: number[],
+    problem: AttnProblem,
+  ) => {
     perturb?.(quantity, values, problem);
     const dtype = quantity === 'lse' ? 'f32' : problem.dtype;
     return { data: encodeFromFloat(values, dtype), shape, dtype } as HostTensor;
   };
   return {
     name,
-    capabilities: { dtypes: ['f32', 'f16', 'bf16'], maxHeadDim: 256, backward: true, dropout: true, deterministic: true },
+    capabilities: {
+      dtypes: ['f32', 'f16', 'bf16'],
+      maxHeadDim: 256,
+      backward: true,
+      dropout: true,
+      deterministic: true,
+    },
     upload: (t) => ({ ...t, data: t.data.slice() }) as HostTensor,
     download: async (t) => ({ ...t, data: t.data.slice() }) as HostTensor,
     dispose: () => undefined,
     async forward(q, k, v, problem) {
-      const r = referenceAttnForward(q as FloatHostTensor, k as FloatHostTensor, v as FloatHostTensor, optionsOfProblem(problem));
+      const r = referenceAttnForward(
+        q as FloatHostTensor,
+        k as FloatHostTensor,
+        v as FloatHostTensor,
+        optionsOfProblem(problem),
+      );
       return {
         out: emit('out', r.out, [problem.totalQ, problem.numHeads, problem.headDimV], problem),
         lse: emit('lse', r.lse, [problem.numHeads, problem.totalQ], problem),

@@ -1,9 +1,4 @@
-import {
-  encodeFromFloat,
-  type FloatHostTensor,
-  referenceAttnBackward,
-  referenceAttnForward,
-} from '@fa/core';
+import { encodeFromFloat, type FloatHostTensor, referenceAttnBackward, referenceAttnForward } from '@fa/core';
 import { flashAttnVarlen, flashAttnVarlenBackward, tensor } from '@fa/flash-attn';
 import { describe, expect, it } from 'vitest';
 import { type ConformanceCase, fixedCases, randomCase } from './cases.js';
@@ -47,7 +42,12 @@ function describeFailure(c: Comparison, testCase: ConformanceCase, seed: number)
   return `${c.quantity}: max error ${c.maxError} at index ${c.worstIndex} exceeds ${c.tolerance} (${c.rule}); case ${JSON.stringify(testCase)}, input seed ${seed}`;
 }
 
-export async function checkCase(backend: string, testCase: ConformanceCase, seed: number, withBackward: boolean): Promise<Comparison[]> {
+export async function checkCase(
+  backend: string,
+  testCase: ConformanceCase,
+  seed: number,
+  withBackward: boolean,
+): Promise<Comparison[]> {
   const random = new Random(seed);
   const { dtype, numHeads, numHeadsK, headDim, headDimV } = testCase;
   const totalQ = sum(testCase.lengthsQ);
@@ -71,20 +71,32 @@ export async function checkCase(backend: string, testCase: ConformanceCase, seed
   // The backward reference recomputes the forward, so one call serves both when gradients are checked.
   const exactGrads = withBackward ? referenceAttnBackward(dout, q, k, v, options) : null;
   const exact = exactGrads ?? referenceAttnForward(q, k, v, options);
-  const lowGrads = withBackward && dtype !== 'f32' ? referenceAttnBackward(dout, q, k, v, options, { precision: dtype }) : null;
-  const lowPrecision = dtype === 'f32' ? null : (lowGrads ?? referenceAttnForward(q, k, v, options, { precision: dtype }));
+  const lowGrads =
+    withBackward && dtype !== 'f32' ? referenceAttnBackward(dout, q, k, v, options, { precision: dtype }) : null;
+  const lowPrecision =
+    dtype === 'f32' ? null : (lowGrads ?? referenceAttnForward(q, k, v, options, { precision: dtype }));
 
   const forward = await flashAttnVarlen(tensor(q), tensor(k), tensor(v), { ...options, backend });
   const comparisons: Comparison[] = [];
   try {
-    comparisons.push(compareToReference('out', dtype, await forward.out.toArray(), exact.out, lowPrecision?.out ?? null));
-    comparisons.push(compareToReference('lse', dtype, await forward.lse.toArray(), exact.lse, lowPrecision?.lse ?? null));
+    comparisons.push(
+      compareToReference('out', dtype, await forward.out.toArray(), exact.out, lowPrecision?.out ?? null),
+    );
+    comparisons.push(
+      compareToReference('lse', dtype, await forward.lse.toArray(), exact.lse, lowPrecision?.lse ?? null),
+    );
     if (exactGrads) {
       const grads = await flashAttnVarlenBackward(dout, q, k, v, forward.out, forward.lse, { ...options, backend });
       try {
-        comparisons.push(compareToReference('dq', dtype, await grads.dq.toArray(), exactGrads.dq, lowGrads?.dq ?? null));
-        comparisons.push(compareToReference('dk', dtype, await grads.dk.toArray(), exactGrads.dk, lowGrads?.dk ?? null));
-        comparisons.push(compareToReference('dv', dtype, await grads.dv.toArray(), exactGrads.dv, lowGrads?.dv ?? null));
+        comparisons.push(
+          compareToReference('dq', dtype, await grads.dq.toArray(), exactGrads.dq, lowGrads?.dq ?? null),
+        );
+        comparisons.push(
+          compareToReference('dk', dtype, await grads.dk.toArray(), exactGrads.dk, lowGrads?.dk ?? null),
+        );
+        comparisons.push(
+          compareToReference('dv', dtype, await grads.dv.toArray(), exactGrads.dv, lowGrads?.dv ?? null),
+        );
       } finally {
         grads.dq.dispose();
         grads.dk.dispose();

@@ -12,7 +12,12 @@ export function checkCuSeqlens(cuSeqlens: unknown, argument: string, totalTokens
     throw expectationError('E_CU_SEQLENS', argument, `an Int32Array${hint}`, describeValue(cuSeqlens));
   }
   if (cuSeqlens.length < 1) {
-    throw expectationError('E_CU_SEQLENS', argument, 'at least one entry (batch + 1 cumulative offsets)', 'an empty Int32Array');
+    throw expectationError(
+      'E_CU_SEQLENS',
+      argument,
+      'at least one entry (batch + 1 cumulative offsets)',
+      'an empty Int32Array',
+    );
   }
   if (cuSeqlens[0] !== 0) {
     throw expectationError('E_CU_SEQLENS', argument, 'a first entry of 0', `${argument}[0] = ${cuSeqlens[0]}`);

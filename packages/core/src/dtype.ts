@@ -5,11 +5,7 @@ export type DType = FloatDType | 'i32';
 export const FLOAT_DTYPES: readonly FloatDType[] = ['f32', 'f16', 'bf16'];
 
 /** f16 and bf16 are stored as raw bit patterns in a `Uint16Array`, since JavaScript has no such number types. */
-export type StorageFor<D extends DType> = D extends 'f32'
-  ? Float32Array
-  : D extends 'i32'
-    ? Int32Array
-    : Uint16Array;
+export type StorageFor<D extends DType> = D extends 'f32' ? Float32Array : D extends 'i32' ? Int32Array : Uint16Array;
 
 export function isFloatDType(value: unknown): value is FloatDType {
   return value === 'f32' || value === 'f16' || value === 'bf16';

@@ -39,12 +39,7 @@ export class FaError extends Error {
 }
 
 /** Builds the canonical "Expected X for `name`, received Y" error. */
-export function expectationError(
-  code: FaErrorCode,
-  argument: string,
-  expected: string,
-  received: string,
-): FaError {
+export function expectationError(code: FaErrorCode, argument: string, expected: string, received: string): FaError {
   return new FaError(code, `Expected ${expected} for \`${argument}\`, received ${received}.`, {
     argument,
     expected,

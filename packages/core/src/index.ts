@@ -6,13 +6,13 @@ export {
   type DType,
   decodeToFloat32,
   encodeFromFloat,
+  FLOAT_DTYPES,
+  type FloatDType,
   f16BitsToF32,
   f32Bits,
   f32FromBits,
   f32ToBf16Bits,
   f32ToF16Bits,
-  FLOAT_DTYPES,
-  type FloatDType,
   isDType,
   isFloatDType,
   roundToDType,
@@ -32,8 +32,8 @@ export {
   type AttnOptions,
   type AttnProblem,
   checkTensorMeta,
-  optionsOfProblem,
   MAX_HEAD_DIM,
+  optionsOfProblem,
   resolveAttnProblem,
   type TensorMeta,
 } from './options.js';
@@ -57,6 +57,17 @@ export {
   toFloat64,
 } from './reference.js';
 export {
+  activeBackendName,
+  type BackendRegistration,
+  getBackend,
+  listBackends,
+  registerBackend,
+  resetBackends,
+  resolveBackend,
+  setBackend,
+  unregisterBackend,
+} from './registry.js';
+export {
   type FloatHostTensor,
   formatShape,
   type HostTensor,
@@ -68,13 +79,3 @@ export {
   storageMatches,
   storageTypeName,
 } from './tensor.js';
-export {
-  activeBackendName,
-  type BackendRegistration,
-  getBackend,
-  listBackends,
-  registerBackend,
-  resetBackends,
-  resolveBackend,
-  setBackend,
-} from './registry.js';

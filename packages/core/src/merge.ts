@@ -16,19 +16,35 @@ export function mergeAttnStates(
   lse2: HostTensor<'f32'>,
 ): { out: HostTensor<'f32'>; lse: HostTensor<'f32'> } {
   if (out1.dtype !== 'f32' || out1.shape.length !== 3) {
-    throw expectationError('E_SHAPE', 'out1', "an f32 tensor (total_q, nheads, head_dim_v)", `${out1.dtype} ${formatShape(out1.shape)}`);
+    throw expectationError(
+      'E_SHAPE',
+      'out1',
+      'an f32 tensor (total_q, nheads, head_dim_v)',
+      `${out1.dtype} ${formatShape(out1.shape)}`,
+    );
   }
   const [totalQ, numHeads, headDimV] = out1.shape as [number, number, number];
-  const sameShape = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((d, i) => d === b[i]);
+  const sameShape = (a: readonly number[], b: readonly number[]) =>
+    a.length === b.length && a.every((d, i) => d === b[i]);
   if (out2.dtype !== 'f32' || !sameShape(out2.shape, out1.shape)) {
-    throw expectationError('E_SHAPE', 'out2', `an f32 tensor of shape ${formatShape(out1.shape)}`, `${out2.dtype} ${formatShape(out2.shape)}`);
+    throw expectationError(
+      'E_SHAPE',
+      'out2',
+      `an f32 tensor of shape ${formatShape(out1.shape)}`,
+      `${out2.dtype} ${formatShape(out2.shape)}`,
+    );
   }
   for (const [lse, name] of [
     [lse1, 'lse1'],
     [lse2, 'lse2'],
   ] as const) {
     if (lse.dtype !== 'f32' || !sameShape(lse.shape, [numHeads, totalQ])) {
-      throw expectationError('E_SHAPE', name, `an f32 tensor of shape (${numHeads}, ${totalQ})`, `${lse.dtype} ${formatShape(lse.shape)}`);
+      throw expectationError(
+        'E_SHAPE',
+        name,
+        `an f32 tensor of shape (${numHeads}, ${totalQ})`,
+        `${lse.dtype} ${formatShape(lse.shape)}`,
+      );
     }
   }
 

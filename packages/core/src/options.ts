@@ -100,7 +100,12 @@ function checkOptionalNumber(
 }
 
 function checkMaxSeqlen(value: unknown, argument: string, actual: number): number {
-  const given = checkOptionalNumber(value, argument, 'a non-negative integer', (v) => Number.isSafeInteger(v) && v >= 0);
+  const given = checkOptionalNumber(
+    value,
+    argument,
+    'a non-negative integer',
+    (v) => Number.isSafeInteger(v) && v >= 0,
+  );
   if (given === undefined) return actual;
   if (given < actual) {
     throw new FaError(
@@ -139,18 +144,22 @@ function drawSeed(): number {
  * Validates a varlen attention call and resolves every default. `q: (total_q, H, D)`, `k: (total_k, Hk, D)`,
  * `v: (total_k, Hk, Dv)`. Throws an `FaError` naming the argument at fault.
  */
-export function resolveAttnProblem(
-  q: TensorMeta,
-  k: TensorMeta,
-  v: TensorMeta,
-  options: AttnOptions,
-): AttnProblem {
+export function resolveAttnProblem(q: TensorMeta, k: TensorMeta, v: TensorMeta, options: AttnOptions): AttnProblem {
   if (options === null || typeof options !== 'object') {
-    throw expectationError('E_VALUE', 'options', 'an options object with cuSeqlensQ and cuSeqlensK', describeValue(options));
+    throw expectationError(
+      'E_VALUE',
+      'options',
+      'an options object with cuSeqlensQ and cuSeqlensK',
+      describeValue(options),
+    );
   }
   const [totalQ, numHeads, headDim] = checkRank3(q, 'q', '(total_q, nheads, head_dim)') as [number, number, number];
   const [totalK, numHeadsK, headDimK] = checkRank3(k, 'k', '(total_k, nheads_k, head_dim)') as [number, number, number];
-  const [totalV, numHeadsV, headDimV] = checkRank3(v, 'v', '(total_k, nheads_k, head_dim_v)') as [number, number, number];
+  const [totalV, numHeadsV, headDimV] = checkRank3(v, 'v', '(total_k, nheads_k, head_dim_v)') as [
+    number,
+    number,
+    number,
+  ];
 
   if (!isFloatDType(q.dtype)) {
     throw expectationError('E_DTYPE', 'q', "dtype 'f32', 'f16' or 'bf16'", `'${q.dtype}'`);
@@ -199,21 +208,35 @@ export function resolveAttnProblem(
   const maxSeqlenK = checkMaxSeqlen(options.maxSeqlenK, 'maxSeqlenK', maxSeqlenOf(options.cuSeqlensK));
 
   const softmaxScale =
-    checkOptionalNumber(options.softmaxScale, 'softmaxScale', 'a finite number > 0', (s) => Number.isFinite(s) && s > 0) ??
-    1 / Math.sqrt(headDim);
+    checkOptionalNumber(
+      options.softmaxScale,
+      'softmaxScale',
+      'a finite number > 0',
+      (s) => Number.isFinite(s) && s > 0,
+    ) ?? 1 / Math.sqrt(headDim);
   if (options.causal !== undefined && typeof options.causal !== 'boolean') {
     throw expectationError('E_VALUE', 'causal', 'a boolean', describeValue(options.causal));
   }
   const causal = options.causal ?? false;
   const [windowLeft, windowRight] = checkWindow(options.windowSize, causal);
   const softcap =
-    checkOptionalNumber(options.softcap, 'softcap', 'a finite number >= 0 (0 = off)', (s) => Number.isFinite(s) && s >= 0) ?? 0;
+    checkOptionalNumber(
+      options.softcap,
+      'softcap',
+      'a finite number >= 0 (0 = off)',
+      (s) => Number.isFinite(s) && s >= 0,
+    ) ?? 0;
 
   let alibiSlopes: Float32Array | null = null;
   if (options.alibiSlopes !== undefined) {
     const slopes = options.alibiSlopes;
     if (!(slopes instanceof Float32Array) || slopes.length !== numHeads) {
-      throw expectationError('E_VALUE', 'alibiSlopes', `a Float32Array of length ${numHeads} (nheads)`, describeValue(slopes));
+      throw expectationError(
+        'E_VALUE',
+        'alibiSlopes',
+        `a Float32Array of length ${numHeads} (nheads)`,
+        describeValue(slopes),
+      );
     }
     const bad = slopes.findIndex((s) => !Number.isFinite(s));
     if (bad >= 0) {

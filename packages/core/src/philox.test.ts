@@ -6,7 +6,11 @@ const hex = (words: Uint32Array) => [...words].map((w) => w.toString(16).padStar
 describe('philox4x32-10', () => {
   // Known-answer vectors published with Random123 (kat_vectors, philox4x32 with 10 rounds).
   it.each([
-    [[0, 0, 0, 0], [0, 0], ['6627e8d5', 'e169c58d', 'bc57ac4c', '9b00dbd8']],
+    [
+      [0, 0, 0, 0],
+      [0, 0],
+      ['6627e8d5', 'e169c58d', 'bc57ac4c', '9b00dbd8'],
+    ],
     [
       [0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff],
       [0xffffffff, 0xffffffff],

@@ -97,7 +97,12 @@ export class DropoutMask {
 
   keep(batch: number, head: number, row: number, col: number): boolean {
     const group = col >>> 2;
-    if (group !== this.cachedGroup || row !== this.cachedRow || head !== this.cachedHead || batch !== this.cachedBatch) {
+    if (
+      group !== this.cachedGroup ||
+      row !== this.cachedRow ||
+      head !== this.cachedHead ||
+      batch !== this.cachedBatch
+    ) {
       philox4x32(group, row, head, batch, this.seed.lo, this.seed.hi, this.words);
       this.cachedGroup = group;
       this.cachedRow = row;

@@ -1,7 +1,7 @@
-import { bf16BitsToF32, f16BitsToF32, type FloatDType, roundToDType } from './dtype.js';
-import { type AttnOptions, type AttnProblem, resolveAttnProblem, checkTensorMeta } from './options.js';
-import { DropoutMask, dropoutThreshold, splitSeed } from './philox.js';
+import { bf16BitsToF32, type FloatDType, f16BitsToF32, roundToDType } from './dtype.js';
 import { visibleKeyRange } from './mask.js';
+import { type AttnOptions, type AttnProblem, checkTensorMeta, resolveAttnProblem } from './options.js';
+import { DropoutMask, dropoutThreshold, splitSeed } from './philox.js';
 import type { FloatHostTensor } from './tensor.js';
 
 /**

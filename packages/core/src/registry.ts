@@ -55,8 +55,27 @@ export function registerBackend(name: string, factory: BackendFactory, options: 
     throw expectationError('E_VALUE', 'options.priority', 'a finite number', describeValue(priority));
   }
   const previous = state().entries.get(name);
-  if (previous?.instance) void previous.instance.then((b) => b.destroy?.(), () => undefined);
+  if (previous?.instance)
+    void previous.instance.then(
+      (b) => b.destroy?.(),
+      () => undefined,
+    );
   state().entries.set(name, { name, factory, priority });
+}
+
+/** Removes a backend, destroying it if it had started. Returns whether it was registered. */
+export function unregisterBackend(name: string): boolean {
+  const s = state();
+  const entry = s.entries.get(name);
+  if (!entry) return false;
+  s.entries.delete(name);
+  if (s.active === name) s.active = undefined;
+  if (entry.instance)
+    void entry.instance.then(
+      (b) => b.destroy?.(),
+      () => undefined,
+    );
+  return true;
 }
 
 /** Registered backends, best first. Listing does not initialise any of them. */
@@ -88,12 +107,19 @@ export async function getBackend(name: string): Promise<AttentionBackend> {
   checkName(name);
   const entry = state().entries.get(name);
   if (!entry) {
-    const known = listBackends().map((b) => `"${b.name}"`).join(', ') || 'none';
-    throw new FaError('E_BACKEND_UNAVAILABLE', `Expected a registered backend for \`backend\`, received "${name}" (registered: ${known}).`, {
-      argument: 'backend',
-      expected: `one of ${known}`,
-      received: `"${name}"`,
-    });
+    const known =
+      listBackends()
+        .map((b) => `"${b.name}"`)
+        .join(', ') || 'none';
+    throw new FaError(
+      'E_BACKEND_UNAVAILABLE',
+      `Expected a registered backend for \`backend\`, received "${name}" (registered: ${known}).`,
+      {
+        argument: 'backend',
+        expected: `one of ${known}`,
+        received: `"${name}"`,
+      },
+    );
   }
   try {
     return await instantiate(entry);

@@ -74,7 +74,12 @@ export function hostTensor<D extends DType>(
     throw expectationError('E_DTYPE', `${argument}.dtype`, "one of 'f32', 'f16', 'bf16', 'i32'", describeValue(dtype));
   }
   if (!storageMatches(data, dtype)) {
-    throw expectationError('E_DTYPE', argument, `a ${storageTypeName(dtype)} for dtype '${dtype}'`, describeValue(data));
+    throw expectationError(
+      'E_DTYPE',
+      argument,
+      `a ${storageTypeName(dtype)} for dtype '${dtype}'`,
+      describeValue(data),
+    );
   }
   if (!isValidShape(shape)) {
     throw expectationError('E_SHAPE', `${argument}.shape`, 'an array of non-negative integers', describeValue(shape));

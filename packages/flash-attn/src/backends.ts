@@ -3,9 +3,9 @@ import {
   type BackendRegistration,
   getBackend as coreGetBackend,
   listBackends as coreListBackends,
-  registerBackend,
   resolveBackend as coreResolveBackend,
   setBackend as coreSetBackend,
+  registerBackend,
 } from '@fa/core';
 
 /**

@@ -12,6 +12,7 @@ export {
   mergeAttnStates,
   registerBackend,
   resetBackends,
+  unregisterBackend,
 } from '@fa/core';
 export { getBackend, listBackends, resolveBackend, setBackend } from './backends.js';
 export type { TensorInput } from './inputs.js';

@@ -2,7 +2,14 @@ import { type AttentionBackend, describeValue, expectationError, type HostTensor
 import { Tensor, tensorFrom } from './tensor.js';
 
 /** Where a tensor is expected, a façade `Tensor` or plain host data `{ data, shape, dtype? }` is accepted. */
-export type TensorInput = Tensor | HostTensor | { readonly data: Float32Array | Uint16Array; readonly shape: readonly number[]; readonly dtype?: HostTensor['dtype'] };
+export type TensorInput =
+  | Tensor
+  | HostTensor
+  | {
+      readonly data: Float32Array | Uint16Array;
+      readonly shape: readonly number[];
+      readonly dtype?: HostTensor['dtype'];
+    };
 
 /**
  * Turns the inputs of one call into tensors, remembering which ones it created from host data so that their
@@ -14,7 +21,12 @@ export class CallInputs {
   tensor(value: TensorInput | undefined, argument: string): Tensor {
     if (value instanceof Tensor) return value;
     if (typeof value !== 'object' || value === null || !('data' in value) || !('shape' in value)) {
-      throw expectationError('E_VALUE', argument, 'a Tensor or host data { data, shape, dtype? }', describeValue(value));
+      throw expectationError(
+        'E_VALUE',
+        argument,
+        'a Tensor or host data { data, shape, dtype? }',
+        describeValue(value),
+      );
     }
     const created = tensorFrom(value.data, value.shape, value.dtype, argument);
     this.#temporaries.push(created);

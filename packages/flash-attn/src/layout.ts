@@ -44,7 +44,8 @@ export function swapLeadingAxes(host: HostTensor): HostTensor {
   const inner = rest.reduce((x, y) => x * y, 1);
   const out = allocLike(host.data, host.data.length);
   for (let i = 0; i < a; i++) {
-    for (let j = 0; j < b; j++) out.set(host.data.subarray((i * b + j) * inner, (i * b + j + 1) * inner), (j * a + i) * inner);
+    for (let j = 0; j < b; j++)
+      out.set(host.data.subarray((i * b + j) * inner, (i * b + j + 1) * inner), (j * a + i) * inner);
   }
   return { data: out, shape: [b, a, ...rest], dtype: host.dtype } as HostTensor;
 }

@@ -1,13 +1,8 @@
 import { expectationError, formatShape } from '@fa/core';
 import { CallInputs, type TensorInput } from './inputs.js';
 import { splitSecondAxis, stackSecondAxis } from './layout.js';
-import { Tensor, tensor } from './tensor.js';
-import {
-  flashAttnVarlen,
-  flashAttnVarlenBackward,
-  type VarlenForwardResult,
-  type VarlenOptions,
-} from './varlen.js';
+import { type Tensor, tensor } from './tensor.js';
+import { flashAttnVarlen, flashAttnVarlenBackward, type VarlenForwardResult, type VarlenOptions } from './varlen.js';
 
 /**
  * The packed entry points of flash-attention: `qkv: (total, 3, nheads, head_dim)` for self-attention and

@@ -39,7 +39,8 @@ function shapes(inputs: CallInputs, q: TensorInput, k: TensorInput, v: TensorInp
   const [batch, seqlenQ] = rank4(tq, 'q', '(batch, seqlen_q, nheads, head_dim)');
   const [batchK, seqlenK] = rank4(tk, 'k', '(batch, seqlen_k, nheads_k, head_dim)');
   rank4(tv, 'v', '(batch, seqlen_k, nheads_k, head_dim_v)');
-  if (batchK !== batch) throw expectationError('E_SHAPE', 'k', `batch ${batch} (as q)`, `shape ${formatShape(tk.shape)}`);
+  if (batchK !== batch)
+    throw expectationError('E_SHAPE', 'k', `batch ${batch} (as q)`, `shape ${formatShape(tk.shape)}`);
   return { tq, tk, tv, batch, seqlenQ, seqlenK };
 }
 
@@ -52,7 +53,12 @@ export async function flashAttn(
   const inputs = new CallInputs();
   try {
     const { tq, tk, tv, batch, seqlenQ, seqlenK } = shapes(inputs, q, k, v);
-    const result = await flashAttnVarlen(flatten(tq), flatten(tk), flatten(tv), varlenOptions(options, batch, seqlenQ, seqlenK));
+    const result = await flashAttnVarlen(
+      flatten(tq),
+      flatten(tk),
+      flatten(tv),
+      varlenOptions(options, batch, seqlenQ, seqlenK),
+    );
     const [numHeads, headDimV] = [tq.shape[2] as number, tv.shape[3] as number];
     const lseHost = await result.lse.toHost();
     result.lse.dispose();
@@ -83,7 +89,12 @@ export async function flashAttnBackward(
     rank4(tout, 'out', '(batch, seqlen_q, nheads, head_dim_v)');
     const numHeads = tq.shape[2] as number;
     if (tlse.shape.length !== 3 || tlse.shape[0] !== batch || tlse.shape[1] !== numHeads || tlse.shape[2] !== seqlenQ) {
-      throw expectationError('E_SHAPE', 'lse', `shape (${batch}, ${numHeads}, ${seqlenQ})`, `shape ${formatShape(tlse.shape)}`);
+      throw expectationError(
+        'E_SHAPE',
+        'lse',
+        `shape (${batch}, ${numHeads}, ${seqlenQ})`,
+        `shape ${formatShape(tlse.shape)}`,
+      );
     }
     const lseVarlen = tensor(swapLeadingAxes(await tlse.toHost())).reshape([numHeads, batch * seqlenQ]);
     try {

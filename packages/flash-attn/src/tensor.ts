@@ -26,7 +26,11 @@ export class Tensor {
   #disposed = false;
 
   /** @internal Use `tensor()` or a call's results. */
-  constructor(shape: readonly number[], dtype: DType, place: { host: HostTensor } | { backend: AttentionBackend; handle: unknown }) {
+  constructor(
+    shape: readonly number[],
+    dtype: DType,
+    place: { host: HostTensor } | { backend: AttentionBackend; handle: unknown },
+  ) {
     this.shape = Object.freeze([...shape]);
     this.dtype = dtype;
     if ('host' in place) this.#host = place.host;
@@ -127,17 +131,28 @@ export class Tensor {
 }
 
 /** Host data → a tensor. dtype defaults to f32 for a Float32Array and i32 for an Int32Array. */
-export function tensor(data: Float32Array | Uint16Array | Int32Array | HostTensor, shape?: readonly number[], dtype?: DType): Tensor {
+export function tensor(
+  data: Float32Array | Uint16Array | Int32Array | HostTensor,
+  shape?: readonly number[],
+  dtype?: DType,
+): Tensor {
   if (isHostTensorLike(data)) return tensorFrom(data.data, shape ?? data.shape, dtype ?? data.dtype, 'data');
   return tensorFrom(data, shape ?? [data.length], dtype, 'data');
 }
 
 /** @internal `tensor()` with the caller's argument name in its errors. */
-export function tensorFrom(data: unknown, shape: readonly number[], dtype: DType | undefined, argument: string): Tensor {
+export function tensorFrom(
+  data: unknown,
+  shape: readonly number[],
+  dtype: DType | undefined,
+  argument: string,
+): Tensor {
   const host = hostTensor(data as StorageFor<DType>, shape, dtype ?? inferDType(data, argument), argument);
   return new Tensor(host.shape, host.dtype, { host });
 }
 
 function isHostTensorLike(value: unknown): value is HostTensor {
-  return typeof value === 'object' && value !== null && !ArrayBuffer.isView(value) && 'data' in value && 'shape' in value;
+  return (
+    typeof value === 'object' && value !== null && !ArrayBuffer.isView(value) && 'data' in value && 'shape' in value
+  );
 }

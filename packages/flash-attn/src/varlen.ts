@@ -34,16 +34,22 @@ export interface VarlenBackwardResult {
 function checkCapabilities(backend: AttentionBackend, problem: AttnProblem, needsBackward: boolean): void {
   const caps = backend.capabilities;
   const unsupported = (argument: string, expected: string, received: string) =>
-    new FaError('E_UNSUPPORTED', `Backend "${backend.name}" expects ${expected} for \`${argument}\`, received ${received}.`, {
-      argument,
-      expected,
-      received,
-    });
+    new FaError(
+      'E_UNSUPPORTED',
+      `Backend "${backend.name}" expects ${expected} for \`${argument}\`, received ${received}.`,
+      {
+        argument,
+        expected,
+        received,
+      },
+    );
   if (!caps.dtypes.includes(problem.dtype)) {
     throw unsupported('q', `dtype ${caps.dtypes.map((d) => `'${d}'`).join(' or ')}`, `'${problem.dtype}'`);
   }
-  if (problem.headDim > caps.maxHeadDim) throw unsupported('q', `head_dim <= ${caps.maxHeadDim}`, String(problem.headDim));
-  if (problem.headDimV > caps.maxHeadDim) throw unsupported('v', `head_dim_v <= ${caps.maxHeadDim}`, String(problem.headDimV));
+  if (problem.headDim > caps.maxHeadDim)
+    throw unsupported('q', `head_dim <= ${caps.maxHeadDim}`, String(problem.headDim));
+  if (problem.headDimV > caps.maxHeadDim)
+    throw unsupported('v', `head_dim_v <= ${caps.maxHeadDim}`, String(problem.headDimV));
   if (problem.dropoutP > 0 && !caps.dropout) throw unsupported('dropoutP', 'dropoutP = 0', String(problem.dropoutP));
   if (needsBackward && !caps.backward) throw unsupported('backward', 'forward-only calls', 'a backward call');
   if (problem.deterministic && !caps.deterministic) throw unsupported('deterministic', 'deterministic: false', 'true');
@@ -74,7 +80,10 @@ export async function flashAttnVarlen(
     ]);
     const result = await backend.forward(hq, hk, hv, problem);
     return {
-      out: new Tensor([problem.totalQ, problem.numHeads, problem.headDimV], problem.dtype, { backend, handle: result.out }),
+      out: new Tensor([problem.totalQ, problem.numHeads, problem.headDimV], problem.dtype, {
+        backend,
+        handle: result.out,
+      }),
       lse: new Tensor([problem.numHeads, problem.totalQ], 'f32', { backend, handle: result.lse }),
       seed: problem.seed,
     };
@@ -124,8 +133,14 @@ export async function flashAttnVarlenBackward(
     const grads = await backend.backward(hdout, hq, hk, hv, hout, hlse, problem);
     return {
       dq: new Tensor([problem.totalQ, problem.numHeads, problem.headDim], problem.dtype, { backend, handle: grads.dq }),
-      dk: new Tensor([problem.totalK, problem.numHeadsK, problem.headDim], problem.dtype, { backend, handle: grads.dk }),
-      dv: new Tensor([problem.totalK, problem.numHeadsK, problem.headDimV], problem.dtype, { backend, handle: grads.dv }),
+      dk: new Tensor([problem.totalK, problem.numHeadsK, problem.headDim], problem.dtype, {
+        backend,
+        handle: grads.dk,
+      }),
+      dv: new Tensor([problem.totalK, problem.numHeadsK, problem.headDimV], problem.dtype, {
+        backend,
+        handle: grads.dv,
+      }),
     };
   } finally {
     inputs.release();

@@ -55,10 +55,10 @@ export function unpadInput<D extends DType>(hidden: HostTensor<D>, attentionMask
   let nnz = 0;
   for (let i = 0; i < mask.length; i++) nnz += mask[i] as number;
   const indices = new Int32Array(nnz);
-  for (let i = 0, k = 0; i < mask.length; i++) {
-    if (mask[i] === 0) continue;
-    indices[k++] = i;
-    lengths[Math.floor(i / seqlen)]++;
+  for (let b = 0, k = 0; b < batch; b++) {
+    const rowStart = k;
+    for (let i = b * seqlen; i < (b + 1) * seqlen; i++) if (mask[i] !== 0) indices[k++] = i;
+    lengths[b] = k - rowStart;
   }
   return gatherSequences(hidden, indices, lengths);
 }
