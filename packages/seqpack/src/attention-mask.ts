@@ -25,8 +25,13 @@ export function readMask(
     const raw = values[i];
     const value = typeof raw === 'boolean' ? Number(raw) : raw;
     if (typeof value !== 'number' || !Number.isInteger(value) || !accepts(value)) {
-      const row = Math.floor(i / Math.max(seqlen, 1));
-      throw expectationError('E_VALUE', argument, expected, `${argument}[${row}][${i - row * seqlen}] = ${describeValue(raw)}`);
+      const row = Math.floor(i / seqlen);
+      throw expectationError(
+        'E_VALUE',
+        argument,
+        expected,
+        `${argument}[${row}][${i - row * seqlen}] = ${describeValue(raw)}`,
+      );
     }
     out[i] = value;
   }
@@ -50,7 +55,9 @@ function maskValues(mask: unknown, argument: string, batch: number, seqlen: numb
     if (tensor.shape.length !== 2 || tensor.shape[0] !== batch || tensor.shape[1] !== seqlen) {
       throw expectationError('E_SHAPE', argument, `shape ${expectedShape}`, `shape ${formatShape(tensor.shape)}`);
     }
-    return tensor.dtype === 'i32' ? tensor.data : decodeToFloat32(tensor.data as Float32Array | Uint16Array, tensor.dtype);
+    return tensor.dtype === 'i32'
+      ? tensor.data
+      : decodeToFloat32(tensor.data as Float32Array | Uint16Array, tensor.dtype);
   }
   throw expectationError(
     'E_DTYPE',

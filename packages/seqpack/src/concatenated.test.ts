@@ -7,7 +7,11 @@ import { lengthsFromCuSeqlens, positionIds, validateCuSeqlens } from './cu-seqle
 import { padInput } from './unpad.js';
 
 const counting = (batch: number, seqlen: number) =>
-  hostTensor(Float32Array.from({ length: batch * seqlen }, (_, i) => i + 1), [batch, seqlen], 'f32');
+  hostTensor(
+    Float32Array.from({ length: batch * seqlen }, (_, i) => i + 1),
+    [batch, seqlen],
+    'f32',
+  );
 
 describe('unpadInputForConcatenatedSequences', () => {
   it('gives every document of every row its own sequence', () => {
@@ -43,9 +47,21 @@ describe('unpadInputForConcatenatedSequences', () => {
       argument,
     );
     expect(over.message).toContain('row 1');
-    expectFaError(() => unpadInputForConcatenatedSequences(hidden, [6, 0, 0, 0, 0, 1, 0, 0, 0, 0]), 'E_VALUE', argument);
-    expectFaError(() => unpadInputForConcatenatedSequences(hidden, [-1, 0, 0, 0, 0, 1, 0, 0, 0, 0]), 'E_VALUE', argument);
-    expectFaError(() => unpadInputForConcatenatedSequences(hidden, [1.5, 0, 0, 0, 0, 1, 0, 0, 0, 0]), 'E_VALUE', argument);
+    expectFaError(
+      () => unpadInputForConcatenatedSequences(hidden, [6, 0, 0, 0, 0, 1, 0, 0, 0, 0]),
+      'E_VALUE',
+      argument,
+    );
+    expectFaError(
+      () => unpadInputForConcatenatedSequences(hidden, [-1, 0, 0, 0, 0, 1, 0, 0, 0, 0]),
+      'E_VALUE',
+      argument,
+    );
+    expectFaError(
+      () => unpadInputForConcatenatedSequences(hidden, [1.5, 0, 0, 0, 0, 1, 0, 0, 0, 0]),
+      'E_VALUE',
+      argument,
+    );
     expectFaError(() => unpadInputForConcatenatedSequences(hidden, [2, 3, 0, 0, 0]), 'E_SHAPE', argument);
     expectFaError(() => unpadInputForConcatenatedSequences(hidden, 'lengths' as never), 'E_DTYPE', argument);
     expectFaError(() => unpadInputForConcatenatedSequences([1, 2] as never, [1, 1]), 'E_SHAPE', 'hidden');
@@ -65,7 +81,9 @@ describe('unpadInputForConcatenatedSequences', () => {
       });
     const caseArb = fc
       .tuple(fc.integer({ min: 1, max: 5 }), fc.integer({ min: 1, max: 11 }))
-      .chain(([batch, seqlen]) => fc.tuple(fc.constant(seqlen), fc.array(rowArb(seqlen), { minLength: batch, maxLength: batch })));
+      .chain(([batch, seqlen]) =>
+        fc.tuple(fc.constant(seqlen), fc.array(rowArb(seqlen), { minLength: batch, maxLength: batch })),
+      );
 
     fc.assert(
       fc.property(caseArb, ([seqlen, rows]) => {
@@ -82,7 +100,8 @@ describe('unpadInputForConcatenatedSequences', () => {
         // Each row's tokens come first, document after document, so positions restart at every boundary.
         const positions = positionIds(out.cuSeqlens);
         let k = 0;
-        for (const docs of rows) for (const length of docs) for (let p = 0; p < length; p++) expect(positions[k++]).toBe(p);
+        for (const docs of rows)
+          for (const length of docs) for (let p = 0; p < length; p++) expect(positions[k++]).toBe(p);
 
         const padded = padInput(out.data, out.indices, batch, seqlen);
         rows.forEach((docs, b) => {

@@ -35,7 +35,11 @@ describe('cuSeqlensFromLengths', () => {
 
   it('rejects what is not an array', () => {
     expectFaError(() => cuSeqlensFromLengths(7 as unknown as number[]), 'E_VALUE', 'lengths');
-    expectFaError(() => cuSeqlensFromLengths(new DataView(new ArrayBuffer(4)) as unknown as number[]), 'E_VALUE', 'lengths');
+    expectFaError(
+      () => cuSeqlensFromLengths(new DataView(new ArrayBuffer(4)) as unknown as number[]),
+      'E_VALUE',
+      'lengths',
+    );
   });
 });
 

@@ -34,7 +34,11 @@ export function paddedAttentionFlops(options: AttentionFlopsOptions): number {
 }
 
 function resolveFlops(options: AttentionFlopsOptions) {
-  const opts = checkOptions(options, 'options', 'an options object { cuSeqlensQ, cuSeqlensK, numHeads, headDim, causal? }');
+  const opts = checkOptions(
+    options,
+    'options',
+    'an options object { cuSeqlensQ, cuSeqlensK, numHeads, headDim, causal? }',
+  );
   const numHeads = checkInteger(opts.numHeads, 'numHeads', 1);
   const headDim = checkInteger(opts.headDim, 'headDim', 1);
   const problem = resolveVarlenMask(opts.cuSeqlensQ, opts.cuSeqlensK, opts.causal, undefined);

@@ -4,7 +4,11 @@ import { expectFaError } from '../test/expect-fa-error.js';
 import { indexFirstAxis } from './index-first-axis.js';
 
 describe('indexFirstAxis', () => {
-  const tensor = hostTensor(Int32Array.from({ length: 5 * 3 }, (_, i) => 10 + i), [5, 3], 'i32');
+  const tensor = hostTensor(
+    Int32Array.from({ length: 5 * 3 }, (_, i) => 10 + i),
+    [5, 3],
+    'i32',
+  );
 
   it('gathers rows in index order, repeats allowed', () => {
     const out = indexFirstAxis(tensor, Int32Array.from([4, 0, 4]));

@@ -71,7 +71,9 @@ export function packDocuments(lengths: ArrayLike<number>, options: PackOptions):
     }
   }
 
-  const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => (values[b] as number) - (values[a] as number) || a - b);
+  const order = Array.from({ length: n }, (_, i) => i).sort(
+    (a, b) => (values[b] as number) - (values[a] as number) || a - b,
+  );
   const members: number[][] = [];
   const room = new RoomTree(n);
   for (const doc of order) {

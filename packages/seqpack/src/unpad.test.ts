@@ -41,7 +41,11 @@ describe('unpadInput', () => {
   });
 
   it('keeps the dtype and trailing dimensions of any tensor', () => {
-    const bits = hostTensor(Uint16Array.from({ length: 15 }, (_, i) => 0x3c00 + i), [3, 5], 'f16');
+    const bits = hostTensor(
+      Uint16Array.from({ length: 15 }, (_, i) => 0x3c00 + i),
+      [3, 5],
+      'f16',
+    );
     const out = unpadInput(bits, [0, 1, 1, 0, 0, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1]);
     expect(out.data.dtype).toBe('f16');
     expect(out.data.data).toBeInstanceOf(Uint16Array);
@@ -49,7 +53,11 @@ describe('unpadInput', () => {
     expect(out.cuSeqlens).toEqual(Int32Array.from([0, 2, 7, 8]));
     expect(out.data.data[0]).toBe(0x3c01);
 
-    const wide = hostTensor(Int32Array.from({ length: 3 * 2 * 3 }, (_, i) => 100 + i), [1, 3, 2, 3], 'i32');
+    const wide = hostTensor(
+      Int32Array.from({ length: 3 * 2 * 3 }, (_, i) => 100 + i),
+      [1, 3, 2, 3],
+      'i32',
+    );
     const kept = unpadInput(wide, [0, 1, 0]);
     expect(kept.data.shape).toEqual([1, 2, 3]);
     expect([...kept.data.data]).toEqual([106, 107, 108, 109, 110, 111]);
@@ -63,7 +71,11 @@ describe('unpadInput', () => {
 
   it('rejects a malformed hidden tensor', () => {
     expectFaError(() => unpadInput(undefined as never, mask), 'E_SHAPE', 'hidden');
-    expectFaError(() => unpadInput(hostTensor(Float32Array.from([1, 2, 3]), [3], 'f32'), [1, 1, 1]), 'E_SHAPE', 'hidden');
+    expectFaError(
+      () => unpadInput(hostTensor(Float32Array.from([1, 2, 3]), [3], 'f32'), [1, 1, 1]),
+      'E_SHAPE',
+      'hidden',
+    );
     const wrongCount = { data: new Float32Array(5), shape: [2, 3], dtype: 'f32' } as HostTensor;
     expectFaError(() => unpadInput(wrongCount, mask), 'E_SHAPE', 'hidden');
     const wrongStorage = { data: new Float32Array(6), shape: [2, 3], dtype: 'f16' } as HostTensor;
@@ -74,7 +86,11 @@ describe('unpadInput', () => {
 
   it('rejects a malformed mask', () => {
     expectFaError(() => unpadInput(hidden, [1, 1, 0, 1, 0]), 'E_SHAPE', 'attentionMask');
-    expectFaError(() => unpadInput(hidden, hostTensor(Int32Array.from(mask), [3, 2], 'i32')), 'E_SHAPE', 'attentionMask');
+    expectFaError(
+      () => unpadInput(hidden, hostTensor(Int32Array.from(mask), [3, 2], 'i32')),
+      'E_SHAPE',
+      'attentionMask',
+    );
     expectFaError(() => unpadInput(hidden, hostTensor(Int32Array.from(mask), [6], 'i32')), 'E_SHAPE', 'attentionMask');
     expectFaError(() => unpadInput(hidden, Float32Array.from(mask) as never), 'E_DTYPE', 'attentionMask');
     expectFaError(() => unpadInput(hidden, null as never), 'E_DTYPE', 'attentionMask');

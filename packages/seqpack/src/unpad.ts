@@ -50,7 +50,8 @@ export function gatherSequences<D extends DType>(
  */
 export function unpadInput<D extends DType>(hidden: HostTensor<D>, attentionMask: MaskInput): Unpadded<D> {
   const [batch, seqlen] = checkPadded(hidden, 'hidden');
-  const mask = readMask(attentionMask, 'attentionMask', batch, seqlen, 'entries 0 or 1 (or booleans)', (v) => v <= 1 && v >= 0);
+  const expected = 'entries 0 or 1 (or booleans)';
+  const mask = readMask(attentionMask, 'attentionMask', batch, seqlen, expected, (v) => v === 0 || v === 1);
   const lengths = new Int32Array(batch);
   let nnz = 0;
   for (let i = 0; i < mask.length; i++) nnz += mask[i] as number;
