@@ -50,20 +50,28 @@ describe('backends', () => {
 
   it('names an unknown backend', async () => {
     const q = { data: randomData(12 * 2 * 8), shape: [12, 2, 8] };
-    expect(await rejection(flashAttnVarlen(q, q, q, { cuSeqlensQ: cuSeqlens, cuSeqlensK: cuSeqlens, backend: 'tpu' }))).toEqual({
+    expect(
+      await rejection(flashAttnVarlen(q, q, q, { cuSeqlensQ: cuSeqlens, cuSeqlensK: cuSeqlens, backend: 'tpu' })),
+    ).toEqual({
       code: 'E_BACKEND_UNAVAILABLE',
       argument: 'backend',
     });
   });
 
   it('refuses a tensor that lives on another backend instead of copying it silently', async () => {
-    registerBackend('echo', async () => {
-      const { createCpuBackend } = await import('./cpu/index.js');
-      return { ...createCpuBackend(), name: 'echo' };
-    }, { priority: -1 });
+    registerBackend(
+      'echo',
+      async () => {
+        const { createCpuBackend } = await import('./cpu/index.js');
+        return { ...createCpuBackend(), name: 'echo' };
+      },
+      { priority: -1 },
+    );
     const q = tensor(randomData(12 * 2 * 8), [12, 2, 8]);
     const { out } = await flashAttnVarlen(q, q, q, { cuSeqlensQ: cuSeqlens, cuSeqlensK: cuSeqlens, backend: 'cpu' });
-    expect(await rejection(flashAttnVarlen(out, q, q, { cuSeqlensQ: cuSeqlens, cuSeqlensK: cuSeqlens, backend: 'echo' }))).toEqual({
+    expect(
+      await rejection(flashAttnVarlen(out, q, q, { cuSeqlensQ: cuSeqlens, cuSeqlensK: cuSeqlens, backend: 'echo' })),
+    ).toEqual({
       code: 'E_BACKEND_MISMATCH',
       argument: 'q',
     });
@@ -109,13 +117,56 @@ describe('validation at the edge', () => {
   const kv = { data: randomData(12 * 2 * 16), shape: [12, 2, 16] };
   const base = { cuSeqlensQ: cuSeqlens, cuSeqlensK: cuSeqlens };
   it.each<[string, () => Promise<unknown>, FaErrorCode, string]>([
-    ['non-monotonic cu_seqlens', () => flashAttnVarlen(q, kv, kv, { ...base, cuSeqlensQ: Int32Array.of(0, 7, 5, 12) }), 'E_CU_SEQLENS', 'cuSeqlensQ'],
-    ['cu_seqlens as a plain array', () => flashAttnVarlen(q, kv, kv, { ...base, cuSeqlensK: [0, 5, 5, 12] as never }), 'E_CU_SEQLENS', 'cuSeqlensK'],
-    ['H % Hk != 0', () => flashAttnVarlen(q, { data: randomData(12 * 3 * 16), shape: [12, 3, 16] }, { data: randomData(12 * 3 * 16), shape: [12, 3, 16] }, base), 'E_SHAPE', 'k'],
-    ['head dim over 256', () => flashAttnVarlen({ data: randomData(12 * 257), shape: [12, 1, 257] }, { data: randomData(12 * 257), shape: [12, 1, 257] }, { data: randomData(12 * 257), shape: [12, 1, 257] }, base), 'E_UNSUPPORTED', 'q'],
+    [
+      'non-monotonic cu_seqlens',
+      () => flashAttnVarlen(q, kv, kv, { ...base, cuSeqlensQ: Int32Array.of(0, 7, 5, 12) }),
+      'E_CU_SEQLENS',
+      'cuSeqlensQ',
+    ],
+    [
+      'cu_seqlens as a plain array',
+      () => flashAttnVarlen(q, kv, kv, { ...base, cuSeqlensK: [0, 5, 5, 12] as never }),
+      'E_CU_SEQLENS',
+      'cuSeqlensK',
+    ],
+    [
+      'H % Hk != 0',
+      () =>
+        flashAttnVarlen(
+          q,
+          { data: randomData(12 * 3 * 16), shape: [12, 3, 16] },
+          { data: randomData(12 * 3 * 16), shape: [12, 3, 16] },
+          base,
+        ),
+      'E_SHAPE',
+      'k',
+    ],
+    [
+      'head dim over 256',
+      () =>
+        flashAttnVarlen(
+          { data: randomData(12 * 257), shape: [12, 1, 257] },
+          { data: randomData(12 * 257), shape: [12, 1, 257] },
+          { data: randomData(12 * 257), shape: [12, 1, 257] },
+          base,
+        ),
+      'E_UNSUPPORTED',
+      'q',
+    ],
     ['negative window', () => flashAttnVarlen(q, kv, kv, { ...base, windowSize: [-3, 2] }), 'E_VALUE', 'windowSize'],
-    ['backward without the dropout seed', () => flashAttnVarlenBackward(q, q, kv, kv, q, { data: randomData(48), shape: [4, 12] }, { ...base, dropoutP: 0.2 }), 'E_VALUE', 'seed'],
-    ['backward with lse of the wrong shape', () => flashAttnVarlenBackward(q, q, kv, kv, q, { data: randomData(12), shape: [1, 12] }, base), 'E_SHAPE', 'lse'],
+    [
+      'backward without the dropout seed',
+      () =>
+        flashAttnVarlenBackward(q, q, kv, kv, q, { data: randomData(48), shape: [4, 12] }, { ...base, dropoutP: 0.2 }),
+      'E_VALUE',
+      'seed',
+    ],
+    [
+      'backward with lse of the wrong shape',
+      () => flashAttnVarlenBackward(q, q, kv, kv, q, { data: randomData(12), shape: [1, 12] }, base),
+      'E_SHAPE',
+      'lse',
+    ],
     ['missing options', () => flashAttnVarlen(q, kv, kv, undefined as never), 'E_VALUE', 'options'],
     ['a q that is not a tensor', () => flashAttnVarlen([1, 2, 3] as never, kv, kv, base), 'E_VALUE', 'q'],
   ])('%s', async (_, call, code, argument) => {
@@ -132,7 +183,8 @@ describe('packed and padded entry points agree with varlen', () => {
   const interleave = (parts: Float32Array[]) => {
     const inner = heads * dim;
     const out = new Float32Array(total * parts.length * inner);
-    for (let i = 0; i < total; i++) parts.forEach((p, j) => out.set(p.subarray(i * inner, (i + 1) * inner), (i * parts.length + j) * inner));
+    for (let i = 0; i < total; i++)
+      parts.forEach((p, j) => out.set(p.subarray(i * inner, (i + 1) * inner), (i * parts.length + j) * inner));
     return out;
   };
   const options = { cuSeqlensQ: cuSeqlens, cuSeqlensK: cuSeqlens, causal: true };
@@ -142,7 +194,15 @@ describe('packed and padded entry points agree with varlen', () => {
     const k = tensor(kData, [total, heads, dim]);
     const v = tensor(vData, [total, heads, dim]);
     const fwd = await flashAttnVarlen(q, k, v, options);
-    const grads = await flashAttnVarlenBackward(tensor(doutData, [total, heads, dim]), q, k, v, fwd.out, fwd.lse, options);
+    const grads = await flashAttnVarlenBackward(
+      tensor(doutData, [total, heads, dim]),
+      q,
+      k,
+      v,
+      fwd.out,
+      fwd.lse,
+      options,
+    );
     return { fwd, grads };
   }
 
@@ -152,9 +212,17 @@ describe('packed and padded entry points agree with varlen', () => {
     const packedOptions = { cuSeqlens, causal: true };
     const fwd = await flashAttnVarlenQKVPacked(qkv, packedOptions);
     expect(maxDiff(await fwd.out.toArray(), await expected.fwd.out.toArray())).toBe(0);
-    const { dqkv } = await flashAttnVarlenQKVPackedBackward(tensor(doutData, [total, heads, dim]), qkv, fwd.out, fwd.lse, packedOptions);
+    const { dqkv } = await flashAttnVarlenQKVPackedBackward(
+      tensor(doutData, [total, heads, dim]),
+      qkv,
+      fwd.out,
+      fwd.lse,
+      packedOptions,
+    );
     const g = expected.grads;
-    expect(maxDiff(await dqkv.toArray(), interleave([await g.dq.toArray(), await g.dk.toArray(), await g.dv.toArray()]))).toBe(0);
+    expect(
+      maxDiff(await dqkv.toArray(), interleave([await g.dq.toArray(), await g.dk.toArray(), await g.dv.toArray()])),
+    ).toBe(0);
   });
 
   it('kv-packed', async () => {
@@ -163,9 +231,18 @@ describe('packed and padded entry points agree with varlen', () => {
     const kv = tensor(interleave([kData, vData]), [total, 2, heads, dim]);
     const fwd = await flashAttnVarlenKVPacked(q, kv, options);
     expect(maxDiff(await fwd.lse.toArray(), await expected.fwd.lse.toArray())).toBe(0);
-    const { dq, dkv } = await flashAttnVarlenKVPackedBackward(tensor(doutData, [total, heads, dim]), q, kv, fwd.out, fwd.lse, options);
+    const { dq, dkv } = await flashAttnVarlenKVPackedBackward(
+      tensor(doutData, [total, heads, dim]),
+      q,
+      kv,
+      fwd.out,
+      fwd.lse,
+      options,
+    );
     expect(maxDiff(await dq.toArray(), await expected.grads.dq.toArray())).toBe(0);
-    expect(maxDiff(await dkv.toArray(), interleave([await expected.grads.dk.toArray(), await expected.grads.dv.toArray()]))).toBe(0);
+    expect(
+      maxDiff(await dkv.toArray(), interleave([await expected.grads.dk.toArray(), await expected.grads.dv.toArray()])),
+    ).toBe(0);
   });
 
   it('padded (batch, seqlen, nheads, head_dim), with lse as (batch, nheads, seqlen)', async () => {
@@ -187,7 +264,8 @@ describe('packed and padded entry points agree with varlen', () => {
     const lse = await padded.lse.toArray();
     for (let b = 0; b < batch; b++)
       for (let h = 0; h < heads; h++)
-        for (let s = 0; s < seqlen; s++) expect(lse[(b * heads + h) * seqlen + s]).toBeCloseTo(exact.lse[h * total + b * seqlen + s]!, 5);
+        for (let s = 0; s < seqlen; s++)
+          expect(lse[(b * heads + h) * seqlen + s]).toBeCloseTo(exact.lse[h * total + b * seqlen + s]!, 5);
     const dout = tensor(doutData, [batch, seqlen, heads, dim]);
     const grads = await flashAttnBackward(dout, q, k, v, padded.out, padded.lse, { causal: true });
     const varlenGrads = await flashAttnVarlenBackward(
