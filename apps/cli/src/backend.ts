@@ -11,7 +11,10 @@ export async function chooseBackend(name: string | undefined): Promise<{ name: s
 }
 
 /** Every registered backend that starts here, best first, with the reasons of those that do not. */
-export async function availableBackends(): Promise<{ usable: string[]; unavailable: { name: string; reason: string }[] }> {
+export async function availableBackends(): Promise<{
+  usable: string[];
+  unavailable: { name: string; reason: string }[];
+}> {
   const usable: string[] = [];
   const unavailable: { name: string; reason: string }[] = [];
   for (const { name } of listBackends()) {

@@ -55,10 +55,17 @@ export function renderTable<Row>(rows: readonly Row[], columns: readonly Column<
       .map((v, i) => pad(v, widths[i] as number, columns[i]?.align ?? 'left'))
       .join('  ')
       .trimEnd();
+  return [line(columns.map((c) => c.header)), indent + widths.map((w) => '─'.repeat(w)).join('  '), ...cells.map(line)];
+}
+
+/** The same table in GitHub Markdown, for docs/benchmarks.md. */
+export function renderMarkdownTable<Row>(rows: readonly Row[], columns: readonly Column<Row>[]): string[] {
+  const escape = (v: string) => v.replace(/\|/g, '\\|');
+  const line = (values: readonly string[]) => `| ${values.map(escape).join(' | ')} |`;
   return [
     line(columns.map((c) => c.header)),
-    indent + widths.map((w) => '─'.repeat(w)).join('  '),
-    ...cells.map(line),
+    `|${columns.map((c) => (c.align === 'right' ? ' ---: ' : ' --- ')).join('|')}|`,
+    ...rows.map((row) => line(columns.map((c) => c.value(row)))),
   ];
 }
 

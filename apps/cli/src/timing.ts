@@ -26,7 +26,9 @@ export function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = sorted.length >> 1;
   if (sorted.length === 0) return Number.NaN;
-  return sorted.length % 2 === 1 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+  return sorted.length % 2 === 1
+    ? (sorted[mid] as number)
+    : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
 }
 
 /**
@@ -45,7 +47,10 @@ export async function measure<T>(
   }
   const samples: number[] = [];
   let spent = 0;
-  while (samples.length < options.maxRepeats && (samples.length < options.minRepeats || spent < options.budgetSeconds)) {
+  while (
+    samples.length < options.maxRepeats &&
+    (samples.length < options.minRepeats || spent < options.budgetSeconds)
+  ) {
     onRun(samples.length, false);
     const start = performance.now();
     const result = await run();

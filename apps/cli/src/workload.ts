@@ -1,4 +1,4 @@
-import { type FloatDType, encodeFromFloat } from '@fa/core';
+import { encodeFromFloat, type FloatDType } from '@fa/core';
 import { attentionFlops, cuSeqlensFromLengths, packDocuments } from '@fa/seqpack';
 import type { Random } from './random.js';
 
@@ -78,22 +78,41 @@ function drawLength(rng: Random, options: LognormalOptions): number {
 
 export interface PackedDemoBatch {
   readonly batch: Batch;
-  /** The corpus the batch was packed from: document count, token count, how many batches it packed into. */
-  readonly corpus: { readonly documents: number; readonly tokens: number; readonly batches: number };
+  /** Which batch of the plan this is (0-based), and the corpus it was packed from. */
+  readonly index: number;
+  readonly corpus: CorpusStats;
   readonly budget: number;
 }
 
 /**
+ * Packing at the scale of the corpus, from `packDocuments`' stats: `paddedSlots` is what a trainer without
+ * packing spends (documents in corpus order, in as many batches, each padded to its longest document),
+ * `packedSlots` what the packed batches take (batches × budget).
+ */
+export interface CorpusStats {
+  readonly documents: number;
+  readonly tokens: number;
+  readonly batches: number;
+  readonly packedSlots: number;
+  readonly paddedSlots: number;
+  /** Share of the padded trainer's slots that are padding, which packing avoids. */
+  readonly paddingFraction: number;
+  /** paddedSlots / packedSlots. */
+  readonly ratio: number;
+}
+
+/**
  * The demo's batch, built the way a training pipeline builds one: draw a corpus of documents with lognormal
- * lengths (clipped to the budget, i.e. long documents chunked), pack it into batches of at most `budget` tokens
- * with first-fit decreasing (`packDocuments`), and take the first batch. First-fit decreasing fills that batch
- * first, around the corpus's longest document, so it is both nearly full and the most skewed of the batches.
+ * lengths (clipped to the budget, as a pipeline chunks documents longer than the context), pack it into batches
+ * of at most `budget` tokens with first-fit decreasing (`packDocuments`), and take a typical batch: among the
+ * nearly full ones, the one with the median number of documents. (First-fit decreasing builds its first batches
+ * around the corpus's longest documents, often one or two of them; its last batches hold the leftovers.)
  */
 export function packedDemoBatch(
   rng: Random,
   budget: number,
   lengths: Omit<LognormalOptions, 'maxLength'>,
-  corpusBatches = 4,
+  corpusBatches = 8,
 ): PackedDemoBatch {
   const options = { ...lengths, maxLength: budget };
   const documents: number[] = [];
@@ -104,11 +123,25 @@ export function packedDemoBatch(
     total += length;
   }
   const plan = packDocuments(documents, { maxTokens: budget });
-  const first = plan.batches[0];
-  if (!first) throw new Error('packing produced no batch');
+  const indexed = plan.batches.map((b, index) => ({ b, index }));
+  const full = indexed.filter(({ b }) => b.tokens >= 0.9 * budget);
+  const candidates = (full.length > 0 ? full : indexed).sort(
+    (x, y) => x.b.documents.length - y.b.documents.length || x.index - y.index,
+  );
+  const chosen = candidates[Math.floor((candidates.length - 1) / 2)];
+  if (!chosen) throw new Error('packing produced no batch');
   return {
-    batch: batchFromLengths(first.documents.map((d) => documents[d] as number)),
-    corpus: { documents: documents.length, tokens: total, batches: plan.batches.length },
+    batch: batchFromLengths(chosen.b.documents.map((d) => documents[d] as number)),
+    index: chosen.index,
+    corpus: {
+      documents: documents.length,
+      tokens: total,
+      batches: plan.batches.length,
+      packedSlots: plan.stats.packedSlots,
+      paddedSlots: plan.stats.paddedBatchSlots,
+      paddingFraction: plan.stats.paddingWasteRatio,
+      ratio: plan.stats.paddedBatchSlots / plan.stats.packedSlots,
+    },
     budget,
   };
 }
@@ -156,7 +189,13 @@ export interface AttnInputs {
 }
 
 /** Standard-normal q, k, v and dout; with the default 1/√D scale the scores are then of order 1, as in a model. */
-export function randomInputs(rng: Random, tokens: number, numHeads: number, headDim: number, dtype: FloatDType): AttnInputs {
+export function randomInputs(
+  rng: Random,
+  tokens: number,
+  numHeads: number,
+  headDim: number,
+  dtype: FloatDType,
+): AttnInputs {
   const n = tokens * numHeads * headDim;
   const draw = () => {
     const values = rng.normalsF32(n);

@@ -48,6 +48,8 @@ export class Job {
   scratchStride: usize;
   blockQ: i32;
   blockK: i32;
+  /** Sizes the per-thread D_i and dQ scratch of the backward pass. */
+  maxSeqlenQ: i32;
 }
 
 /** Bytes of the header, so the host can check that both sides agree on the layout. */

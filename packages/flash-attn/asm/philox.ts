@@ -20,6 +20,7 @@ function mulhi(a: v128, m: v128): v128 {
 }
 
 /** Runs Philox on counters (c0, c1, c2, c3) per lane and leaves the words in philoxX0..philoxX3. */
+@inline
 export function philox4(c0: v128, c1: v128, c2: v128, c3: v128, key0: u32, key1: u32): void {
   const m0 = i32x4.splat(M0);
   const m1 = i32x4.splat(M1);

@@ -12,6 +12,25 @@ const E3: f32 = 5.550332471162809e-2;
 const E4: f32 = 2.402264791363012e-1;
 const E5: f32 = 6.931472028550421e-1;
 
+// Adding 1.5·2^23 rounds a float to an integer held in the low mantissa bits, in one instruction, where
+// nearest + trunc_sat would take several (x64 has no saturating conversion).
+const ROUNDER: f32 = 12582912.0;
+
+/** 2^x per lane for x >= -126 (callers clamp), NaN staying NaN. */
+@inline
+export function exp2Clamped(xc: v128): v128 {
+  const t = f32x4.add(xc, f32x4.splat(ROUNDER));
+  const f = f32x4.sub(xc, f32x4.sub(t, f32x4.splat(ROUNDER)));
+  let p = f32x4.add(f32x4.mul(f32x4.splat(E0), f), f32x4.splat(E1));
+  p = f32x4.add(f32x4.mul(p, f), f32x4.splat(E2));
+  p = f32x4.add(f32x4.mul(p, f), f32x4.splat(E3));
+  p = f32x4.add(f32x4.mul(p, f), f32x4.splat(E4));
+  p = f32x4.add(f32x4.mul(p, f), f32x4.splat(E5));
+  p = f32x4.add(f32x4.mul(p, f), f32x4.splat(1.0));
+  // The low bits of t are the integer n; shifted into the exponent field they scale p by 2^n.
+  return i32x4.add(p, i32x4.shl(t, 23));
+}
+
 /**
  * 2^x per lane. Below -126 the result flushes to exactly 0, which is what masked scores (-inf) rely on, and
  * NaN stays NaN so that a bad input surfaces instead of vanishing.
@@ -19,17 +38,16 @@ const E5: f32 = 6.931472028550421e-1;
 @inline
 export function exp2v(x: v128): v128 {
   const lowest = f32x4.splat(-126.0);
-  const xc = f32x4.max(x, lowest);
-  const n = f32x4.nearest(xc);
-  const f = f32x4.sub(xc, n);
-  let p = f32x4.add(f32x4.mul(f32x4.splat(E0), f), f32x4.splat(E1));
-  p = f32x4.add(f32x4.mul(p, f), f32x4.splat(E2));
-  p = f32x4.add(f32x4.mul(p, f), f32x4.splat(E3));
-  p = f32x4.add(f32x4.mul(p, f), f32x4.splat(E4));
-  p = f32x4.add(f32x4.mul(p, f), f32x4.splat(E5));
-  p = f32x4.add(f32x4.mul(p, f), f32x4.splat(1.0));
-  const scaled = i32x4.add(p, i32x4.shl(i32x4.trunc_sat_f32x4_s(n), 23));
-  return v128.andnot(scaled, f32x4.lt(x, lowest));
+  return v128.andnot(exp2Clamped(f32x4.max(x, lowest)), f32x4.lt(x, lowest));
+}
+
+/**
+ * 2^x per lane where an exact 0 is not needed: below -126 it gives 2^-126 (about 1e-38), which no sum of
+ * probabilities can tell from 0. Saves the flush where no score is masked.
+ */
+@inline
+export function exp2Fast(x: v128): v128 {
+  return exp2Clamped(f32x4.max(x, f32x4.splat(-126.0)));
 }
 
 /**
