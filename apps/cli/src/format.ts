@@ -58,15 +58,21 @@ export function renderTable<Row>(rows: readonly Row[], columns: readonly Column<
   return [line(columns.map((c) => c.header)), indent + widths.map((w) => '─'.repeat(w)).join('  '), ...cells.map(line)];
 }
 
-/** The same table in GitHub Markdown, for docs/benchmarks.md. */
+/** The same table in GitHub Markdown, columns padded as the repository's formatter (Biome) lays them out. */
 export function renderMarkdownTable<Row>(rows: readonly Row[], columns: readonly Column<Row>[]): string[] {
-  const escape = (v: string) => v.replace(/\|/g, '\\|');
-  const line = (values: readonly string[]) => `| ${values.map(escape).join(' | ')} |`;
-  return [
-    line(columns.map((c) => c.header)),
-    `|${columns.map((c) => (c.align === 'right' ? ' ---: ' : ' --- ')).join('|')}|`,
-    ...rows.map((row) => line(columns.map((c) => c.value(row)))),
-  ];
+  const escapeCell = (v: string) => v.replace(/\|/g, '\\|');
+  const cells = rows.map((row) => columns.map((c) => escapeCell(c.value(row))));
+  const headers = columns.map((c) => escapeCell(c.header));
+  const widths = columns.map((_, i) =>
+    Math.max(3, width(headers[i] as string), ...cells.map((r) => width(r[i] as string))),
+  );
+  const line = (values: readonly string[]) =>
+    `| ${values.map((v, i) => pad(v, widths[i] as number, columns[i]?.align ?? 'left')).join(' | ')} |`;
+  const rule = columns.map((c, i) => {
+    const w = widths[i] as number;
+    return c.align === 'right' ? `${'-'.repeat(w - 1)}:` : '-'.repeat(w);
+  });
+  return [line(headers), `| ${rule.join(' | ')} |`, ...cells.map(line)];
 }
 
 /** Key–value lines with the keys padded to one width. */

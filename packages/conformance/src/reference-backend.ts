@@ -52,13 +52,9 @@ export function createReferenceBackend(
       };
     },
     async backward(dout, q, k, v, _out, _lse, problem) {
-      const r = referenceAttnBackward(
-        dout as FloatHostTensor,
-        q as FloatHostTensor,
-        k as FloatHostTensor,
-        v as FloatHostTensor,
-        optionsOfProblem(problem),
-      );
+      const [tq, tk, tv] = shaped(problem, q, k, v);
+      const tdout = { ...(dout as FloatHostTensor), shape: [problem.totalQ, problem.numHeads, problem.headDimV] };
+      const r = referenceAttnBackward(tdout, tq, tk, tv, optionsOfProblem(problem));
       return {
         dq: emit('dq', r.dq, [problem.totalQ, problem.numHeads, problem.headDim], problem),
         dk: emit('dk', r.dk, [problem.totalK, problem.numHeadsK, problem.headDim], problem),
@@ -66,4 +62,19 @@ export function createReferenceBackend(
       };
     },
   };
+}
+
+/** Handles are shape-agnostic storage (the façade owns shapes), so give the data the shapes the problem implies. */
+function shaped(
+  problem: AttnProblem,
+  q: HostTensor,
+  k: HostTensor,
+  v: HostTensor,
+): [FloatHostTensor, FloatHostTensor, FloatHostTensor] {
+  const { totalQ, totalK, numHeads, numHeadsK, headDim, headDimV } = problem;
+  return [
+    { ...(q as FloatHostTensor), shape: [totalQ, numHeads, headDim] },
+    { ...(k as FloatHostTensor), shape: [totalK, numHeadsK, headDim] },
+    { ...(v as FloatHostTensor), shape: [totalK, numHeadsK, headDimV] },
+  ];
 }

@@ -7,7 +7,7 @@
 
 import { gemm, MODE_ADD, MODE_SET } from './gemm';
 import { Job } from './job';
-import { blockFullyVisible, keySpan, spanEnd, spanFirst } from './mask';
+import { blockFullyVisible, keySpan, keysSeenBy, queriesSeeing, rangeHi, rangeLo, spanEnd, spanFirst } from './mask';
 import { packRows, packTransposed, writeRows, zeroRows } from './pack';
 import { philox4, philoxX0, philoxX1, philoxX2, philoxX3 } from './philox';
 import { exp2v, LOG2E, tanhv } from './vmath';
@@ -101,8 +101,8 @@ function gradScores(
       const diag = i32x4.sub(diag0, i32x4.splat(j));
       if (alibi != 0) s = f32x4.sub(s, f32x4.mul(slopeV, f32x4.abs(f32x4.convert_i32x4_s(diag))));
       let x = f32x4.mul(s, log2eV);
+      let visible = i32x4.splat(-1);
       if (!full) {
-        let visible = i32x4.splat(-1);
         if (windowLeft >= 0) visible = v128.and(visible, i32x4.le_s(diag, leftV));
         if (windowRight >= 0) visible = v128.and(visible, i32x4.ge_s(diag, negRightV));
         x = v128.bitselect(x, negInf, visible);
@@ -130,8 +130,11 @@ function gradScores(
       }
       let ds = f32x4.mul(p, f32x4.sub(dp, dRow));
       if (softcap != 0) ds = f32x4.mul(ds, capGrad);
+      ds = f32x4.mul(ds, scaleV);
+      // Masked parts of a partly visible tile may hold stale dP (the products skip them): zero, not 0 · stale.
+      if (!full) ds = v128.and(ds, visible);
       v128.store(pRow + at, pKept);
-      v128.store(dsRow + at, f32x4.mul(ds, scaleV));
+      v128.store(dsRow + at, ds);
     }
   }
 }
@@ -226,15 +229,58 @@ export function backwardItem(job: Job, b: i32, h: i32, scratch: usize): void {
       const rows = q1 - q0;
       const qTile = qPack + <usize>q0 * qPackBytes;
       const doTile = doPack + <usize>q0 * doPackBytes;
-      // S = Q · Kᵀ and dP = dO · Vᵀ
-      gemm(rows, colsPad, headDim, qTile, qPackBytes, 4, kt, tileRowBytes, pTile, tileRowBytes, MODE_SET, 0);
-      gemm(rows, colsPad, headDimV, doTile, doPackBytes, 4, vt, tileRowBytes, dsTile, tileRowBytes, MODE_SET, 0);
       const full = blockFullyVisible(q0, q1, k0, k1, seqlenQ, seqlenK, windowLeft, windowRight);
-      gradScores(job, pTile, dsTile, tileRowBytes, rows, colsPad, q0, k0, qStart, seqlenQ, seqlenK, b, h, full, di, keepBuf);
-      // dV += Pᵀ · dO, dK += dSᵀ · Q, dQ += dS · K
-      gemm(cols, dvPad, rows, pTile, 4, tileRowBytes, doTile, doPackBytes, dvAcc, doPackBytes, MODE_ADD, 0);
-      gemm(cols, dPad, rows, dsTile, 4, tileRowBytes, qTile, qPackBytes, dkAcc, qPackBytes, MODE_ADD, 0);
-      gemm(rows, dPad, cols, dsTile, tileRowBytes, 4, kTile, qPackBytes, dqAcc + <usize>q0 * qPackBytes, qPackBytes, MODE_ADD, 0);
+      if (full) {
+        // S = Q · Kᵀ and dP = dO · Vᵀ
+        gemm(rows, colsPad, headDim, qTile, qPackBytes, 4, kt, tileRowBytes, pTile, tileRowBytes, MODE_SET, 0);
+        gemm(rows, colsPad, headDimV, doTile, doPackBytes, 4, vt, tileRowBytes, dsTile, tileRowBytes, MODE_SET, 0);
+        gradScores(job, pTile, dsTile, tileRowBytes, rows, colsPad, q0, k0, qStart, seqlenQ, seqlenK, b, h, true, di, keepBuf);
+        // dV += Pᵀ · dO, dK += dSᵀ · Q, dQ += dS · K
+        gemm(cols, dvPad, rows, pTile, 4, tileRowBytes, doTile, doPackBytes, dvAcc, doPackBytes, MODE_ADD, 0);
+        gemm(cols, dPad, rows, dsTile, 4, tileRowBytes, qTile, qPackBytes, dkAcc, qPackBytes, MODE_ADD, 0);
+        gemm(rows, dPad, cols, dsTile, tileRowBytes, 4, kTile, qPackBytes, dqAcc + <usize>q0 * qPackBytes, qPackBytes, MODE_ADD, 0);
+        continue;
+      }
+      // A tile on the diagonal or a window edge: each product only covers the scores that are visible.
+      for (let i = 0; i < rows; i += 4) {
+        const queries = min(4, rows - i);
+        keysSeenBy(q0 + i, q0 + i + queries, k0, cols, seqlenQ, seqlenK, windowLeft, windowRight);
+        const lo = rangeLo & ~3;
+        const hi = min(roundUp4(rangeHi), colsPad);
+        if (hi <= lo) continue;
+        const at = <usize>i * tileRowBytes + (<usize>lo << 2);
+        gemm(queries, hi - lo, headDim, qTile + <usize>i * qPackBytes, qPackBytes, 4, kt + (<usize>lo << 2), tileRowBytes, pTile + at, tileRowBytes, MODE_SET, 0);
+        gemm(queries, hi - lo, headDimV, doTile + <usize>i * doPackBytes, doPackBytes, 4, vt + (<usize>lo << 2), tileRowBytes, dsTile + at, tileRowBytes, MODE_SET, 0);
+      }
+      gradScores(job, pTile, dsTile, tileRowBytes, rows, colsPad, q0, k0, qStart, seqlenQ, seqlenK, b, h, false, di, keepBuf);
+      for (let j = 0; j < cols; j += 4) {
+        const keys = min(4, cols - j);
+        queriesSeeing(q0, rows, k0 + j, k0 + j + keys, seqlenQ, seqlenK, windowLeft, windowRight);
+        const lo = rangeLo;
+        const count = rangeHi - lo;
+        const at = <usize>lo * tileRowBytes + (<usize>j << 2);
+        gemm(keys, dvPad, count, pTile + at, 4, tileRowBytes, doTile + <usize>lo * doPackBytes, doPackBytes, dvAcc + <usize>j * doPackBytes, doPackBytes, MODE_ADD, 0);
+        gemm(keys, dPad, count, dsTile + at, 4, tileRowBytes, qTile + <usize>lo * qPackBytes, qPackBytes, dkAcc + <usize>j * qPackBytes, qPackBytes, MODE_ADD, 0);
+      }
+      for (let i = 0; i < rows; i += 4) {
+        const queries = min(4, rows - i);
+        keysSeenBy(q0 + i, q0 + i + queries, k0, cols, seqlenQ, seqlenK, windowLeft, windowRight);
+        const lo = rangeLo;
+        gemm(
+          queries,
+          dPad,
+          rangeHi - lo,
+          dsTile + <usize>i * tileRowBytes + (<usize>lo << 2),
+          tileRowBytes,
+          4,
+          kTile + <usize>lo * qPackBytes,
+          qPackBytes,
+          dqAcc + <usize>(q0 + i) * qPackBytes,
+          qPackBytes,
+          MODE_ADD,
+          0,
+        );
+      }
     }
     const dkTile = dkBase + <usize>k0 * dkRowBytes;
     const dvTile = dvBase + <usize>k0 * dvRowBytes;

@@ -6,7 +6,7 @@
 
 import { gemm, MODE_SCALE_ADD, MODE_SET } from './gemm';
 import { Job } from './job';
-import { blockFullyVisible, keySpan, spanEnd, spanFirst } from './mask';
+import { blockFullyVisible, keySpan, keysSeenBy, queriesSeeing, rangeHi, rangeLo, spanEnd, spanFirst } from './mask';
 import { packRows, packTransposed, writeRows } from './pack';
 import { philox4, philoxX0, philoxX1, philoxX2, philoxX3 } from './philox';
 import { exp2Fast, exp2v, LN2, LOG2E, lnPositive, tanhv } from './vmath';
@@ -187,12 +187,47 @@ export function forwardItem(job: Job, b: i32, h: i32, q0: i32, q1: i32, scratch:
     const cols = k1 - k0;
     packRows(kTile, dPad, kBase + <usize>k0 * kRowBytes, kRowBytes, cols, headDim);
     packRows(vTile, dvPad, vBase + <usize>k0 * vRowBytes, vRowBytes, cols, headDimV);
-    // Sᵀ = K · Qᵀ, already in base-2 units
-    gemm(cols, lanes, headDim, kTile, <usize>dPad << 2, 4, qt, rowBytes, st, rowBytes, MODE_SET, 0);
     const full = blockFullyVisible(q0, q1, k0, k1, seqlenQ, seqlenK, windowLeft, windowRight);
-    softmaxTile(job, st, rowBytes, cols, lanes, q0, k0, seqlenQ, seqlenK, b, h, full, mRow, lRow, alphaRow);
-    // O = diag(alpha) · O + P · V, reading P out of the transposed tile.
-    gemm(rows, dvPad, cols, st, 4, rowBytes, vTile, oRowBytes, o, oRowBytes, firstTile ? MODE_SET : MODE_SCALE_ADD, alphaRow);
+    const mode = firstTile ? MODE_SET : MODE_SCALE_ADD;
+    if (full) {
+      // Sᵀ = K · Qᵀ, already in base-2 units
+      gemm(cols, lanes, headDim, kTile, <usize>dPad << 2, 4, qt, rowBytes, st, rowBytes, MODE_SET, 0);
+      softmaxTile(job, st, rowBytes, cols, lanes, q0, k0, seqlenQ, seqlenK, b, h, true, mRow, lRow, alphaRow);
+      // O = diag(alpha) · O + P · V, reading P out of the transposed tile.
+      gemm(rows, dvPad, cols, st, 4, rowBytes, vTile, oRowBytes, o, oRowBytes, mode, alphaRow);
+    } else {
+      // A tile on the diagonal or a window edge: compute only the lanes of each 4 keys that some query sees
+      // (the softmax masks the rest), and give each 4 queries only the keys they see.
+      for (let j = 0; j < cols; j += 4) {
+        const keys = min(4, cols - j);
+        queriesSeeing(q0, lanes, k0 + j, k0 + j + keys, seqlenQ, seqlenK, windowLeft, windowRight);
+        const lo = rangeLo & ~3;
+        const hi = min(roundUp4(rangeHi), lanes);
+        if (hi <= lo) continue;
+        const at = (<usize>j * rowBytes) + (<usize>lo << 2);
+        gemm(keys, hi - lo, headDim, kTile + ((<usize>j * dPad) << 2), <usize>dPad << 2, 4, qt + (<usize>lo << 2), rowBytes, st + at, rowBytes, MODE_SET, 0);
+      }
+      softmaxTile(job, st, rowBytes, cols, lanes, q0, k0, seqlenQ, seqlenK, b, h, false, mRow, lRow, alphaRow);
+      for (let i = 0; i < rows; i += 4) {
+        const queries = min(4, rows - i);
+        keysSeenBy(q0 + i, q0 + i + queries, k0, cols, seqlenQ, seqlenK, windowLeft, windowRight);
+        const lo = rangeLo;
+        gemm(
+          queries,
+          dvPad,
+          rangeHi - lo,
+          st + <usize>lo * rowBytes + (<usize>i << 2),
+          4,
+          rowBytes,
+          vTile + ((<usize>lo * dvPad) << 2),
+          oRowBytes,
+          o + <usize>i * oRowBytes,
+          oRowBytes,
+          mode,
+          alphaRow + (<usize>i << 2),
+        );
+      }
+    }
     firstTile = false;
   }
 

@@ -44,3 +44,46 @@ export function blockFullyVisible(
     colEnd - 1 <= lastVisible(rowStart, seqlenQ, seqlenK, windowRight)
   );
 }
+
+// A sub-range of a tile, as globals (see keySpan): [rangeLo, rangeHi), empty when rangeHi <= rangeLo.
+export let rangeLo: i32 = 0;
+export let rangeHi: i32 = 0;
+
+/**
+ * Which of the queries q0 + [0, n) see at least one key of [keyLo, keyHi): a contiguous range, since both
+ * window edges move right with the query. Used to skip the parts of a partly visible tile that are masked.
+ */
+export function queriesSeeing(
+  q0: i32,
+  n: i32,
+  keyLo: i32,
+  keyHi: i32,
+  seqlenQ: i32,
+  seqlenK: i32,
+  windowLeft: i32,
+  windowRight: i32,
+): void {
+  const offset = seqlenK - seqlenQ;
+  // last(q) >= keyLo  <=>  q >= keyLo - offset - right;  first(q) <= keyHi - 1  <=>  q <= keyHi - 1 - offset + left
+  const lo = windowRight < 0 ? 0 : keyLo - offset - windowRight - q0;
+  const hi = windowLeft < 0 ? n : keyHi - offset + windowLeft - q0;
+  rangeLo = min(max(lo, 0), n);
+  rangeHi = max(min(hi, n), rangeLo);
+}
+
+/** Which keys k0 + [0, n) the queries [qLo, qHi) see, as offsets from k0: the union of their ranges. */
+export function keysSeenBy(
+  qLo: i32,
+  qHi: i32,
+  k0: i32,
+  n: i32,
+  seqlenQ: i32,
+  seqlenK: i32,
+  windowLeft: i32,
+  windowRight: i32,
+): void {
+  const lo = firstVisible(qLo, seqlenQ, seqlenK, windowLeft) - k0;
+  const hi = lastVisible(qHi - 1, seqlenQ, seqlenK, windowRight) + 1 - k0;
+  rangeLo = min(max(lo, 0), n);
+  rangeHi = max(min(hi, n), rangeLo);
+}

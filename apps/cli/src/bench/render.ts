@@ -80,17 +80,18 @@ export function renderBenchMarkdown(report: BenchReport): string {
     report.command,
     '```',
     '',
-    '| workload | tokens | sequences | longest | median | padded / packed slots | forward GFLOP (packed) | forward GFLOP (padded) |',
-    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
-    ...report.workloads.map(
-      (w) =>
-        `| ${w.label} | ${formatInt(w.tokens)} | ${w.lengths.sequences} | ${formatInt(w.lengths.longest)} | ` +
-        `${formatInt(w.lengths.median)} | ${formatNumber(w.padding.ratio)}× | ${formatNumber(w.forwardFlops / 1e9)} | ` +
-        `${formatNumber(w.paddedForwardFlops / 1e9)} |`,
-    ),
+    ...renderMarkdownTable(report.workloads, [
+      { header: 'workload', value: (w) => w.label },
+      { header: 'tokens', align: 'right', value: (w) => formatInt(w.tokens) },
+      { header: 'sequences', align: 'right', value: (w) => String(w.lengths.sequences) },
+      { header: 'longest', align: 'right', value: (w) => formatInt(w.lengths.longest) },
+      { header: 'median', align: 'right', value: (w) => formatInt(w.lengths.median) },
+      { header: 'padded / packed slots', align: 'right', value: (w) => `${formatNumber(w.padding.ratio)}×` },
+      { header: 'forward GFLOP (packed)', align: 'right', value: (w) => formatNumber(w.forwardFlops / 1e9) },
+      { header: 'forward GFLOP (padded)', align: 'right', value: (w) => formatNumber(w.paddedForwardFlops / 1e9) },
+    ]),
     '',
     ...renderMarkdownTable(report.rows, columns(report)),
-    '',
   ];
   return `${lines.join('\n')}\n`;
 }
