@@ -219,11 +219,42 @@ describe('fa bench --quick', () => {
 
       const kinds = new Set(report.rows.map((r) => `${r.implementation}/${r.pass}`));
       expect(kinds).toEqual(
-        new Set(['varlen/forward', 'varlen/backward', 'padded/forward', 'padded/backward', 'naive-js/forward']),
+        new Set([
+          'varlen/forward',
+          'varlen/backward',
+          'padded/forward',
+          'padded/backward',
+          'naive-js/forward',
+          'onnxruntime/forward',
+        ]),
       );
-      const perWorkload = 2 * report.backends.benchmarked.length + 3;
+      const perWorkload = 2 * report.backends.benchmarked.length + 4;
       expect(report.rows).toHaveLength(report.workloads.length * perWorkload);
-      for (const row of report.rows) {
+
+      // The onnxruntime baseline: one forward row per workload, timed and checked when onnxruntime-node loads,
+      // otherwise a row that says why.
+      const ort = report.onnxruntime;
+      expect(ort?.package).toBe('onnxruntime-node');
+      expect(ort?.intraOpNumThreads).toBe(os.cpus().length);
+      const ortRows = report.rows.filter((r) => r.implementation === 'onnxruntime');
+      expect(ortRows).toHaveLength(report.workloads.length);
+      for (const row of ortRows) {
+        if (ort?.status === 'loaded') {
+          expect(row.backend).toBe(`onnxruntime-node@${ort.version}`);
+          expect(row.check?.pass).toBe(true);
+          expect(row.note).toBeNull();
+        } else {
+          expect(row.medianSeconds).toBeNull();
+          expect(row.note).toBe(`unavailable: ${ort?.reason}`);
+        }
+      }
+      const timed = report.rows.filter((r) => !r.note?.startsWith('unavailable'));
+      for (const row of timed) {
+        if (ort?.status === 'loaded' && row.implementation === 'varlen' && row.pass === 'forward') {
+          expect(row.speedupVsOnnxruntime).toBeGreaterThan(0);
+        }
+      }
+      for (const row of timed) {
         expect(row.medianSeconds).toBeGreaterThan(0);
         expect(row.runs).toBeGreaterThanOrEqual(1);
         expect(row.usefulGflops).toBeGreaterThan(0);
@@ -243,12 +274,23 @@ describe('fa bench --quick', () => {
       const again = await run('report', path.join(dir, files[0] as string));
       expect(again.code).toBe(EXIT_OK);
       expect(again.stdout).toContain('fa varlen');
+      expect(again.stdout).toMatch(ort?.status === 'loaded' ? /^onnxruntime: onnxruntime-node \d/m : /unavailable/);
       const markdown = await run('report', path.join(dir, files[0] as string), '--markdown');
       expect(markdown.stdout).toMatch(/^\| workload +\| implementation +\| pass \| +median \|/m);
       expect(markdown.stdout.match(/^\| .* \| (fwd|bwd) +\|/gm)).toHaveLength(report.rows.length);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  });
+
+  it('skips the onnxruntime rows with --no-onnxruntime', async () => {
+    const argv = ['bench', '--quick', '--tokens', '64', '--heads', '1', '--only', '8x8-causal-d64'];
+    const { code, stdout } = await run(...argv, '--no-naive', '--no-onnxruntime', '--no-write', '--json', '--quiet');
+    expect(code).toBe(EXIT_OK);
+    const report = JSON.parse(stdout) as BenchReport;
+    expect(report.options.onnxruntime).toBe(false);
+    expect(report.onnxruntime).toBeNull();
+    expect(report.rows.some((r) => r.implementation === 'onnxruntime')).toBe(false);
   });
 
   it('rejects an --only that matches no workload as a usage error', async () => {

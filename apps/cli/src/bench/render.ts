@@ -15,14 +15,25 @@ const IMPLEMENTATION_LABEL: Record<BenchRow['implementation'], string> = {
   varlen: 'fa varlen',
   padded: 'fa padded',
   'naive-js': 'naive JS',
+  onnxruntime: 'ORT MHA padded',
 };
+
+function implementationCell(row: BenchRow): string {
+  const label = IMPLEMENTATION_LABEL[row.implementation] ?? row.implementation;
+  if (row.implementation === 'onnxruntime') {
+    // `onnxruntime-node@1.30.0` → `ORT MHA padded (1.30.0)`; no version when it did not load.
+    const version = row.backend?.split('@')[1];
+    return version ? `${label} (${version})` : label;
+  }
+  return `${label}${row.backend ? ` (${row.backend})` : ''}`;
+}
 
 function speedup(x: number | null): string {
   return x === null ? '' : `${formatNumber(x)}×`;
 }
 
 function checkCell(row: BenchRow): string {
-  if (row.medianSeconds === null) return 'failed';
+  if (row.medianSeconds === null) return row.note?.startsWith('unavailable') ? 'unavailable' : 'failed';
   if (!row.check) return 'n/a';
   return row.check.pass ? 'PASS' : 'FAIL';
 }
@@ -40,10 +51,7 @@ function columns(report: BenchReport): Column<BenchRow>[] {
         return shown;
       },
     },
-    {
-      header: 'implementation',
-      value: (r) => `${IMPLEMENTATION_LABEL[r.implementation]}${r.backend ? ` (${r.backend})` : ''}`,
-    },
+    { header: 'implementation', value: implementationCell },
     { header: 'pass', value: (r) => (r.pass === 'forward' ? 'fwd' : 'bwd') },
     {
       header: 'median',
@@ -58,9 +66,48 @@ function columns(report: BenchReport): Column<BenchRow>[] {
     },
     { header: 'vs naive', align: 'right', value: (r) => speedup(r.speedupVsNaive) },
     { header: 'vs padded', align: 'right', value: (r) => speedup(r.speedupVsPadded) },
+    ...(hasOnnxruntime(report)
+      ? [
+          {
+            header: 'vs ORT',
+            align: 'right',
+            value: (r) => speedup(r.speedupVsOnnxruntime ?? null),
+          } as Column<BenchRow>,
+        ]
+      : []),
     { header: 'max |err|', align: 'right', value: (r) => formatError(r.check?.maxError) },
     { header: 'check', value: checkCell },
   ];
+}
+
+/** The "vs ORT" column only when an onnxruntime row has a time to compare with. */
+function hasOnnxruntime(report: BenchReport): boolean {
+  return report.rows.some((r) => r.implementation === 'onnxruntime' && r.medianSeconds !== null);
+}
+
+/** The onnxruntime baseline in one paragraph, or nothing for reports without it. */
+function onnxruntimeLines(report: BenchReport): string[] {
+  const info = report.onnxruntime;
+  if (!info) return [];
+  if (info.status === 'unavailable') return [`onnxruntime: ${info.package} unavailable: ${info.reason}.`];
+  return [`onnxruntime: ${info.package} ${info.version}, ${info.model}.`];
+}
+
+/** Notes of rows that did not run or whose results are off, each unavailability once. */
+function rowNotes(report: BenchReport): string[] {
+  const seen = new Set<string>();
+  const lines: string[] = [];
+  for (const r of report.rows) {
+    if (!r.note) continue;
+    const failed = r.note.startsWith('failed');
+    if (!failed && r.implementation !== 'onnxruntime') continue;
+    const line = r.note.startsWith('unavailable')
+      ? `Note: ${implementationCell(r)} rows: ${r.note}`
+      : `Note: ${r.workload} ${implementationCell(r)} ${r.pass}: ${r.note}`;
+    if (!seen.has(line)) lines.push(line);
+    seen.add(line);
+  }
+  return lines;
 }
 
 export function benchTable(report: BenchReport): string[] {
@@ -80,6 +127,7 @@ export function renderBenchMarkdown(report: BenchReport): string {
     report.command,
     '```',
     '',
+    ...onnxruntimeLines(report).flatMap((line) => [line, '']),
     ...renderMarkdownTable(report.workloads, [
       { header: 'workload', value: (w) => w.label },
       { header: 'tokens', align: 'right', value: (w) => formatInt(w.tokens) },
@@ -116,7 +164,6 @@ function busyWarning(report: BenchReport): string[] {
 
 export function renderBench(report: BenchReport, file: string | null): string {
   const { device } = report;
-  const failedRows = report.rows.filter((r) => r.note?.startsWith('failed'));
   const lines = [
     `fa bench${report.quick ? ' --quick' : ''}: ${device.cpu}, ${device.cores} cores, Node ${device.node}; backends: ${report.backends.benchmarked.join(', ')}`,
     ...busyWarning(report),
@@ -128,7 +175,8 @@ export function renderBench(report: BenchReport, file: string | null): string {
     `FLOPs: ${report.method.flops}.`,
     `Timing: ${report.method.timing}.`,
     `Accuracy: ${report.method.check}; ${report.method.tolerance}.`,
-    ...failedRows.map((r) => `Note: ${r.workload} ${r.implementation} ${r.pass}: ${r.note}`),
+    ...onnxruntimeLines(report),
+    ...rowNotes(report),
     '',
     `Reproduce: ${report.command}`,
     ...(file ? [`Written: ${file}`] : []),

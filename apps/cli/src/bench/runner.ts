@@ -1,4 +1,4 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import {
@@ -29,12 +29,22 @@ import { Random } from '../random.js';
 import { measure, type Timing, type TimingOptions } from '../timing.js';
 import { type AttnInputs, BACKWARD_FLOP_FACTOR, randomInputs, type Storage } from '../workload.js';
 import { naiveAttentionForward } from './naive.js';
+import {
+  describeOnnxruntimeModel,
+  loadOnnxruntime,
+  ONNXRUNTIME_PACKAGE,
+  OnnxruntimeAttention,
+  type OnnxruntimeLoad,
+  type OrtFeeds,
+} from './onnxruntime.js';
 import { type BenchWorkload, benchWorkloads } from './workloads.js';
 
 /**
  * `fa bench`: every workload on every usable backend, forward and backward, next to the same batch padded to
- * its longest sequence (what a kernel without varlen support must run) and a naive JavaScript loop. Throughput
- * is always useful work, the FLOPs of the packed batch, so the padded rows show the waste as lower GFLOP/s.
+ * its longest sequence (what a kernel without varlen support must run), a naive JavaScript loop, and, when
+ * onnxruntime-node loads, ORT's native CPU MultiHeadAttention on the padded batch with a key padding mask (what a
+ * user of ONNX Runtime runs today). Throughput is always useful work, the FLOPs of the packed batch, so the padded
+ * rows show the waste as lower GFLOP/s.
  */
 
 export interface BenchOptions {
@@ -53,17 +63,20 @@ export interface BenchOptions {
   readonly budgetSeconds: number;
   readonly naive: boolean;
   readonly padded: boolean;
+  /** Compare with onnxruntime-node's MultiHeadAttention on the padded batch, when it loads. */
+  readonly onnxruntime: boolean;
   /** Only workloads whose id contains this. */
   readonly filter: string | undefined;
   readonly tag: string | undefined;
   readonly checkBudget: number;
 }
 
-export type Implementation = 'varlen' | 'padded' | 'naive-js';
+export type Implementation = 'varlen' | 'padded' | 'naive-js' | 'onnxruntime';
 
 export interface BenchRow {
   readonly workload: string;
   readonly implementation: Implementation;
+  /** The fa backend; for onnxruntime rows the package and its version, e.g. `onnxruntime-node@1.30.0`. */
   readonly backend: string | null;
   readonly pass: 'forward' | 'backward';
   readonly medianSeconds: number | null;
@@ -80,6 +93,8 @@ export interface BenchRow {
   readonly speedupVsNaive: number | null;
   /** Padded median / this median (varlen rows). */
   readonly speedupVsPadded: number | null;
+  /** onnxruntime median / this median (fa forward rows; absent in reports written before the ORT rows). */
+  readonly speedupVsOnnxruntime?: number | null;
   readonly check: (CheckResult & { readonly maxError: number }) | null;
   /** Why a row has no timing or no check. */
   readonly note: string | null;
@@ -100,6 +115,8 @@ export interface BenchReport {
     readonly unavailable: { name: string; reason: string }[];
   };
   readonly options: Omit<BenchOptions, 'outDir' | 'write'>;
+  /** The onnxruntime baseline: null when not requested (or in reports written before it existed). */
+  readonly onnxruntime?: OnnxruntimeInfo | null;
   readonly method: {
     readonly flops: string;
     readonly timing: string;
@@ -115,6 +132,16 @@ export interface BenchReport {
   >;
   readonly rows: BenchRow[];
   readonly pass: boolean;
+}
+
+export interface OnnxruntimeInfo {
+  readonly package: string;
+  /** null when it did not load. */
+  readonly version: string | null;
+  readonly status: 'loaded' | 'unavailable';
+  readonly reason: string | null;
+  readonly intraOpNumThreads: number;
+  readonly model: string;
 }
 
 interface RowInput {
@@ -148,6 +175,7 @@ function makeRow(input: RowInput): BenchRow {
     usefulGflops: median === null ? null : usefulFlops / median / 1e9,
     speedupVsNaive: null,
     speedupVsPadded: null,
+    speedupVsOnnxruntime: null,
     check: input.check
       ? { ...input.check, maxError: Math.max(0, ...input.check.quantities.map((q) => q.maxError)) }
       : null,
@@ -357,18 +385,83 @@ async function benchNaive(
   });
 }
 
+/**
+ * onnxruntime-node's CPU MultiHeadAttention on the batch padded to its longest sequence, with a key padding mask:
+ * the same function as varlen attention on the real tokens. Padding, the mask and the ORT tensors are made before
+ * timing (as the fa rows time calls on uploaded inputs); the output is unpadded for the check.
+ */
+async function benchOnnxruntime(
+  ctx: Context,
+  workload: BenchWorkload,
+  inputs: AttnInputs,
+  answer: ReferenceAnswer,
+  load: OnnxruntimeLoad,
+  threads: number,
+): Promise<BenchRow> {
+  const { batch, heads, headDim, causal } = workload;
+  // With a mask, ORT's CPU kernel computes every score of the padded batch (then masks them), causal or not.
+  const executedFlops = workload.paddedForwardFlops * (causal ? 2 : 1);
+  const base = { workload, implementation: 'onnxruntime' as const, pass: 'forward' as const, executedFlops };
+  ctx.progress.step(`${workload.id}: onnxruntime MultiHeadAttention forward, padded and masked`);
+  if (!load.ok) {
+    ctx.progress.tick();
+    const note = `unavailable: ${load.reason}`;
+    return makeRow({ ...base, backend: ONNXRUNTIME_PACKAGE, timing: null, check: null, note });
+  }
+  const backend = `${ONNXRUNTIME_PACKAGE}@${load.version}`;
+  let attention: OnnxruntimeAttention | undefined;
+  try {
+    const { q, k, v } = inputs;
+    if (!(q instanceof Float32Array && k instanceof Float32Array && v instanceof Float32Array)) {
+      throw new Error(`the onnxruntime row runs f32 only, not ${inputs.dtype}`);
+    }
+    const session = await OnnxruntimeAttention.create(load.ort, { heads, headDim, causal }, threads);
+    attention = session;
+    const feeds: OrtFeeds = session.prepare(q, k, v, batch);
+    let out: Float32Array | undefined;
+    const timing = await measure(
+      () => session.run(feeds),
+      ctx.fast,
+      (r) => {
+        out = r;
+      },
+    );
+    const check = compareResults(
+      answer,
+      { out: session.unpad(out as Float32Array, batch) },
+      packedLayout(batch, heads),
+    );
+    // A baseline that computes something else must say so in its row, not only in the check column.
+    const worst = check.quantities.find((q) => !q.pass);
+    const note = worst
+      ? `out of tolerance: max |err| ${worst.maxError.toExponential(2)} > ${worst.tolerance.toExponential(2)} on the ` +
+        "real tokens: ORT's padded, masked attention does not compute the same function here"
+      : null;
+    ctx.progress.tick();
+    return makeRow({ ...base, backend, timing, check, note });
+  } catch (error) {
+    ctx.progress.tick();
+    return makeRow({ ...base, backend, timing: null, check: null, note: `failed: ${errorMessage(error)}` });
+  } finally {
+    await attention?.release();
+  }
+}
+
 /** Fills in the speed-up columns once every row of a workload is measured. */
 function withSpeedups(rows: BenchRow[]): BenchRow[] {
   const naive = rows.find((r) => r.implementation === 'naive-js')?.medianSeconds ?? null;
   const padded = (pass: string) =>
     rows.find((r) => r.implementation === 'padded' && r.pass === pass)?.medianSeconds ?? null;
+  const ort = rows.find((r) => r.implementation === 'onnxruntime')?.medianSeconds ?? null;
   return rows.map((row) => {
     if (row.medianSeconds === null) return row;
     const vsNaive =
       row.pass === 'forward' && naive !== null && row.implementation !== 'naive-js' ? naive / row.medianSeconds : null;
     const paddedMedian = padded(row.pass);
     const vsPadded = row.implementation === 'varlen' && paddedMedian !== null ? paddedMedian / row.medianSeconds : null;
-    return { ...row, speedupVsNaive: vsNaive, speedupVsPadded: vsPadded };
+    const isFa = row.implementation === 'varlen' || row.implementation === 'padded';
+    const vsOrt = isFa && row.pass === 'forward' && ort !== null ? ort / row.medianSeconds : null;
+    return { ...row, speedupVsNaive: vsNaive, speedupVsPadded: vsPadded, speedupVsOnnxruntime: vsOrt };
   });
 }
 
@@ -426,7 +519,19 @@ export async function runBench(
       budgetSeconds: 0,
     },
   };
-  const stepsPerWorkload = 1 + 2 * wanted.length + (options.padded ? 2 : 0) + (options.naive ? 1 : 0);
+  // Loaded once, before the first timing: a missing or broken onnxruntime-node makes rows that say why.
+  const ortThreads = os.cpus().length;
+  const ort: OnnxruntimeLoad | null = options.onnxruntime ? await loadOnnxruntime() : null;
+  const onnxruntime: OnnxruntimeInfo | null = ort && {
+    package: ONNXRUNTIME_PACKAGE,
+    version: ort.ok ? ort.version : null,
+    status: ort.ok ? 'loaded' : 'unavailable',
+    reason: ort.ok ? null : ort.reason,
+    intraOpNumThreads: ortThreads,
+    model: describeOnnxruntimeModel(ortThreads),
+  };
+
+  const stepsPerWorkload = 1 + 2 * wanted.length + (options.padded ? 2 : 0) + (options.naive ? 1 : 0) + (ort ? 1 : 0);
   progress.start('fa bench', workloads.length * stepsPerWorkload);
 
   // A stream apart from the one the skewed lengths came from, so that inputs do not replay the length draws.
@@ -450,6 +555,7 @@ export async function runBench(
     for (const backend of wanted) workloadRows.push(...(await benchVarlen(ctx, workload, inputs, answer, backend)));
     if (options.padded) workloadRows.push(...(await benchPadded(ctx, workload, inputs, answer, paddedBackend)));
     if (options.naive) workloadRows.push(await benchNaive(ctx, workload, inputs, answer));
+    if (ort) workloadRows.push(await benchOnnxruntime(ctx, workload, inputs, answer, ort, ortThreads));
     rows.push(...withSpeedups(workloadRows));
     const { batch: _batch, ...rest } = workload;
     described.push({
@@ -472,15 +578,17 @@ export async function runBench(
     loadAverage: { before: loadBefore, after: os.loadavg()[0] as number },
     backends: { usable: found.usable, benchmarked: [...wanted], unavailable: found.unavailable },
     options: recorded,
+    onnxruntime,
     method: {
-      flops: `${FLOP_RULE}; every row counts the packed batch's FLOPs (useful work), padded rows included`,
+      flops: `${FLOP_RULE}; every row counts the packed batch's FLOPs (useful work), padded and onnxruntime rows included`,
       timing:
-        `median of timed runs after ${plural(options.warmup, 'warm-up run')}; varlen rows ` +
+        `median of timed runs after ${plural(options.warmup, 'warm-up run')}; varlen${ort ? ' and onnxruntime' : ''} rows ` +
         (options.budgetSeconds > 0
           ? `${options.repeats} to ${3 * options.repeats} runs (more while a row has run less than ${options.budgetSeconds} s)`
           : plural(options.repeats, 'run')) +
         `, padded and naive rows ${plural(options.baselineRepeats, 'run')}; a call is timed until its promise resolves with ` +
-        'its results on the backend, inputs already uploaded',
+        'its results on the backend, inputs already uploaded (for onnxruntime: already padded, masked and wrapped as ' +
+        'ORT tensors)',
       tolerance: toleranceRule('f32'),
       check:
         'a sample of sequences (longest, shortest, median; the longest on its last rows) and 2 heads recomputed in float64 by @fa/core',
@@ -491,12 +599,44 @@ export async function runBench(
   };
 }
 
-/** Writes the report as `cpu-<date>-<machine>.json` (plus `-quick` for smoke runs) and returns the path. */
+/** What makes two runs' results comparable: the same workloads, batches included. */
+function workloadKey(workloads: BenchReport['workloads'] | undefined): string {
+  return JSON.stringify(
+    (workloads ?? []).map((w) => [w.id, w.heads, w.headDim, w.causal, w.tokens, w.sequenceLengths]),
+  );
+}
+
+/** True when `file` does not exist or holds a bench report of the same workloads (a rerun may replace it). */
+async function mayReplace(file: string, report: BenchReport): Promise<boolean> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return true;
+    throw error;
+  }
+  try {
+    const old = JSON.parse(text) as BenchReport;
+    return old?.schema === report.schema && workloadKey(old.workloads) === workloadKey(report.workloads);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Writes the report as `cpu-<date>-<machine>.json` (plus `-quick` for smoke runs) and returns the path. A file of
+ * the same name is replaced only when it holds the same workloads (a rerun of the same command the same day);
+ * otherwise the new run goes to `…-2.json`, `…-3.json`, …, so that no other run's results are lost.
+ */
 export async function writeBenchReport(report: BenchReport, outDir: string, tag: string | undefined): Promise<string> {
   await mkdir(outDir, { recursive: true });
   const date = report.date.slice(0, 10);
-  const name = `cpu-${date}-${tag ?? machineTag(report.device)}${report.quick ? '-quick' : ''}.json`;
-  const file = path.join(outDir, name);
-  await writeFile(file, `${JSON.stringify(report, null, 2)}\n`);
-  return file;
+  const stem = `cpu-${date}-${tag ?? machineTag(report.device)}${report.quick ? '-quick' : ''}`;
+  for (let n = 1; ; n++) {
+    const file = path.join(outDir, n === 1 ? `${stem}.json` : `${stem}-${n}.json`);
+    if (await mayReplace(file, report)) {
+      await writeFile(file, `${JSON.stringify(report, null, 2)}\n`);
+      return file;
+    }
+  }
 }
