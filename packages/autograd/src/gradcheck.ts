@@ -1,0 +1,122 @@
+import { expectationError } from '@fa/core';
+import { withReferenceAttention } from './attention.js';
+import { Rng } from './random.js';
+import { noGrad, type Variable } from './variable.js';
+
+export interface GradcheckOptions {
+  /** Step of the central differences. Default 1e-6. */
+  readonly eps?: number;
+  /** An element passes when |analytic − numeric| <= atol + rtol · |numeric|. Defaults 1e-6 and 1e-5 (float64). */
+  readonly atol?: number;
+  readonly rtol?: number;
+  /** Check at most this many elements of each input, drawn at random (default: all). */
+  readonly maxElements?: number;
+  /** Seeds the projection of the output onto a scalar and the choice of elements. Default 0. */
+  readonly seed?: number;
+}
+
+export interface GradcheckMismatch {
+  readonly input: number;
+  readonly index: number;
+  readonly analytic: number;
+  readonly numeric: number;
+}
+
+export interface GradcheckResult {
+  readonly ok: boolean;
+  /** Elements compared over all inputs. */
+  readonly checked: number;
+  /** The largest |analytic − numeric| seen. */
+  readonly maxError: number;
+  /** The worst element that failed, if any. */
+  readonly worst: GradcheckMismatch | undefined;
+  /** One line for an assertion message. */
+  readonly message: string;
+}
+
+/**
+ * Compares the analytic gradients of `fn` at `inputs` (float64 leaves that require grad) with central finite
+ * differences. The output is projected onto a fixed random direction `w`, so one backward pass checks the whole
+ * vector-Jacobian product: `L = Σ w · fn(inputs)`.
+ *
+ * The analytic pass runs as training does: attention ops go through their backend in float32. The finite
+ * differences run under `noGrad` and `withReferenceAttention`, so every evaluation is float64 end to end
+ * (attention on `@fa/core`'s reference). Give float32-sized tolerances when `fn` contains attention.
+ */
+export async function gradcheck(
+  fn: (...inputs: Variable[]) => Variable | Promise<Variable>,
+  inputs: readonly Variable[],
+  options: GradcheckOptions = {},
+): Promise<GradcheckResult> {
+  const eps = options.eps ?? 1e-6;
+  const atol = options.atol ?? 1e-6;
+  const rtol = options.rtol ?? 1e-5;
+  inputs.forEach((x, i) => {
+    if (x.dtype !== 'f64' || !x.requiresGrad) {
+      throw expectationError(
+        'E_DTYPE',
+        `inputs[${i}]`,
+        'a float64 leaf that requires grad',
+        `${x.dtype}${x.requiresGrad ? '' : ' without requiresGrad'}`,
+      );
+    }
+  });
+  const rng = new Rng(options.seed ?? 0);
+
+  const saved = inputs.map((x) => x.grad);
+  const y = await fn(...inputs);
+  const w = Float64Array.from({ length: y.size }, () => rng.normal());
+  for (const x of inputs) x.zeroGrad();
+  await y.backward(w);
+  const analytic = inputs.map((x) => x.grad ?? new Float64Array(x.size));
+  inputs.forEach((x, i) => {
+    x.grad = saved[i] ?? null;
+  });
+
+  const loss = async (): Promise<number> => {
+    const out = await noGrad(() => withReferenceAttention(() => fn(...inputs)));
+    let total = 0;
+    for (let i = 0; i < out.size; i++) total += w[i]! * out.data[i]!;
+    return total;
+  };
+
+  let checked = 0;
+  let maxError = 0;
+  let worst: GradcheckMismatch | undefined;
+  let worstExcess = 0;
+  for (let input = 0; input < inputs.length; input++) {
+    const data = inputs[input]!.data;
+    for (const index of pickIndices(data.length, options.maxElements, rng)) {
+      const original = data[index]!;
+      data[index] = original + eps;
+      const plus = await loss();
+      data[index] = original - eps;
+      const minus = await loss();
+      data[index] = original;
+      const numeric = (plus - minus) / (2 * eps);
+      const a = analytic[input]![index]!;
+      const error = Math.abs(a - numeric);
+      const excess = error - (atol + rtol * Math.abs(numeric));
+      checked++;
+      maxError = Math.max(maxError, Number.isNaN(error) ? Number.POSITIVE_INFINITY : error);
+      if (!(excess <= 0) && (worst === undefined || !(excess <= worstExcess))) {
+        worst = { input, index, analytic: a, numeric };
+        worstExcess = excess;
+      }
+    }
+  }
+  const message = worst
+    ? `gradient mismatch at inputs[${worst.input}][${worst.index}]: analytic ${worst.analytic}, numeric ${worst.numeric} (max error ${maxError}, atol ${atol}, rtol ${rtol})`
+    : `${checked} elements within atol ${atol} + rtol ${rtol} (max error ${maxError})`;
+  return { ok: worst === undefined, checked, maxError, worst, message };
+}
+
+function pickIndices(length: number, max: number | undefined, rng: Rng): number[] {
+  const all = Array.from({ length }, (_, i) => i);
+  if (max === undefined || max >= length) return all;
+  for (let i = 0; i < max; i++) {
+    const j = i + Math.floor(rng.next() * (length - i));
+    [all[i], all[j]] = [all[j]!, all[i]!];
+  }
+  return all.slice(0, max).sort((a, b) => a - b);
+}

@@ -1,0 +1,60 @@
+import {
+  type AttentionBackend,
+  type AttnProblem,
+  encodeFromFloat,
+  type FloatHostTensor,
+  type HostTensor,
+  optionsOfProblem,
+  referenceAttnBackward,
+  referenceAttnForward,
+} from '@fa/core';
+
+/**
+ * A backend that runs `@fa/core`'s float64 reference and rounds its results to the storage dtype: code entirely
+ * separate from the `cpu` backend's kernels, to compare training runs against. Slow (the reference recomputes
+ * the forward in its backward and does not tile), fine for small models.
+ *
+ * ```ts
+ * registerBackend('reference', () => createReferenceBackend());
+ * ```
+ */
+export function createReferenceBackend(name = 'reference'): AttentionBackend<HostTensor> {
+  const shaped = (t: HostTensor, shape: readonly number[]) => ({ ...t, shape }) as FloatHostTensor;
+  const emit = (values: Float64Array, shape: readonly number[], dtype: FloatHostTensor['dtype']): HostTensor =>
+    ({ data: encodeFromFloat(values, dtype), shape, dtype }) as HostTensor;
+  const shapes = (p: AttnProblem) => ({
+    q: [p.totalQ, p.numHeads, p.headDim],
+    k: [p.totalK, p.numHeadsK, p.headDim],
+    v: [p.totalK, p.numHeadsK, p.headDimV],
+    out: [p.totalQ, p.numHeads, p.headDimV],
+  });
+  return {
+    name,
+    capabilities: {
+      dtypes: ['f32', 'f16', 'bf16'],
+      maxHeadDim: 256,
+      backward: true,
+      dropout: true,
+      deterministic: true,
+    },
+    upload: (t) => ({ ...t, data: t.data.slice() }) as HostTensor,
+    download: async (t, shape, dtype) => ({ data: t.data.slice(), shape, dtype }) as HostTensor,
+    dispose: () => undefined,
+    async forward(q, k, v, problem) {
+      const s = shapes(problem);
+      const options = optionsOfProblem(problem);
+      const r = referenceAttnForward(shaped(q, s.q), shaped(k, s.k), shaped(v, s.v), options);
+      return { out: emit(r.out, s.out, problem.dtype), lse: emit(r.lse, [problem.numHeads, problem.totalQ], 'f32') };
+    },
+    async backward(dout, q, k, v, _out, _lse, problem) {
+      const s = shapes(problem);
+      const options = optionsOfProblem(problem);
+      const r = referenceAttnBackward(shaped(dout, s.out), shaped(q, s.q), shaped(k, s.k), shaped(v, s.v), options);
+      return {
+        dq: emit(r.dq, s.q, problem.dtype),
+        dk: emit(r.dk, s.k, problem.dtype),
+        dv: emit(r.dv, s.v, problem.dtype),
+      };
+    },
+  };
+}
