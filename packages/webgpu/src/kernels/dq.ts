@@ -1,0 +1,234 @@
+import type { FloatDType } from '@fa/core';
+import { rowThreads, type TileConfig } from '../plan/config.js';
+import type { BindingSpec } from '../wgsl/bindings.js';
+import type { ScoreFeatures } from '../wgsl/scores.js';
+import { attentionPrelude, dropoutWords, stageLoad, zeroedArray } from './common.js';
+
+export function dqBindings(dtype: FloatDType): BindingSpec[] {
+  return [
+    { name: 'p', kind: { type: 'uniform' } },
+    { name: 'info', kind: { type: 'words-in' } },
+    { name: 'q', kind: { type: 'tensor-in', dtype } },
+    { name: 'k', kind: { type: 'tensor-in', dtype } },
+    { name: 'v', kind: { type: 'tensor-in', dtype } },
+    { name: 'dout', kind: { type: 'tensor-in', dtype } },
+    { name: 'stats', kind: { type: 'words-in' } },
+    { name: 'dq', kind: { type: 'tensor-out', dtype } },
+  ];
+}
+
+/**
+ * dQ, one workgroup per (query tile, head), looping over the key tiles the tile sees: recompute S = Q Kᵀ and
+ * P = exp(S − lse), dP = dO Vᵀ, dS = P ∘ (dP − D), then dQ += scale · dS K. Each dQ element has one owner, so
+ * there are no atomics (WGSL has no float atomics) and the result is deterministic. Same item list and
+ * invocation layout as the forward, minus the tiles that see no key.
+ */
+export function dqWgsl(c: TileConfig, dtype: FloatDType, f: ScoreFeatures): string {
+  const tpr = rowThreads(c);
+  const res = c.resident;
+  // The last chunk of K staged for S is the whole tile when DC == DP, and dQ += dS K can reuse it.
+  const reuseK = c.dc === c.dp;
+  const qIndex = '((q_start + row0 + rr) * p.num_heads + h) * head_dim';
+  const doIndex = '((q_start + row0 + rr) * p.num_heads + h) * head_dim_v';
+  const kIndex = '((k_start + col0 + rr) * p.num_heads_k + kvh) * head_dim';
+  const vIndex = '((k_start + col0 + rr) * p.num_heads_k + kvh) * head_dim_v';
+  const loadK = stageLoad({
+    target: 'kv_tile',
+    stride: 'KV_TILE_S',
+    rows: 'BN',
+    width: 'DC',
+    rowLimit: 'cols',
+    column: 'dc',
+    columnLimit: 'head_dim',
+    load: `load_k(${kIndex} + dc + d)`,
+  });
+  // Q and dO rows: resident tiles, or one staged chunk at a time.
+  const qRow = (u: string, d: string) =>
+    res ? `q_tile[(rg + RG * ${u}) * Q_TILE_S + dc + ${d}]` : `row_stage[(rg + RG * ${u}) * ROW_STAGE_S + ${d}]`;
+  const doRow = (u: string, d: string) =>
+    res ? `do_tile[(rg + RG * ${u}) * DO_TILE_S + vc + ${d}]` : `row_stage[(rg + RG * ${u}) * ROW_STAGE_S + ${d}]`;
+  return /* wgsl */ `
+${attentionPrelude(c, dqBindings(dtype), f, `const NQ: u32 = ${c.dp / tpr}u;   // dQ columns per row per invocation`)}
+
+@compute @workgroup_size(${c.wg})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) t: u32) {
+  let linear = wid.x + wid.y * p.grid_x;
+  if (linear >= p.num_items * p.num_heads) {
+    return;
+  }
+  let item = linear / p.num_heads;
+  let h = linear % p.num_heads;
+  let b = item_word(item, 0u);
+  let row0 = item_word(item, 1u);
+  let kt0 = item_word(item, 2u);
+  let kt1 = item_word(item, 3u);
+  let ft0 = item_word(item, 4u);
+  let ft1 = item_word(item, 5u);
+  let q_start = seq_start_q(b);
+  let lq = seq_len_q(b);
+  let k_start = seq_start_k(b);
+  let lk = seq_len_k(b);
+  let rows = min(BM, lq - row0);
+  let kvh = h / p.group_size;
+  let head_dim = p.head_dim;
+  let head_dim_v = p.head_dim_v;
+  let stats_rows = p.total_q * p.num_heads;
+
+  let rg = t / TPR;
+  let lane = t % TPR;
+  // lse and D of each owned row; a row with lse = +inf saw no key and passes no gradient.
+  var row_live = 0u;
+  var row_lse: array<f32, RM>;
+  var row_delta: array<f32, RM>;
+  for (var u = 0u; u < RM; u = u + 1u) {
+    let r = rg + RG * u;
+    row_lse[u] = 0.0;
+    row_delta[u] = 0.0;
+    if (r < rows) {
+      let token = q_start + row0 + r;
+      let bits = stats[h * p.total_q + token];
+      if (bits != F32_INF_BITS) {
+        row_live = row_live | (1u << u);
+      }
+      row_lse[u] = bitcast<f32>(bits);
+      row_delta[u] = bitcast<f32>(stats[stats_rows + h * p.total_q + token]);
+    }
+  }
+${
+  res
+    ? `  // Query and dO tiles, loaded once.
+  for (var dc = 0u; dc < DP; dc = dc + DC) {${stageLoad({ target: 'q_tile', stride: 'Q_TILE_S', targetColumn: 'dc', rows: 'BM', width: 'DC', rowLimit: 'rows', column: 'dc', columnLimit: 'head_dim', load: `load_q(${qIndex} + dc + d)` })}
+  }
+  for (var vc = 0u; vc < DVP; vc = vc + VC) {${stageLoad({ target: 'do_tile', stride: 'DO_TILE_S', targetColumn: 'vc', rows: 'BM', width: 'VC', rowLimit: 'rows', column: 'vc', columnLimit: 'head_dim_v', load: `load_dout(${doIndex} + vc + d)` })}
+  }
+  workgroupBarrier();`
+    : ''
+}
+  // acc_dq[u * NQ + c] is column lane + TPR * c of row u.
+${zeroedArray('acc_dq', 'RM * NQ')}
+  for (var kt = kt0; kt < kt1; kt = kt + 1u) {
+    let col0 = kt * BN;
+    let cols = min(BN, lk - col0);
+
+    // dP = dO V^T
+${zeroedArray('dp', 'RM * NS', '    ')}
+    for (var vc = 0u; vc < DVP; vc = vc + VC) {${
+      res
+        ? ''
+        : stageLoad({
+            target: 'row_stage',
+            stride: 'ROW_STAGE_S',
+            rows: 'BM',
+            width: 'VC',
+            rowLimit: 'rows',
+            column: 'vc',
+            columnLimit: 'head_dim_v',
+            load: `load_dout(${doIndex} + vc + d)`,
+          })
+    }${stageLoad({ target: 'kv_tile', stride: 'KV_TILE_S', rows: 'BN', width: 'VC', rowLimit: 'cols', column: 'vc', columnLimit: 'head_dim_v', load: `load_v(${vIndex} + vc + d)` })}
+      workgroupBarrier();
+      for (var d = 0u; d < VC; d = d + 1u) {
+        var vd: array<f32, NS>;
+        for (var x = 0u; x < NS; x = x + 1u) {
+          vd[x] = kv_tile[col_of(lane, x) * KV_TILE_S + d];
+        }
+        for (var u = 0u; u < RM; u = u + 1u) {
+          let g = ${doRow('u', 'd')};
+          for (var x = 0u; x < NS; x = x + 1u) {
+            dp[u * NS + x] = dp[u * NS + x] + g * vd[x];
+          }
+        }
+      }
+      workgroupBarrier();
+    }
+
+    // S = Q K^T
+${zeroedArray('s', 'RM * NS', '    ')}
+    for (var dc = 0u; dc < DP; dc = dc + DC) {${
+      res
+        ? ''
+        : stageLoad({
+            target: 'row_stage',
+            stride: 'ROW_STAGE_S',
+            rows: 'BM',
+            width: 'DC',
+            rowLimit: 'rows',
+            column: 'dc',
+            columnLimit: 'head_dim',
+            load: `load_q(${qIndex} + dc + d)`,
+          })
+    }${loadK}
+      workgroupBarrier();
+      for (var d = 0u; d < DC; d = d + 1u) {
+        var kd: array<f32, NS>;
+        for (var x = 0u; x < NS; x = x + 1u) {
+          kd[x] = kv_tile[col_of(lane, x) * KV_TILE_S + d];
+        }
+        for (var u = 0u; u < RM; u = u + 1u) {
+          let qv = ${qRow('u', 'd')};
+          for (var x = 0u; x < NS; x = x + 1u) {
+            s[u * NS + x] = s[u * NS + x] + qv * kd[x];
+          }
+        }
+      }
+      workgroupBarrier();
+    }
+
+    // dS = P ∘ (dP − D), with P = exp(S − lse) recomputed, dropout's mask on dP, and softcap's chain rule.
+    let full = kt >= ft0 && kt < ft1;
+    for (var u = 0u; u < RM; u = u + 1u) {
+      let r = rg + RG * u;
+      let i = i32(row0 + r);
+      let live = (row_live & (1u << u)) != 0u;
+      for (var g = 0u; g < NS / 4u; g = g + 1u) {
+        ${f.dropout ? dropoutWords('(col0 >> 2u) + lane + TPR * g') : ''}
+        for (var w = 0u; w < 4u; w = w + 1u) {
+          let x = g * 4u + w;
+          let j = i32(col0 + col_of(lane, x));
+          var ds = 0.0;
+          if (live && j < i32(lk) && (full || visible(i, j, i32(lq), i32(lk)))) {
+            let pr = exp(score(s[u * NS + x], i, j, i32(lq), i32(lk), h) - row_lse[u]);
+            var dpv = dp[u * NS + x];
+            ${f.dropout ? 'dpv = select(0.0, dpv * p.keep_scale, words[w] >= p.threshold);' : ''}
+            ds = pr * (dpv - row_delta[u]);
+            ${f.softcap ? `let th = cap_tanh(s[u * NS + x]);\n            ds = ds * (1.0 - th * th);` : ''}
+          }
+          dsc[r * DSC_S + col_of(lane, x)] = ds * p.scale;
+        }
+      }
+    }
+    workgroupBarrier();
+
+    // dQ += dS K${reuseK ? ' (the K tile is still staged from S)' : ''}.
+    for (var dc = 0u; dc < DP; dc = dc + DC) {${reuseK ? '' : `${loadK}\n      workgroupBarrier();`}
+      for (var jj = 0u; jj < cols; jj = jj + 1u) {
+        var kj: array<f32, DC / TPR>;
+        for (var c = 0u; c < DC / TPR; c = c + 1u) {
+          kj[c] = kv_tile[jj * KV_TILE_S + lane + TPR * c];
+        }
+        for (var u = 0u; u < RM; u = u + 1u) {
+          let dsv = dsc[(rg + RG * u) * DSC_S + jj];
+          for (var c = 0u; c < DC / TPR; c = c + 1u) {
+            acc_dq[u * NQ + dc / TPR + c] = acc_dq[u * NQ + dc / TPR + c] + dsv * kj[c];
+          }
+        }
+      }
+      workgroupBarrier();
+    }
+  }
+
+  for (var u = 0u; u < RM; u = u + 1u) {
+    let r = rg + RG * u;
+    if (r < rows) {
+      let token = q_start + row0 + r;
+      for (var c = 0u; c < NQ; c = c + 1u) {
+        let d = lane + TPR * c;
+        if (d < head_dim) {
+          store_dq((token * p.num_heads + h) * head_dim + d, acc_dq[u * NQ + c]);
+        }
+      }
+    }
+  }
+}
+`;
+}

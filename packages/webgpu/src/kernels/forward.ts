@@ -1,0 +1,236 @@
+import type { FloatDType } from '@fa/core';
+import { rowThreads, type TileConfig } from '../plan/config.js';
+import type { BindingSpec } from '../wgsl/bindings.js';
+import type { ScoreFeatures } from '../wgsl/scores.js';
+import { attentionPrelude, dropoutWords, stageLoad, zeroedArray } from './common.js';
+
+export function forwardBindings(dtype: FloatDType): BindingSpec[] {
+  return [
+    { name: 'p', kind: { type: 'uniform' } },
+    { name: 'info', kind: { type: 'words-in' } },
+    { name: 'q', kind: { type: 'tensor-in', dtype } },
+    { name: 'k', kind: { type: 'tensor-in', dtype } },
+    { name: 'v', kind: { type: 'tensor-in', dtype } },
+    { name: 'out', kind: { type: 'tensor-out', dtype } },
+    // +inf must be written as bits, so lse is raw words.
+    { name: 'lse', kind: { type: 'words-out' } },
+  ];
+}
+
+/**
+ * FlashAttention-2 forward. One workgroup per (query tile, head) of the item list built on the host (only real
+ * tiles, longest first). The query tile stays in workgroup memory (or is re-staged per chunk when it does not
+ * fit); key and value tiles stream through it; the softmax is online in f32, and `out` and `lse` are written once.
+ * Item words: (sequence, first row, first key tile, end key tile, first fully visible key tile, end of those).
+ *
+ * Invocation layout (see plan/config.ts): row group `rg = t / TPR` owns rows `rg + RG * u` (u < RM), lane
+ * `t % TPR` owns key columns `col_of(lane, x)` (x < NS) and output columns `lane + TPR * c` (c < NO).
+ */
+export function forwardWgsl(c: TileConfig, dtype: FloatDType, f: ScoreFeatures): string {
+  const tpr = rowThreads(c);
+  const qIndex = '((q_start + row0 + rr) * p.num_heads + h) * head_dim';
+  const loadQ = (targetColumn: string) =>
+    stageLoad({
+      target: 'q_tile',
+      stride: 'Q_TILE_S',
+      targetColumn,
+      rows: 'BM',
+      width: 'DC',
+      rowLimit: 'rows',
+      column: 'dc',
+      columnLimit: 'head_dim',
+      load: `load_q(${qIndex} + dc + d)`,
+    });
+  return /* wgsl */ `
+${attentionPrelude(c, forwardBindings(dtype), f, `const NO: u32 = ${c.dvp / tpr}u;   // output columns per row per invocation`)}
+
+@compute @workgroup_size(${c.wg})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) t: u32) {
+  let linear = wid.x + wid.y * p.grid_x;
+  if (linear >= p.num_items * p.num_heads) {
+    return;
+  }
+  let item = linear / p.num_heads;
+  let h = linear % p.num_heads;
+  let b = item_word(item, 0u);
+  let row0 = item_word(item, 1u);
+  let kt0 = item_word(item, 2u);
+  let kt1 = item_word(item, 3u);
+  let ft0 = item_word(item, 4u);
+  let ft1 = item_word(item, 5u);
+  let q_start = seq_start_q(b);
+  let lq = seq_len_q(b);
+  let k_start = seq_start_k(b);
+  let lk = seq_len_k(b);
+  let rows = min(BM, lq - row0);
+  let kvh = h / p.group_size;
+  let head_dim = p.head_dim;
+  let head_dim_v = p.head_dim_v;
+
+  let rg = t / TPR;
+  let lane = t % TPR;
+${
+  c.resident
+    ? `  // The whole query tile, loaded once.
+  for (var dc = 0u; dc < DP; dc = dc + DC) {${loadQ('dc')}
+  }
+  workgroupBarrier();`
+    : ''
+}
+
+  // Running max and sum of each owned row, and its output columns: o[u * NO + c] is column lane + TPR * c.
+  var m: array<f32, RM>;
+  var l: array<f32, RM>;
+  for (var u = 0u; u < RM; u = u + 1u) {
+    m[u] = NEG_BIG;
+    l[u] = 0.0;
+  }
+${zeroedArray('o', 'RM * NO')}
+  for (var kt = kt0; kt < kt1; kt = kt + 1u) {
+    let col0 = kt * BN;
+    let cols = min(BN, lk - col0);
+
+    // S = Q K^T for this tile, the head dim streamed in chunks of DC.
+${zeroedArray('s', 'RM * NS', '    ')}
+    for (var dc = 0u; dc < DP; dc = dc + DC) {${c.resident ? '' : loadQ('0u')}${stageLoad({
+      target: 'kv_tile',
+      stride: 'KV_TILE_S',
+      rows: 'BN',
+      width: 'DC',
+      rowLimit: 'cols',
+      column: 'dc',
+      columnLimit: 'head_dim',
+      load: 'load_k(((k_start + col0 + rr) * p.num_heads_k + kvh) * head_dim + dc + d)',
+    })}
+      workgroupBarrier();
+      for (var d = 0u; d < DC; d = d + 1u) {
+        var kd: array<f32, NS>;
+        for (var x = 0u; x < NS; x = x + 1u) {
+          kd[x] = kv_tile[col_of(lane, x) * KV_TILE_S + d];
+        }
+        for (var u = 0u; u < RM; u = u + 1u) {
+          let qv = q_tile[(rg + RG * u) * Q_TILE_S + ${c.resident ? 'dc + ' : ''}d];
+          for (var x = 0u; x < NS; x = x + 1u) {
+            s[u * NS + x] = s[u * NS + x] + qv * kd[x];
+          }
+        }
+      }
+      workgroupBarrier();
+    }
+
+    // Scores, masked only where the tile is not fully visible; a bit per visible score.
+    let full = kt >= ft0 && kt < ft1;
+    var vis = 0u;
+    for (var u = 0u; u < RM; u = u + 1u) {
+      let r = rg + RG * u;
+      let i = i32(row0 + r);
+      var local_max = NEG_BIG;
+      for (var x = 0u; x < NS; x = x + 1u) {
+        let j = i32(col0 + col_of(lane, x));
+        if (r < rows && j < i32(lk) && (full || visible(i, j, i32(lq), i32(lk)))) {
+          vis = vis | (1u << (u * NS + x));
+          let sc = score(s[u * NS + x], i, j, i32(lq), i32(lk), h);
+          s[u * NS + x] = sc;
+          local_max = max(local_max, sc);
+        }
+      }
+      part[r * PART_S + lane] = local_max;
+    }
+    workgroupBarrier();
+
+    // Online softmax: new running maxima (the partial maxima are read before the same array takes the partial
+    // sums, hence the barrier), probabilities relative to them, and the rescale of what came before.
+    var m_new: array<f32, RM>;
+    for (var u = 0u; u < RM; u = u + 1u) {
+      let r = rg + RG * u;
+      m_new[u] = m[u];
+      for (var e = 0u; e < TPR; e = e + 1u) {
+        m_new[u] = max(m_new[u], part[r * PART_S + e]);
+      }
+    }
+    workgroupBarrier();
+    var alpha: array<f32, RM>;
+    for (var u = 0u; u < RM; u = u + 1u) {
+      let r = rg + RG * u;
+      let i = i32(row0 + r);
+      var local_sum = 0.0;
+      for (var g = 0u; g < NS / 4u; g = g + 1u) {
+        ${f.dropout ? dropoutWords('(col0 >> 2u) + lane + TPR * g') : ''}
+        for (var w = 0u; w < 4u; w = w + 1u) {
+          let x = g * 4u + w;
+          var pr = 0.0;
+          if ((vis & (1u << (u * NS + x))) != 0u) {
+            pr = exp(s[u * NS + x] - m_new[u]);
+          }
+          // The normaliser sums the undropped probabilities; only what multiplies V is dropped.
+          local_sum = local_sum + pr;
+          ${f.dropout ? 'pr = select(0.0, pr * p.keep_scale, words[w] >= p.threshold);' : ''}
+          probs[r * PROBS_S + col_of(lane, x)] = pr;
+        }
+      }
+      part[r * PART_S + lane] = local_sum;
+      alpha[u] = exp(m[u] - m_new[u]);
+      m[u] = m_new[u];
+    }
+    workgroupBarrier();
+    for (var u = 0u; u < RM; u = u + 1u) {
+      let r = rg + RG * u;
+      var row_sum = 0.0;
+      for (var e = 0u; e < TPR; e = e + 1u) {
+        row_sum = row_sum + part[r * PART_S + e];
+      }
+      l[u] = l[u] * alpha[u] + row_sum;
+      for (var c = 0u; c < NO; c = c + 1u) {
+        o[u * NO + c] = o[u * NO + c] * alpha[u];
+      }
+    }
+
+    // O += P V, the value head dim streamed in chunks of VC.
+    for (var vc = 0u; vc < DVP; vc = vc + VC) {${stageLoad({
+      target: 'kv_tile',
+      stride: 'KV_TILE_S',
+      rows: 'BN',
+      width: 'VC',
+      rowLimit: 'cols',
+      column: 'vc',
+      columnLimit: 'head_dim_v',
+      load: 'load_v(((k_start + col0 + rr) * p.num_heads_k + kvh) * head_dim_v + vc + d)',
+    })}
+      workgroupBarrier();
+      for (var jj = 0u; jj < cols; jj = jj + 1u) {
+        var vj: array<f32, VC / TPR>;
+        for (var c = 0u; c < VC / TPR; c = c + 1u) {
+          vj[c] = kv_tile[jj * KV_TILE_S + lane + TPR * c];
+        }
+        for (var u = 0u; u < RM; u = u + 1u) {
+          let pr = probs[(rg + RG * u) * PROBS_S + jj];
+          for (var c = 0u; c < VC / TPR; c = c + 1u) {
+            o[u * NO + vc / TPR + c] = o[u * NO + vc / TPR + c] + pr * vj[c];
+          }
+        }
+      }
+      workgroupBarrier();
+    }
+  }
+
+  for (var u = 0u; u < RM; u = u + 1u) {
+    let r = rg + RG * u;
+    if (r < rows) {
+      let token = q_start + row0 + r;
+      // A row that saw no key: out stays 0 and lse is +inf (docs/semantics.md).
+      let empty = l[u] == 0.0;
+      let inv = select(1.0 / l[u], 0.0, empty);
+      for (var c = 0u; c < NO; c = c + 1u) {
+        let d = lane + TPR * c;
+        if (d < head_dim_v) {
+          store_out((token * p.num_heads + h) * head_dim_v + d, o[u * NO + c] * inv);
+        }
+      }
+      if (lane == 0u) {
+        lse[h * p.total_q + token] = select(bitcast<u32>(m[u] + log(max(l[u], 1e-30))), F32_INF_BITS, empty);
+      }
+    }
+  }
+}
+`;
+}

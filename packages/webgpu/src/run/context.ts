@@ -1,0 +1,152 @@
+import { type AttnProblem, bytesPerElement, dropoutThreshold, FaError, type FloatDType, splitSeed } from '@fa/core';
+import type { BufferTracker } from '../gpu/buffers.js';
+import { Usage } from '../gpu/buffers.js';
+import type { Kernel, PipelineCache } from '../gpu/pipelines.js';
+import type { TilingLimits } from '../plan/config.js';
+import { ITEM_WORDS, type ItemList } from '../plan/tiles.js';
+import { packParams } from '../wgsl/params.js';
+
+/** What the kernel runners need from the backend: one device's state. */
+export interface GpuContext {
+  readonly device: GPUDevice;
+  readonly buffers: BufferTracker;
+  readonly pipelines: PipelineCache;
+  readonly tiling: TilingLimits;
+  readonly maxWorkgroupsPerDimension: number;
+  /** Receives the compute passes' timestamp writes when profiling (the benchmark's timer). */
+  readonly timestampWrites?: (label: string) => GPUComputePassTimestampWrites | undefined;
+  /** Whether `checked` watches for validation and out-of-memory errors. */
+  readonly checkErrors: boolean;
+}
+
+/**
+ * Runs `work` (allocations, encoding, submission: synchronous, so that no other call's commands can land in
+ * between) inside WebGPU error scopes, and rejects when it caused a validation error or ran out of memory.
+ * Error scopes are a per-device stack, which is why nothing may be awaited between the push and the pops.
+ */
+export async function checked<T>(ctx: GpuContext, what: string, work: () => T): Promise<T> {
+  if (!ctx.checkErrors) return work();
+  const { device } = ctx;
+  device.pushErrorScope('out-of-memory');
+  device.pushErrorScope('validation');
+  let result: T | undefined;
+  let thrown: unknown;
+  try {
+    result = work();
+  } catch (error) {
+    thrown = error;
+  }
+  const validation = device.popErrorScope();
+  const memory = device.popErrorScope();
+  const [validationError, memoryError] = await Promise.all([validation, memory]);
+  if (thrown !== undefined) throw thrown;
+  if (memoryError) {
+    throw new FaError('E_LIMIT', `The WebGPU device ran out of memory in ${what}: ${memoryError.message}`, {
+      argument: what,
+    });
+  }
+  if (validationError) throw new Error(`WebGPU validation error in ${what}: ${validationError.message}`);
+  return result as T;
+}
+
+/** Bytes of a tensor with `count` elements of `dtype`. */
+export function tensorBytes(count: number, dtype: FloatDType): number {
+  return count * bytesPerElement(dtype);
+}
+
+/**
+ * The `info` word buffer of one dispatch: cu_seqlens_q, cu_seqlens_k, the item list, then the ALiBi slopes as
+ * f32 bits. Packing the small arrays into one binding keeps every kernel within 8 storage buffers.
+ */
+export function packInfo(problem: AttnProblem, items: ItemList) {
+  const { batch, cuSeqlensQ, cuSeqlensK, alibiSlopes } = problem;
+  const cuKOffset = batch + 1;
+  const itemsOffset = 2 * (batch + 1);
+  const slopesOffset = itemsOffset + items.count * ITEM_WORDS;
+  const words = new Uint32Array(slopesOffset + (alibiSlopes ? alibiSlopes.length : 0));
+  words.set(cuSeqlensQ, 0);
+  words.set(cuSeqlensK, cuKOffset);
+  words.set(items.words, itemsOffset);
+  if (alibiSlopes)
+    words.set(new Uint32Array(alibiSlopes.buffer, alibiSlopes.byteOffset, alibiSlopes.length), slopesOffset);
+  return { words, cuKOffset, itemsOffset, slopesOffset };
+}
+
+/** Workgroups (x, y) covering `total` linear workgroups within the per-dimension limit. */
+export function grid(total: number, maxPerDimension: number): [number, number] {
+  const x = Math.min(total, maxPerDimension);
+  return [x, Math.ceil(total / Math.max(1, x))];
+}
+
+/**
+ * One dispatch's temporary buffers (uniforms and info words) and its bind group. `release()` destroys the
+ * temporaries; WebGPU keeps them alive until the submitted work that uses them has run.
+ */
+export class Dispatch {
+  readonly #temporaries: GPUBuffer[] = [];
+  readonly grid: [number, number];
+
+  constructor(
+    readonly ctx: GpuContext,
+    readonly kernel: Kernel,
+    readonly label: string,
+    readonly problem: AttnProblem,
+    items: ItemList,
+    /** Linear workgroups to launch (items × heads for the attention kernels). */
+    workgroups: number,
+  ) {
+    this.grid = grid(workgroups, ctx.maxWorkgroupsPerDimension);
+    const info = packInfo(problem, items);
+    const dropout = problem.dropoutP > 0;
+    const seed = splitSeed(problem.seed);
+    const params = packParams({
+      total_q: problem.totalQ,
+      total_k: problem.totalK,
+      num_heads: problem.numHeads,
+      num_heads_k: problem.numHeadsK,
+      group_size: problem.numHeads / problem.numHeadsK,
+      head_dim: problem.headDim,
+      head_dim_v: problem.headDimV,
+      batch: problem.batch,
+      num_items: items.count,
+      grid_x: this.grid[0],
+      cu_k_offset: info.cuKOffset,
+      items_offset: info.itemsOffset,
+      slopes_offset: info.slopesOffset,
+      scale: problem.softmaxScale,
+      softcap: problem.softcap,
+      window_left: problem.windowLeft,
+      window_right: problem.windowRight,
+      seed_lo: seed.lo,
+      seed_hi: seed.hi,
+      threshold: dropout ? dropoutThreshold(problem.dropoutP) : 0,
+      keep_scale: dropout ? 1 / (1 - problem.dropoutP) : 1,
+    });
+    ctx.buffers.checkBindable(info.words.byteLength, 'cuSeqlensQ');
+    this.#temporaries.push(
+      ctx.buffers.createWithData(new Uint8Array(params), Usage.UNIFORM, `${label}-params`),
+      ctx.buffers.createWithData(info.words, Usage.STORAGE, `${label}-info`),
+    );
+  }
+
+  /** Records the dispatch; `tensors` are the kernel's storage buffers after `p` and `info`, in binding order. */
+  encode(encoder: GPUCommandEncoder, tensors: readonly GPUBuffer[]): void {
+    const [params, info] = this.#temporaries as [GPUBuffer, GPUBuffer];
+    const entries = [params, info, ...tensors].map((buffer, binding) => ({ binding, resource: { buffer } }));
+    const bindGroup = this.ctx.device.createBindGroup({ label: this.label, layout: this.kernel.layout, entries });
+    if (this.grid[0] === 0) return;
+    const timestampWrites = this.ctx.timestampWrites?.(this.label);
+    const pass = encoder.beginComputePass(
+      timestampWrites ? { label: this.label, timestampWrites } : { label: this.label },
+    );
+    pass.setPipeline(this.kernel.pipeline);
+    pass.setBindGroup(0, bindGroup);
+    pass.dispatchWorkgroups(this.grid[0], this.grid[1]);
+    pass.end();
+  }
+
+  release(): void {
+    for (const buffer of this.#temporaries) this.ctx.buffers.destroy(buffer);
+    this.#temporaries.length = 0;
+  }
+}
