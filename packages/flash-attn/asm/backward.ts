@@ -32,7 +32,12 @@ export function backwardScratchBytes(headDim: i32, headDimV: i32, blockQ: i32, b
   const dPad = <usize>roundUp4(headDim);
   const dvPad = <usize>roundUp4(headDimV);
   const tiles =
-    <usize>headDim * blockK + <usize>headDimV * blockK + <usize>blockK * dPad + 2 * <usize>blockQ * blockK + <usize>blockK * (dPad + dvPad) + 16;
+    <usize>headDim * blockK +
+    <usize>headDimV * blockK +
+    <usize>blockK * dPad +
+    2 * <usize>blockQ * blockK +
+    <usize>blockK * (dPad + dvPad) +
+    16;
   const rows = <usize>maxSeqlenQ;
   return (tiles + <usize>roundUp4(maxSeqlenQ) + rows * (2 * dPad + dvPad)) << 2;
 }
@@ -195,8 +200,8 @@ export function backwardItem(job: Job, b: i32, h: i32, scratch: usize): void {
     for (; d + 4 <= headDimV; d += 4) {
       acc = f32x4.add(acc, f32x4.mul(v128.load(dRow + (<usize>d << 2)), v128.load(oRow + (<usize>d << 2))));
     }
-    let sum =
-      f32x4.extract_lane(acc, 0) + f32x4.extract_lane(acc, 1) + (f32x4.extract_lane(acc, 2) + f32x4.extract_lane(acc, 3));
+    let sum = f32x4.extract_lane(acc, 0) + f32x4.extract_lane(acc, 1);
+    sum += f32x4.extract_lane(acc, 2) + f32x4.extract_lane(acc, 3);
     for (; d < headDimV; d++) sum += load<f32>(dRow + (<usize>d << 2)) * load<f32>(oRow + (<usize>d << 2));
     store<f32>(di + (<usize>i << 2), sum);
   }
@@ -234,11 +239,41 @@ export function backwardItem(job: Job, b: i32, h: i32, scratch: usize): void {
         // S = Q · Kᵀ and dP = dO · Vᵀ
         gemm(rows, colsPad, headDim, qTile, qPackBytes, 4, kt, tileRowBytes, pTile, tileRowBytes, MODE_SET, 0);
         gemm(rows, colsPad, headDimV, doTile, doPackBytes, 4, vt, tileRowBytes, dsTile, tileRowBytes, MODE_SET, 0);
-        gradScores(job, pTile, dsTile, tileRowBytes, rows, colsPad, q0, k0, qStart, seqlenQ, seqlenK, b, h, true, di, keepBuf);
+        gradScores(
+          job,
+          pTile,
+          dsTile,
+          tileRowBytes,
+          rows,
+          colsPad,
+          q0,
+          k0,
+          qStart,
+          seqlenQ,
+          seqlenK,
+          b,
+          h,
+          true,
+          di,
+          keepBuf,
+        );
         // dV += Pᵀ · dO, dK += dSᵀ · Q, dQ += dS · K
         gemm(cols, dvPad, rows, pTile, 4, tileRowBytes, doTile, doPackBytes, dvAcc, doPackBytes, MODE_ADD, 0);
         gemm(cols, dPad, rows, dsTile, 4, tileRowBytes, qTile, qPackBytes, dkAcc, qPackBytes, MODE_ADD, 0);
-        gemm(rows, dPad, cols, dsTile, tileRowBytes, 4, kTile, qPackBytes, dqAcc + <usize>q0 * qPackBytes, qPackBytes, MODE_ADD, 0);
+        gemm(
+          rows,
+          dPad,
+          cols,
+          dsTile,
+          tileRowBytes,
+          4,
+          kTile,
+          qPackBytes,
+          dqAcc + <usize>q0 * qPackBytes,
+          qPackBytes,
+          MODE_ADD,
+          0,
+        );
         continue;
       }
       // A tile on the diagonal or a window edge: each product only covers the scores that are visible.
@@ -249,18 +284,87 @@ export function backwardItem(job: Job, b: i32, h: i32, scratch: usize): void {
         const hi = min(roundUp4(rangeHi), colsPad);
         if (hi <= lo) continue;
         const at = <usize>i * tileRowBytes + (<usize>lo << 2);
-        gemm(queries, hi - lo, headDim, qTile + <usize>i * qPackBytes, qPackBytes, 4, kt + (<usize>lo << 2), tileRowBytes, pTile + at, tileRowBytes, MODE_SET, 0);
-        gemm(queries, hi - lo, headDimV, doTile + <usize>i * doPackBytes, doPackBytes, 4, vt + (<usize>lo << 2), tileRowBytes, dsTile + at, tileRowBytes, MODE_SET, 0);
+        gemm(
+          queries,
+          hi - lo,
+          headDim,
+          qTile + <usize>i * qPackBytes,
+          qPackBytes,
+          4,
+          kt + (<usize>lo << 2),
+          tileRowBytes,
+          pTile + at,
+          tileRowBytes,
+          MODE_SET,
+          0,
+        );
+        gemm(
+          queries,
+          hi - lo,
+          headDimV,
+          doTile + <usize>i * doPackBytes,
+          doPackBytes,
+          4,
+          vt + (<usize>lo << 2),
+          tileRowBytes,
+          dsTile + at,
+          tileRowBytes,
+          MODE_SET,
+          0,
+        );
       }
-      gradScores(job, pTile, dsTile, tileRowBytes, rows, colsPad, q0, k0, qStart, seqlenQ, seqlenK, b, h, false, di, keepBuf);
+      gradScores(
+        job,
+        pTile,
+        dsTile,
+        tileRowBytes,
+        rows,
+        colsPad,
+        q0,
+        k0,
+        qStart,
+        seqlenQ,
+        seqlenK,
+        b,
+        h,
+        false,
+        di,
+        keepBuf,
+      );
       for (let j = 0; j < cols; j += 4) {
         const keys = min(4, cols - j);
         queriesSeeing(q0, rows, k0 + j, k0 + j + keys, seqlenQ, seqlenK, windowLeft, windowRight);
         const lo = rangeLo;
         const count = rangeHi - lo;
         const at = <usize>lo * tileRowBytes + (<usize>j << 2);
-        gemm(keys, dvPad, count, pTile + at, 4, tileRowBytes, doTile + <usize>lo * doPackBytes, doPackBytes, dvAcc + <usize>j * doPackBytes, doPackBytes, MODE_ADD, 0);
-        gemm(keys, dPad, count, dsTile + at, 4, tileRowBytes, qTile + <usize>lo * qPackBytes, qPackBytes, dkAcc + <usize>j * qPackBytes, qPackBytes, MODE_ADD, 0);
+        gemm(
+          keys,
+          dvPad,
+          count,
+          pTile + at,
+          4,
+          tileRowBytes,
+          doTile + <usize>lo * doPackBytes,
+          doPackBytes,
+          dvAcc + <usize>j * doPackBytes,
+          doPackBytes,
+          MODE_ADD,
+          0,
+        );
+        gemm(
+          keys,
+          dPad,
+          count,
+          dsTile + at,
+          4,
+          tileRowBytes,
+          qTile + <usize>lo * qPackBytes,
+          qPackBytes,
+          dkAcc + <usize>j * qPackBytes,
+          qPackBytes,
+          MODE_ADD,
+          0,
+        );
       }
       for (let i = 0; i < rows; i += 4) {
         const queries = min(4, rows - i);

@@ -205,7 +205,20 @@ export function forwardItem(job: Job, b: i32, h: i32, q0: i32, q1: i32, scratch:
         const hi = min(roundUp4(rangeHi), lanes);
         if (hi <= lo) continue;
         const at = (<usize>j * rowBytes) + (<usize>lo << 2);
-        gemm(keys, hi - lo, headDim, kTile + ((<usize>j * dPad) << 2), <usize>dPad << 2, 4, qt + (<usize>lo << 2), rowBytes, st + at, rowBytes, MODE_SET, 0);
+        gemm(
+          keys,
+          hi - lo,
+          headDim,
+          kTile + ((<usize>j * dPad) << 2),
+          <usize>dPad << 2,
+          4,
+          qt + (<usize>lo << 2),
+          rowBytes,
+          st + at,
+          rowBytes,
+          MODE_SET,
+          0,
+        );
       }
       softmaxTile(job, st, rowBytes, cols, lanes, q0, k0, seqlenQ, seqlenK, b, h, false, mRow, lRow, alphaRow);
       for (let i = 0; i < rows; i += 4) {
@@ -241,7 +254,9 @@ export function forwardItem(job: Job, b: i32, h: i32, q0: i32, q1: i32, scratch:
     if (l != 0 && !firstTile) {
       // NaN takes this branch on purpose, so that it reaches the output.
       const inv = f32x4.splat(job.keepScale / l);
-      for (let d = 0; d < dvPad; d += 4) v128.store(oRow + (<usize>d << 2), f32x4.mul(v128.load(oRow + (<usize>d << 2)), inv));
+      for (let d = 0; d < dvPad; d += 4) {
+        v128.store(oRow + (<usize>d << 2), f32x4.mul(v128.load(oRow + (<usize>d << 2)), inv));
+      }
       const m = <f64>load<f32>(mRow + (<usize>i << 2));
       const lnL = l > 0 && l < Infinity ? lnPositive(<f64>l) : NaN;
       store<f32>(lseRow + (<usize>i << 2), <f32>(m * LN2 + lnL));

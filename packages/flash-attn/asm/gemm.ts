@@ -24,7 +24,19 @@ function rowAlpha(alpha: usize, m: i32, mode: i32): f32 {
 }
 
 @inline
-function block4x8(K: i32, a: usize, sAm: usize, sAk: usize, b: usize, sB: usize, c: usize, sC: usize, mode: i32, alpha: usize, m: i32): void {
+function block4x8(
+  K: i32,
+  a: usize,
+  sAm: usize,
+  sAk: usize,
+  b: usize,
+  sB: usize,
+  c: usize,
+  sC: usize,
+  mode: i32,
+  alpha: usize,
+  m: i32,
+): void {
   const r0 = c;
   const r1 = c + sC;
   const r2 = r1 + sC;
@@ -78,7 +90,19 @@ function block4x8(K: i32, a: usize, sAm: usize, sAk: usize, b: usize, sB: usize,
 }
 
 @inline
-function block4x4(K: i32, a: usize, sAm: usize, sAk: usize, b: usize, sB: usize, c: usize, sC: usize, mode: i32, alpha: usize, m: i32): void {
+function block4x4(
+  K: i32,
+  a: usize,
+  sAm: usize,
+  sAk: usize,
+  b: usize,
+  sB: usize,
+  c: usize,
+  sC: usize,
+  mode: i32,
+  alpha: usize,
+  m: i32,
+): void {
   const r0 = c;
   const r1 = c + sC;
   const r2 = r1 + sC;

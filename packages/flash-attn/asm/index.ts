@@ -39,7 +39,10 @@ export function run(jobPtr: usize, thread: i32): void {
   }
 }
 
-/** Philox words for counters (c0, c1 + lane, c2, c3): word w of lane l at `out + 16·w + 4·l`; for tests against @fa/core. */
+/**
+ * Philox words for counters (c0, c1 + lane, c2, c3): word w of lane l at `out + 16·w + 4·l`. For tests
+ * against @fa/core's scalar implementation.
+ */
 export function philoxWords(out: usize, c0: u32, c1: u32, c2: u32, c3: u32, key0: u32, key1: u32): void {
   philox4(i32x4.splat(c0), i32x4.add(i32x4.splat(c1), i32x4(0, 1, 2, 3)), i32x4.splat(c2), i32x4.splat(c3), key0, key1);
   v128.store(out, philoxX0);

@@ -15,7 +15,14 @@ export let spanFirst: i32 = 0;
 export let spanEnd: i32 = 0;
 
 /** Key columns [spanFirst, spanEnd) that some row in [rowStart, rowEnd) sees; empty when spanEnd <= spanFirst. */
-export function keySpan(rowStart: i32, rowEnd: i32, seqlenQ: i32, seqlenK: i32, windowLeft: i32, windowRight: i32): void {
+export function keySpan(
+  rowStart: i32,
+  rowEnd: i32,
+  seqlenQ: i32,
+  seqlenK: i32,
+  windowLeft: i32,
+  windowRight: i32,
+): void {
   spanFirst = 0;
   spanEnd = 0;
   if (rowEnd <= rowStart || seqlenK == 0) return;

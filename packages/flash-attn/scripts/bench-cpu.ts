@@ -48,7 +48,8 @@ function lognormalLengths(total: number, seed: number): number[] {
 
 function randomTensor(random: () => number, shape: number[]): HostTensor<'f32'> {
   const data = new Float32Array(shape.reduce((a, b) => a * b, 1));
-  for (let i = 0; i < data.length; i++) data[i] = Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
+  for (let i = 0; i < data.length; i++)
+    data[i] = Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
   return { data, shape, dtype: 'f32' };
 }
 
@@ -66,7 +67,13 @@ function forwardFlops(lengths: number[], causal: boolean): number {
 }
 
 /** The baseline: per sequence and head, materialise the score matrix, softmax it, multiply by V. */
-function naiveAttention(q: Float32Array, k: Float32Array, v: Float32Array, lengths: number[], causal: boolean): Float32Array {
+function naiveAttention(
+  q: Float32Array,
+  k: Float32Array,
+  v: Float32Array,
+  lengths: number[],
+  causal: boolean,
+): Float32Array {
   const out = new Float32Array(q.length);
   const scale = 1 / Math.sqrt(HEAD_DIM);
   let start = 0;
@@ -146,9 +153,11 @@ for (const c of cases) {
   const problem: AttnProblem = resolveAttnProblem(q, k, v, options);
   const flops = forwardFlops(c.lengths, c.causal);
   console.log(`\n${c.name}: ${(flops / 1e9).toFixed(2)} GFLOP forward`);
+  let naive = Number.NaN;
   if (!SKIP_SLOW) {
     const ms = await median(Math.min(RUNS, 3), () => naiveAttention(q.data, k.data, v.data, c.lengths, c.causal));
-    console.log(`  ${'naive JS, per sequence'.padEnd(22)} forward ${(flops / ms / 1e6).toFixed(2).padStart(6)}`);
+    naive = flops / ms / 1e6;
+    console.log(`  ${'naive JS, per sequence'.padEnd(22)} forward ${naive.toFixed(2).padStart(6)}`);
   }
   for (const { label, backend, slow } of backends) {
     if (slow && SKIP_SLOW) continue;
@@ -158,8 +167,10 @@ for (const c of cases) {
       result = await backend.forward(q, k, v, problem);
     });
     const bwd = await median(runs, () => backend.backward(dout, q, k, v, result.out, result.lse, problem));
+    const forwardRate = flops / fwd / 1e6;
+    const versusNaive = Number.isNaN(naive) ? '' : `, ${(forwardRate / naive).toFixed(1)}x naive`;
     console.log(
-      `  ${label.padEnd(22)} forward ${(flops / fwd / 1e6).toFixed(2).padStart(6)}   backward ${((2.5 * flops) / bwd / 1e6).toFixed(2).padStart(6)}   (${fwd.toFixed(1)} ms, ${bwd.toFixed(1)} ms)`,
+      `  ${label.padEnd(22)} forward ${forwardRate.toFixed(2).padStart(6)}   backward ${((2.5 * flops) / bwd / 1e6).toFixed(2).padStart(6)}   (${fwd.toFixed(1)} ms, ${bwd.toFixed(1)} ms${versusNaive})`,
     );
   }
 }

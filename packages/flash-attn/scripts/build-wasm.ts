@@ -50,7 +50,8 @@ async function compileVariant(variant: Variant, outDir: string): Promise<Uint8Ar
       },
     } as never,
   });
-  if (result.error) throw new Error(`asc failed for the ${variant} kernel: ${result.error.message}\n${stderr.join('')}`);
+  if (result.error)
+    throw new Error(`asc failed for the ${variant} kernel: ${result.error.message}\n${stderr.join('')}`);
   if (stderr.join('').includes('WARNING')) throw new Error(`asc warned for the ${variant} kernel:\n${stderr.join('')}`);
   return new Uint8Array(await readFile(outFile));
 }

@@ -68,7 +68,9 @@ describe('the cpu backend contract', () => {
   });
 
   it('serves calls issued concurrently, each with its own result', async () => {
-    const inputs = [1, 2, 3].map((seed) => makeInputs({ name: 'concurrent', lengthsQ: [90, 40], causal: seed === 2 }, seed));
+    const inputs = [1, 2, 3].map((seed) =>
+      makeInputs({ name: 'concurrent', lengthsQ: [90, 40], causal: seed === 2 }, seed),
+    );
     const calls = inputs.map(({ q, k, v, options }) => backend.forward(q, k, v, resolveAttnProblem(q, k, v, options)));
     const together = await Promise.all(calls);
     for (const [i, { q, k, v, options }] of inputs.entries()) {

@@ -60,7 +60,11 @@ function checkOptions(options: CpuBackendOptions): void {
   }
 }
 
-function copyTensor(tensor: HostTensor, shape: readonly number[] = tensor.shape, dtype: DType = tensor.dtype): HostTensor {
+function copyTensor(
+  tensor: HostTensor,
+  shape: readonly number[] = tensor.shape,
+  dtype: DType = tensor.dtype,
+): HostTensor {
   return { data: tensor.data.slice(), shape: [...shape], dtype } as HostTensor;
 }
 
@@ -68,9 +72,7 @@ export function createCpuBackendTuned(options: CpuBackendOptions, tuning: CpuBac
   checkOptions(options);
   const useWasm = options.simd !== false && wasmKernelsSupported();
   const js = new JsEngine();
-  const wasm = useWasm
-    ? new WasmEngine({ threads: options.threads ?? 'auto', ...tuning })
-    : null;
+  const wasm = useWasm ? new WasmEngine({ threads: options.threads ?? 'auto', ...tuning }) : null;
 
   // Problems too large for wasm32's 4 GiB run on the JavaScript kernels instead of failing.
   async function withFallback<T>(run: (engine: Engine) => Promise<T>): Promise<T> {

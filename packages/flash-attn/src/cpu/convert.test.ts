@@ -30,10 +30,15 @@ describe('edge conversions', () => {
     const bf16 = new Float32Array(all.length);
     decodeInto(all, 'f16', f16);
     decodeInto(all, 'bf16', bf16);
+    const wrong: string[] = [];
     for (let i = 0; i < all.length; i++) {
-      expect(Object.is(f16[i], Math.fround(f16BitsToF32(i))) || Number.isNaN(f16[i]), `f16 ${i}`).toBe(true);
-      expect(Object.is(bf16[i], bf16BitsToF32(i)) || Number.isNaN(bf16[i]), `bf16 ${i}`).toBe(true);
+      const f16Ok =
+        Object.is(f16[i], Math.fround(f16BitsToF32(i))) || (Number.isNaN(f16[i]) && Number.isNaN(f16BitsToF32(i)));
+      const bf16Ok = Object.is(bf16[i], bf16BitsToF32(i)) || (Number.isNaN(bf16[i]) && Number.isNaN(bf16BitsToF32(i)));
+      if (!f16Ok) wrong.push(`f16 ${i}`);
+      if (!bf16Ok) wrong.push(`bf16 ${i}`);
     }
+    expect(wrong).toEqual([]);
   });
 
   it('copies f32 on encode, so callers own the result', () => {
@@ -50,7 +55,8 @@ describe('edge conversions', () => {
     const expected = [];
     for (let r = 0; r < 2; r++) {
       for (let g = 0; g < 2; g++) {
-        for (let d = 0; d < 3; d++) expected.push(partial[(r * 4 + 2 * g) * 3 + d]! + partial[(r * 4 + 2 * g + 1) * 3 + d]!);
+        for (let d = 0; d < 3; d++)
+          expected.push(partial[(r * 4 + 2 * g) * 3 + d]! + partial[(r * 4 + 2 * g + 1) * 3 + d]!);
       }
     }
     expect(Array.from(summed)).toEqual(expected);

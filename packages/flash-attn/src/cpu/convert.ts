@@ -1,4 +1,4 @@
-import { f16BitsToF32, type FloatDType } from '@fa/core';
+import { type FloatDType, f16BitsToF32 } from '@fa/core';
 
 /**
  * Conversions at the edges of the CPU backend: f16/bf16 inputs become float32 once on entry, outputs are encoded

@@ -1,8 +1,8 @@
 import { type HostTensor, resolveAttnProblem } from '@fa/core';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type CpuBackend, createCpuBackendTuned } from './backend.js';
-import type { JobInfo } from './wasm-engine.js';
 import { type Case, freshSeed, makeInputs } from './test-fixtures.js';
+import type { JobInfo } from './wasm-engine.js';
 
 /**
  * Bit-identical results run to run and whatever the thread count: each output element is written by one work
@@ -20,8 +20,27 @@ afterAll(async () => {
 });
 
 const cases: Case[] = [
-  { name: 'GQA with dropout, softcap and ALiBi', lengthsQ: [130, 0, 77, 200], numHeads: 4, numHeadsK: 2, headDim: 59, dropoutP: 0.2, softcap: 5, alibi: true },
-  { name: 'causal windowed MQA, Lq != Lk', lengthsQ: [64, 190, 3], lengthsK: [100, 150, 40], numHeads: 3, numHeadsK: 1, headDim: 80, headDimV: 33, causal: true, windowSize: [50, 0] },
+  {
+    name: 'GQA with dropout, softcap and ALiBi',
+    lengthsQ: [130, 0, 77, 200],
+    numHeads: 4,
+    numHeadsK: 2,
+    headDim: 59,
+    dropoutP: 0.2,
+    softcap: 5,
+    alibi: true,
+  },
+  {
+    name: 'causal windowed MQA, Lq != Lk',
+    lengthsQ: [64, 190, 3],
+    lengthsK: [100, 150, 40],
+    numHeads: 3,
+    numHeadsK: 1,
+    headDim: 80,
+    headDimV: 33,
+    causal: true,
+    windowSize: [50, 0],
+  },
 ];
 
 function bits(tensor: HostTensor): Uint8Array {

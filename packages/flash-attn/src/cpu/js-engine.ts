@@ -21,7 +21,12 @@ export class JsEngine implements Engine {
     const scratch = new JsScratch(problem, false);
     const items = work.items;
     for (let at = 0; at < work.count * ITEM_INTS; at += ITEM_INTS) {
-      const [b, h, q0, q1] = [items[at], items[at + 1], items[at + 2], items[at + 3]] as [number, number, number, number];
+      const [b, h, q0, q1] = [items[at], items[at + 1], items[at + 2], items[at + 3]] as [
+        number,
+        number,
+        number,
+        number,
+      ];
       jsForwardItem(problem, tensors, scratch, b, h, q0, q1);
     }
     return {

@@ -8,11 +8,13 @@ import {
   visibleKeyRange,
   visibleKeySpan,
 } from '@fa/core';
+import { gemmNN, gemmNT, gemmTN } from './js-gemm.js';
 
 /**
  * The pure-JavaScript kernels: the same FlashAttention-2 tiling as the WebAssembly ones (online softmax over key
  * tiles, tiles outside the visible span skipped, masking only on tiles that are not fully visible), written for
- * a scalar JIT. Accumulators are float64, since JavaScript computes in doubles anyway.
+ * a scalar JIT: tiles are packed into contiguous float64 scratch, where the products of js-gemm.ts read plain
+ * doubles with no float32 conversions, and accumulate in float64 since JavaScript computes in doubles anyway.
  */
 
 export const JS_BLOCK_Q = 64;
@@ -79,34 +81,33 @@ class ScoreRule {
   }
 }
 
-function dot(a: Float32Array, aOff: number, b: Float32Array, bOff: number, n: number): number {
-  let s0 = 0;
-  let s1 = 0;
-  let s2 = 0;
-  let s3 = 0;
-  let d = 0;
-  for (; d + 4 <= n; d += 4) {
-    s0 += (a[aOff + d] as number) * (b[bOff + d] as number);
-    s1 += (a[aOff + d + 1] as number) * (b[bOff + d + 1] as number);
-    s2 += (a[aOff + d + 2] as number) * (b[bOff + d + 2] as number);
-    s3 += (a[aOff + d + 3] as number) * (b[bOff + d + 3] as number);
+/** Copies `rows` rows of `width` floats (row stride `stride`) into contiguous float64 rows. */
+function packRows(
+  dst: Float64Array,
+  src: Float32Array,
+  offset: number,
+  stride: number,
+  rows: number,
+  width: number,
+): void {
+  for (let r = 0; r < rows; r++) {
+    const from = offset + r * stride;
+    const to = r * width;
+    for (let d = 0; d < width; d++) dst[to + d] = src[from + d] as number;
   }
-  for (; d < n; d++) s0 += (a[aOff + d] as number) * (b[bOff + d] as number);
-  return s0 + s1 + (s2 + s3);
-}
-
-/** acc[accOff..+n] += x · src[srcOff..+n] */
-function axpy(acc: Float64Array, accOff: number, x: number, src: Float32Array, srcOff: number, n: number): void {
-  for (let d = 0; d < n; d++) acc[accOff + d] = (acc[accOff + d] as number) + x * (src[srcOff + d] as number);
 }
 
 function dropoutMask(problem: AttnProblem): DropoutMask | null {
   return problem.dropoutP > 0 ? new DropoutMask(splitSeed(problem.seed), dropoutThreshold(problem.dropoutP)) : null;
 }
 
-/** Scratch for one thread of JS kernels, sized for a problem. */
+/** Scratch for the JS kernels, sized for a problem: packed tiles, score tiles and accumulators. */
 export class JsScratch {
-  readonly scores = new Float64Array(JS_BLOCK_K);
+  readonly q: Float64Array;
+  readonly k: Float64Array;
+  readonly v: Float64Array;
+  readonly s = new Float64Array(JS_BLOCK_Q * JS_BLOCK_K);
+  readonly ds = new Float64Array(JS_BLOCK_Q * JS_BLOCK_K);
   readonly o: Float64Array;
   readonly m = new Float64Array(JS_BLOCK_Q);
   readonly l = new Float64Array(JS_BLOCK_Q);
@@ -114,15 +115,20 @@ export class JsScratch {
   readonly dq: Float64Array;
   readonly dk: Float64Array;
   readonly dv: Float64Array;
+  readonly dout: Float64Array;
 
   constructor(problem: AttnProblem, backward: boolean) {
     const { headDim, headDimV } = problem;
-    const maxSeqlenQ = maxSeqlenOf(problem.cuSeqlensQ);
+    const rows = backward ? maxSeqlenOf(problem.cuSeqlensQ) : JS_BLOCK_Q;
+    this.q = new Float64Array(rows * headDim);
+    this.k = new Float64Array(JS_BLOCK_K * headDim);
+    this.v = new Float64Array(JS_BLOCK_K * headDimV);
     this.o = new Float64Array(JS_BLOCK_Q * headDimV);
-    this.di = new Float64Array(backward ? maxSeqlenQ : 0);
-    this.dq = new Float64Array(backward ? maxSeqlenQ * headDim : 0);
+    this.di = new Float64Array(backward ? rows : 0);
+    this.dq = new Float64Array(backward ? rows * headDim : 0);
     this.dk = new Float64Array(backward ? JS_BLOCK_K * headDim : 0);
     this.dv = new Float64Array(backward ? JS_BLOCK_K * headDimV : 0);
+    this.dout = new Float64Array(backward ? rows * headDimV : 0);
   }
 }
 
@@ -140,9 +146,10 @@ export function jsForwardItem(
   const { qStart, kStart, seqlenQ, seqlenK } = sequence(problem, b);
   const kvHead = Math.floor(h / (numHeads / numHeadsK));
   const rows = q1 - q0;
-  const { scores, o, m, l } = scratch;
+  const { q, k, v, s, o, m, l } = scratch;
   const rule = new ScoreRule(problem);
   const mask = dropoutMask(problem);
+  packRows(q, t.q, ((qStart + q0) * numHeads + h) * headDim, numHeads * headDim, rows, headDim);
   o.fill(0, 0, rows * headDimV);
   m.fill(Number.NEGATIVE_INFINITY, 0, rows);
   l.fill(0, 0, rows);
@@ -150,41 +157,50 @@ export function jsForwardItem(
   const span = visibleKeySpan(q0, q1, seqlenQ, seqlenK, windowLeft, windowRight);
   for (let k0 = span.first; k0 < span.end; k0 += JS_BLOCK_K) {
     const k1 = Math.min(k0 + JS_BLOCK_K, span.end);
+    const cols = k1 - k0;
+    packRows(k, t.k, ((kStart + k0) * numHeadsK + kvHead) * headDim, numHeadsK * headDim, cols, headDim);
+    packRows(v, t.v, ((kStart + k0) * numHeadsK + kvHead) * headDimV, numHeadsK * headDimV, cols, headDimV);
+    gemmNT(rows, cols, headDim, q, 0, headDim, k, 0, headDim, s, 0, JS_BLOCK_K, false);
     const full = blockFullyVisible(q0, q1, k0, k1, seqlenQ, seqlenK, windowLeft, windowRight);
     for (let i = 0; i < rows; i++) {
       const row = q0 + i;
-      let first = k0;
-      let end = k1;
+      let first = 0;
+      let end = cols;
       if (!full) {
         const range = visibleKeyRange(row, seqlenQ, seqlenK, windowLeft, windowRight);
-        first = Math.max(k0, range.first);
-        end = Math.min(k1, range.last + 1);
-        if (end <= first) continue;
+        first = Math.max(0, range.first - k0);
+        end = Math.min(cols, range.last + 1 - k0);
       }
-      const qOff = ((qStart + row) * numHeads + h) * headDim;
-      const diag = row + seqlenK - seqlenQ;
+      const at = i * JS_BLOCK_K;
+      const diag = row + seqlenK - seqlenQ - k0;
       let tileMax = Number.NEGATIVE_INFINITY;
       for (let j = first; j < end; j++) {
-        const kOff = ((kStart + j) * numHeadsK + kvHead) * headDim;
-        const s = rule.score(dot(t.q, qOff, t.k, kOff, headDim), h, diag - j);
-        scores[j - k0] = s;
-        if (s > tileMax || Number.isNaN(s)) tileMax = s;
+        const x = rule.score(s[at + j] as number, h, diag - j);
+        s[at + j] = x;
+        if (x > tileMax) tileMax = x;
       }
       const mOld = m[i] as number;
       const mNew = Math.max(mOld, tileMax);
-      const alpha = Math.exp(mOld - mNew);
-      const oOff = i * headDimV;
-      if (alpha !== 1) for (let d = 0; d < headDimV; d++) o[oOff + d] = (o[oOff + d] as number) * alpha;
+      // A row that has seen nothing yet keeps m = -inf; its alpha is 1 and its probabilities 0.
+      const alpha = mNew === Number.NEGATIVE_INFINITY ? 1 : Math.exp(mOld - mNew);
       let sum = 0;
-      for (let j = first; j < end; j++) {
-        const p = Math.exp((scores[j - k0] as number) - mNew);
-        sum += p;
-        if (mask && !mask.keep(b, h, row, j)) continue;
-        axpy(o, oOff, p, t.v, ((kStart + j) * numHeadsK + kvHead) * headDimV, headDimV);
+      for (let j = 0; j < cols; j++) {
+        let p = 0;
+        if (j >= first && j < end) {
+          p = Math.exp((s[at + j] as number) - mNew);
+          sum += p;
+          if (mask && !mask.keep(b, h, row, k0 + j)) p = 0;
+        }
+        s[at + j] = p;
       }
       l[i] = (l[i] as number) * alpha + sum;
       m[i] = mNew;
+      if (alpha !== 1) {
+        const oAt = i * headDimV;
+        for (let d = 0; d < headDimV; d++) o[oAt + d] = (o[oAt + d] as number) * alpha;
+      }
     }
+    gemmNN(rows, headDimV, cols, s, 0, JS_BLOCK_K, v, 0, headDimV, o, 0, headDimV, true);
   }
 
   const keepScale = mask ? 1 / (1 - problem.dropoutP) : 1;
@@ -207,77 +223,89 @@ export function jsForwardItem(
 export function jsBackwardItem(problem: AttnProblem, t: JsTensors, scratch: JsScratch, b: number, h: number): void {
   const { numHeads, numHeadsK, headDim, headDimV, windowLeft, windowRight, totalQ } = problem;
   const { qStart, kStart, seqlenQ, seqlenK } = sequence(problem, b);
-  const dout = t.dout as Float32Array;
   const dqOut = t.dq as Float32Array;
   const dkOut = t.dk as Float32Array;
   const dvOut = t.dv as Float32Array;
   const gradHeads = t.gradHeadsK as number;
   const kvHead = Math.floor(h / (numHeads / numHeadsK));
   const gradHead = gradHeads === numHeadsK ? kvHead : h;
-  const { di, dq, dk, dv } = scratch;
+  const { q, k, v, s, ds, di, dq, dk, dv, dout } = scratch;
   const rule = new ScoreRule(problem);
   const mask = dropoutMask(problem);
   const keepScale = mask ? 1 / (1 - problem.dropoutP) : 1;
   const scale = problem.softmaxScale;
 
+  packRows(q, t.q, (qStart * numHeads + h) * headDim, numHeads * headDim, seqlenQ, headDim);
+  packRows(dout, t.dout as Float32Array, (qStart * numHeads + h) * headDimV, numHeads * headDimV, seqlenQ, headDimV);
   for (let i = 0; i < seqlenQ; i++) {
     const off = ((qStart + i) * numHeads + h) * headDimV;
-    di[i] = dot(dout, off, t.out, off, headDimV);
+    let sum = 0;
+    for (let d = 0; d < headDimV; d++) sum += (dout[i * headDimV + d] as number) * (t.out[off + d] as number);
+    di[i] = sum;
   }
   dq.fill(0, 0, seqlenQ * headDim);
 
   for (let k0 = 0; k0 < seqlenK; k0 += JS_BLOCK_K) {
     const k1 = Math.min(k0 + JS_BLOCK_K, seqlenK);
-    dk.fill(0);
-    dv.fill(0);
+    const cols = k1 - k0;
+    let packed = false;
     for (let q0 = 0; q0 < seqlenQ; q0 += JS_BLOCK_Q) {
       const q1 = Math.min(q0 + JS_BLOCK_Q, seqlenQ);
       const span = visibleKeySpan(q0, q1, seqlenQ, seqlenK, windowLeft, windowRight);
       if (span.first >= k1 || span.end <= k0) continue;
+      if (!packed) {
+        packRows(k, t.k, ((kStart + k0) * numHeadsK + kvHead) * headDim, numHeadsK * headDim, cols, headDim);
+        packRows(v, t.v, ((kStart + k0) * numHeadsK + kvHead) * headDimV, numHeadsK * headDimV, cols, headDimV);
+        dk.fill(0);
+        dv.fill(0);
+        packed = true;
+      }
+      const rows = q1 - q0;
+      gemmNT(rows, cols, headDim, q, q0 * headDim, headDim, k, 0, headDim, s, 0, JS_BLOCK_K, false);
+      gemmNT(rows, cols, headDimV, dout, q0 * headDimV, headDimV, v, 0, headDimV, ds, 0, JS_BLOCK_K, false);
       const full = blockFullyVisible(q0, q1, k0, k1, seqlenQ, seqlenK, windowLeft, windowRight);
-      for (let row = q0; row < q1; row++) {
-        let first = k0;
-        let end = k1;
+      for (let i = 0; i < rows; i++) {
+        const row = q0 + i;
+        let first = 0;
+        let end = cols;
         if (!full) {
           const range = visibleKeyRange(row, seqlenQ, seqlenK, windowLeft, windowRight);
-          first = Math.max(k0, range.first);
-          end = Math.min(k1, range.last + 1);
-          if (end <= first) continue;
+          first = Math.max(0, range.first - k0);
+          end = Math.min(cols, range.last + 1 - k0);
         }
+        const at = i * JS_BLOCK_K;
         const lse = t.lse[h * totalQ + qStart + row] as number;
-        const qOff = ((qStart + row) * numHeads + h) * headDim;
-        const doOff = ((qStart + row) * numHeads + h) * headDimV;
-        const diag = row + seqlenK - seqlenQ;
         const dRow = di[row] as number;
-        for (let j = first; j < end; j++) {
-          const kOff = ((kStart + j) * numHeadsK + kvHead) * headDim;
-          const vOff = ((kStart + j) * numHeadsK + kvHead) * headDimV;
-          const p = Math.exp(rule.score(dot(t.q, qOff, t.k, kOff, headDim), h, diag - j) - lse);
-          let dp = dot(dout, doOff, t.v, vOff, headDimV);
+        const diag = row + seqlenK - seqlenQ - k0;
+        for (let j = 0; j < cols; j++) {
+          if (j < first || j >= end) {
+            s[at + j] = 0;
+            ds[at + j] = 0;
+            continue;
+          }
+          const p = Math.exp(rule.score(s[at + j] as number, h, diag - j) - lse);
+          let dp = ds[at + j] as number;
           let pKept = p;
           if (mask) {
-            const keep = mask.keep(b, h, row, j);
+            const keep = mask.keep(b, h, row, k0 + j);
             pKept = keep ? p * keepScale : 0;
             dp = keep ? dp * keepScale : 0;
           }
-          let ds = p * (dp - dRow);
-          if (rule.softcap > 0) ds *= rule.capGrad;
-          ds *= scale;
-          const local = j - k0;
-          if (pKept !== 0) axpy(dv, local * headDimV, pKept, dout, doOff, headDimV);
-          if (ds !== 0) {
-            axpy(dk, local * headDim, ds, t.q, qOff, headDim);
-            axpy(dq, row * headDim, ds, t.k, kOff, headDim);
-          }
+          let grad = p * (dp - dRow);
+          if (rule.softcap > 0) grad *= rule.capGrad;
+          s[at + j] = pKept;
+          ds[at + j] = grad * scale;
         }
       }
+      gemmTN(cols, headDimV, rows, s, 0, JS_BLOCK_K, dout, q0 * headDimV, headDimV, dv, 0, headDimV, true);
+      gemmTN(cols, headDim, rows, ds, 0, JS_BLOCK_K, q, q0 * headDim, headDim, dk, 0, headDim, true);
+      gemmNN(rows, headDim, cols, ds, 0, JS_BLOCK_K, k, 0, headDim, dq, q0 * headDim, headDim, true);
     }
-    for (let j = k0; j < k1; j++) {
-      const local = j - k0;
-      const dkOff = ((kStart + j) * gradHeads + gradHead) * headDim;
-      const dvOff = ((kStart + j) * gradHeads + gradHead) * headDimV;
-      for (let d = 0; d < headDim; d++) dkOut[dkOff + d] = dk[local * headDim + d] as number;
-      for (let d = 0; d < headDimV; d++) dvOut[dvOff + d] = dv[local * headDimV + d] as number;
+    for (let j = 0; j < cols; j++) {
+      const dkOff = ((kStart + k0 + j) * gradHeads + gradHead) * headDim;
+      const dvOff = ((kStart + k0 + j) * gradHeads + gradHead) * headDimV;
+      for (let d = 0; d < headDim; d++) dkOut[dkOff + d] = packed ? (dk[j * headDim + d] as number) : 0;
+      for (let d = 0; d < headDimV; d++) dvOut[dvOff + d] = packed ? (dv[j * headDimV + d] as number) : 0;
     }
   }
   for (let row = 0; row < seqlenQ; row++) {

@@ -4,7 +4,8 @@ import { describe, expect, it } from 'vitest';
 import { backwardWork, forwardWork, ITEM_INTS } from './plan.js';
 
 function problemOf(lengthsQ: number[], lengthsK: number[], numHeads: number, window: [number, number]) {
-  const cu = (lengths: number[]) => Int32Array.from([0, ...lengths.map((_, i) => lengths.slice(0, i + 1).reduce((a, b) => a + b, 0))]);
+  const cu = (lengths: number[]) =>
+    Int32Array.from([0, ...lengths.map((_, i) => lengths.slice(0, i + 1).reduce((a, b) => a + b, 0))]);
   const totalQ = lengthsQ.reduce((a, b) => a + b, 0);
   const totalK = lengthsK.reduce((a, b) => a + b, 0);
   return resolveAttnProblem(
@@ -18,7 +19,12 @@ function problemOf(lengthsQ: number[], lengthsK: number[], numHeads: number, win
 const arbitraryProblem = fc
   .array(fc.tuple(fc.integer({ min: 0, max: 200 }), fc.integer({ min: 0, max: 200 })), { minLength: 1, maxLength: 5 })
   .chain((lengths) =>
-    fc.tuple(fc.constant(lengths), fc.integer({ min: 1, max: 3 }), fc.integer({ min: -1, max: 50 }), fc.integer({ min: -1, max: 50 })),
+    fc.tuple(
+      fc.constant(lengths),
+      fc.integer({ min: 1, max: 3 }),
+      fc.integer({ min: -1, max: 50 }),
+      fc.integer({ min: -1, max: 50 }),
+    ),
   );
 
 describe('work plans', () => {
@@ -40,7 +46,8 @@ describe('work plans', () => {
           expect((q1 as number) - (q0 as number)).toBeLessThanOrEqual(blockQ);
           for (let row = q0 as number; row < (q1 as number); row++) seen[(start + row) * heads + (h as number)]! += 1;
           const seqlenQ = (problem.cuSeqlensQ[(b as number) + 1] as number) - start;
-          const seqlenK = (problem.cuSeqlensK[(b as number) + 1] as number) - (problem.cuSeqlensK[b as number] as number);
+          const seqlenK =
+            (problem.cuSeqlensK[(b as number) + 1] as number) - (problem.cuSeqlensK[b as number] as number);
           const span = visibleKeySpan(q0 as number, q1 as number, seqlenQ, seqlenK, left, right);
           const cost = ((q1 as number) - (q0 as number)) * (Math.max(0, span.end - span.first) + 8);
           expect(cost).toBeLessThanOrEqual(previousCost);

@@ -1,6 +1,13 @@
 import { type AttnProblem, dropoutThreshold, type HostTensor, maxSeqlenOf, splitSeed } from '@fa/core';
 import { decodeInto, encodeFrom, type FloatStorage, sumHeadGroups } from './convert.js';
-import { type BackwardResult, CallQueue, type Engine, type ForwardResult, gradHeadsOf, hostTensorOf } from './engine.js';
+import {
+  type BackwardResult,
+  CallQueue,
+  type Engine,
+  type ForwardResult,
+  gradHeadsOf,
+  hostTensorOf,
+} from './engine.js';
 import { availableThreads } from './node-builtins.js';
 import { backwardWork, forwardWork, type WorkList } from './plan.js';
 import { ArenaLayout, ensureMemory } from './wasm/arena.js';
@@ -67,18 +74,26 @@ export class WasmEngine implements Engine {
   #ready(): Promise<State> {
     this.#state ??= (async () => {
       const threads = this.#config.threads === 'auto' ? await availableThreads() : this.#config.threads;
-      const shared = threads > 1 && sharedMemorySupported();
+      const sharedMemory = threads > 1 ? createSharedMemory() : null;
+      const shared = sharedMemory !== null;
+      const memory = sharedMemory ?? new WebAssembly.Memory({ initial: 1 });
       const module = await kernelModule(shared);
-      const memory = shared
-        ? new WebAssembly.Memory({ initial: 1, maximum: SHARED_MAXIMUM_PAGES, shared: true })
-        : new WebAssembly.Memory({ initial: 1 });
       const kernel = instantiateKernel(module, memory);
       if (kernel.jobHeaderBytes() !== JOB_HEADER_BYTES) {
         throw new Error(
           `The CPU kernel module reads a ${kernel.jobHeaderBytes()}-byte job header, the host writes ${JOB_HEADER_BYTES}: rebuild it with build:wasm.`,
         );
       }
-      return { module, memory, kernel, heapBase: kernel.heapBase(), threads, shared, pool: null, poolUnavailable: false };
+      return {
+        module,
+        memory,
+        kernel,
+        heapBase: kernel.heapBase(),
+        threads,
+        shared,
+        pool: null,
+        poolUnavailable: false,
+      };
     })();
     return this.#state;
   }
@@ -111,7 +126,14 @@ export class WasmEngine implements Engine {
       const work = forwardWork(problem, WASM_BLOCK_Q);
       const threads = await this.#threadsFor(state, work);
       const scratchStride = alignScratch(
-        state.kernel.scratchBytes(KIND_FORWARD, headDim, headDimV, WASM_BLOCK_Q, WASM_BLOCK_K, maxSeqlenOf(problem.cuSeqlensQ)),
+        state.kernel.scratchBytes(
+          KIND_FORWARD,
+          headDim,
+          headDimV,
+          WASM_BLOCK_Q,
+          WASM_BLOCK_K,
+          maxSeqlenOf(problem.cuSeqlensQ),
+        ),
       );
 
       const layout = new ArenaLayout(state.heapBase);
@@ -176,7 +198,14 @@ export class WasmEngine implements Engine {
       const work = backwardWork(problem, WASM_BLOCK_Q);
       const threads = await this.#threadsFor(state, work);
       const scratchStride = alignScratch(
-        state.kernel.scratchBytes(KIND_BACKWARD, headDim, headDimV, WASM_BLOCK_Q, WASM_BLOCK_K, maxSeqlenOf(problem.cuSeqlensQ)),
+        state.kernel.scratchBytes(
+          KIND_BACKWARD,
+          headDim,
+          headDimV,
+          WASM_BLOCK_Q,
+          WASM_BLOCK_K,
+          maxSeqlenOf(problem.cuSeqlensQ),
+        ),
       );
 
       const layout = new ArenaLayout(state.heapBase);
@@ -330,6 +359,19 @@ function jobBase(problem: AttnProblem, work: WorkList, common: CommonBuffers): P
     blockK: WASM_BLOCK_K,
     maxSeqlenQ: maxSeqlenOf(problem.cuSeqlensQ),
   };
+}
+
+/**
+ * A shared memory for worker threads, or null where there is none: no SharedArrayBuffer (a page that is not
+ * cross-origin isolated), or no room to reserve the 4 GiB of address space a growable shared memory declares.
+ */
+function createSharedMemory(): WebAssembly.Memory | null {
+  if (!sharedMemorySupported()) return null;
+  try {
+    return new WebAssembly.Memory({ initial: 1, maximum: SHARED_MAXIMUM_PAGES, shared: true });
+  } catch {
+    return null;
+  }
 }
 
 function f32View(buffer: ArrayBufferLike, ptr: number, length: number): Float32Array {

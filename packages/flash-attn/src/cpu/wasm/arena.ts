@@ -43,5 +43,11 @@ export function ensureMemory(memory: WebAssembly.Memory, bytes: number): void {
   }
   const pages = Math.ceil(bytes / PAGE_BYTES);
   const current = memory.buffer.byteLength / PAGE_BYTES;
-  if (pages > current) memory.grow(pages - current);
+  if (pages <= current) return;
+  try {
+    memory.grow(pages - current);
+  } catch (cause) {
+    // The engine refused the memory (address space, a browser's cap): as good as too large.
+    throw new FaError('E_LIMIT', `The CPU kernels could not grow their memory to ${bytes} bytes.`, { cause });
+  }
 }

@@ -15,7 +15,10 @@ describe('the generated kernel module', () => {
     try {
       const { module } = await buildKernels(outDir);
       const committed = await readFile(GENERATED_MODULE, 'utf8');
-      expect(committed === module, 'kernel-wasm.generated.ts is stale: run `pnpm --filter @fa/flash-attn build:wasm`').toBe(true);
+      expect(
+        committed === module,
+        'kernel-wasm.generated.ts is stale: run `pnpm --filter @fa/flash-attn build:wasm`',
+      ).toBe(true);
     } finally {
       await rm(outDir, { recursive: true, force: true });
     }
@@ -39,7 +42,9 @@ describe('the generated kernel module', () => {
   it('reads the job header the host writes, field for field', async () => {
     const source = await readFile(join(ASM_DIR, 'job.ts'), 'utf8');
     const body = source.slice(source.indexOf('export class Job {'));
-    const fields = [...body.slice(0, body.indexOf('\n}')).matchAll(/^ {2}(\w+): (?:i32|u32|f32|usize);/gm)].map((m) => m[1]);
+    const fields = [...body.slice(0, body.indexOf('\n}')).matchAll(/^ {2}(\w+): (?:i32|u32|f32|usize);/gm)].map(
+      (m) => m[1],
+    );
     expect(fields).toEqual([...JOB_FIELDS]);
     const kernel = instantiateKernel(await kernelModule(false), new WebAssembly.Memory({ initial: 1 }));
     expect(kernel.jobHeaderBytes()).toBe(JOB_HEADER_BYTES);

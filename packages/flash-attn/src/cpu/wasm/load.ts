@@ -4,7 +4,14 @@ import { KERNEL_WASM_PLAIN_BASE64, KERNEL_WASM_SHARED_BASE64 } from './kernel-wa
 export interface KernelExports {
   heapBase(): number;
   jobHeaderBytes(): number;
-  scratchBytes(kind: number, headDim: number, headDimV: number, blockQ: number, blockK: number, maxSeqlenQ: number): number;
+  scratchBytes(
+    kind: number,
+    headDim: number,
+    headDimV: number,
+    blockQ: number,
+    blockK: number,
+    maxSeqlenQ: number,
+  ): number;
   run(job: number, thread: number): void;
   philoxWords(out: number, c0: number, c1: number, c2: number, c3: number, key0: number, key1: number): void;
 }

@@ -27,7 +27,11 @@ export class WorkerPool {
     }
   }
 
-  static async create(size: number, module: WebAssembly.Module, memory: WebAssembly.Memory): Promise<WorkerPool | null> {
+  static async create(
+    size: number,
+    module: WebAssembly.Module,
+    memory: WebAssembly.Memory,
+  ): Promise<WorkerPool | null> {
     const threads = await importNodeBuiltin<typeof import('node:worker_threads')>('node:worker_threads');
     if (!threads || typeof threads.Worker !== 'function') return null;
     const workers = Array.from(
