@@ -1,11 +1,5 @@
-import {
-  type AttnOptions,
-  expectationError,
-  type FloatHostTensor,
-  formatShape,
-  referenceAttnBackward,
-  referenceAttnForward,
-} from '@fa/core';
+import { type AttnOptions, expectationError, type FloatHostTensor, formatShape } from '@fa/core';
+import { attnBackwardSync, attnForwardSync } from '@fa/flash-attn/cpu';
 import * as tf from '@tensorflow/tfjs-core';
 
 /**
@@ -14,10 +8,10 @@ import * as tf from '@tensorflow/tfjs-core';
  * sliding window, GQA/MQA, softcap, ALiBi, Philox dropout).
  *
  * tfjs differentiates synchronously, while fa's backends are asynchronous (kernels on worker threads or a GPU
- * queue). So this op computes with `@fa/core`'s reference, synchronously on the CPU in float64 (rounded to
- * float32), forward and backward: the exact semantics of every fa backend, without their speed. Use it to train
- * tfjs models with packed variable-length batches; for speed, use `@fa/autograd`'s own tape, whose attention op
- * runs on the chosen backend.
+ * queue). So this op runs fa's CPU kernels synchronously on the calling thread (`@fa/flash-attn/cpu`'s
+ * `attnForwardSync`/`attnBackwardSync`, the tiled FlashAttention in JavaScript): forward saves `out` and `lse`,
+ * backward reuses them, as a FlashAttention backward does. For the fastest kernels (WebAssembly SIMD on worker
+ * threads, or a GPU), use `@fa/autograd`'s own tape, whose attention op runs on the chosen backend.
  */
 export interface TfAttentionOptions extends AttnOptions {}
 
@@ -39,18 +33,27 @@ export function tfAttention(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, options: T
   const opts: AttnOptions = { ...options, seed };
   const op = tf.customGrad((...args) => {
     const [tq, tk, tv, save] = args as [tf.Tensor, tf.Tensor, tf.Tensor, tf.GradSaveFunc];
-    const r = referenceAttnForward(host(tq, 'q'), host(tk, 'k'), host(tv, 'v'), opts);
-    save([tq, tk, tv]);
-    const { totalQ, numHeads, headDimV } = r.problem;
+    const { out, lse, problem } = attnForwardSync(host(tq, 'q'), host(tk, 'k'), host(tv, 'v'), opts);
+    const outTensor = tf.tensor3d(out.data as Float32Array, [problem.totalQ, problem.numHeads, problem.headDimV]);
+    save([tq, tk, tv, outTensor, tf.tensor2d(lse.data, [problem.numHeads, problem.totalQ])]);
     return {
-      value: tf.tensor3d(Float32Array.from(r.out), [totalQ, numHeads, headDimV]),
+      value: outTensor,
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-        const [sq, sk, sv] = saved as [tf.Tensor, tf.Tensor, tf.Tensor];
-        const g = referenceAttnBackward(host(dy, 'dy'), host(sq, 'q'), host(sk, 'k'), host(sv, 'v'), opts);
+        const [sq, sk, sv, sout, slse] = saved as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
+        const lseHost = { data: slse.dataSync() as Float32Array, shape: slse.shape, dtype: 'f32' as const };
+        const g = attnBackwardSync(
+          host(dy, 'dy'),
+          host(sq, 'q'),
+          host(sk, 'k'),
+          host(sv, 'v'),
+          host(sout, 'out'),
+          lseHost,
+          opts,
+        );
         return [
-          tf.tensor(Float32Array.from(g.dq), sq.shape),
-          tf.tensor(Float32Array.from(g.dk), sk.shape),
-          tf.tensor(Float32Array.from(g.dv), sv.shape),
+          tf.tensor(g.dq.data as Float32Array, sq.shape),
+          tf.tensor(g.dk.data as Float32Array, sk.shape),
+          tf.tensor(g.dv.data as Float32Array, sv.shape),
         ];
       },
     };

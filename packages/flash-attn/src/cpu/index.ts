@@ -1,1 +1,2 @@
 export { type CpuBackend, type CpuBackendOptions, createCpuBackend } from './backend.js';
+export { attnBackwardSync, attnForwardSync } from './sync.js';
