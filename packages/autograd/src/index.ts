@@ -1,3 +1,4 @@
+export { createReferenceBackend } from '@fa/core';
 export {
   type AttentionOptions,
   attention,
@@ -21,7 +22,6 @@ export {
 export { add, checkSameDtype, linear, matmul, mean, mul, reshape, scale, split, sum, zeros, zerosLike } from './ops.js';
 export { Adam, type AdamOptions, AdamW, clipGradNorm, type ParamGroup } from './optim.js';
 export { Rng } from './random.js';
-export { createReferenceBackend } from './reference-backend.js';
 export {
   type BackwardFn,
   type BackwardOptions,

@@ -1,5 +1,5 @@
 export { type ConformanceCase, fixedCases, randomCase } from './cases.js';
 export { type Comparison, compareToReference, maxError, type Quantity } from './compare.js';
 export { freshSeed, Random } from './random.js';
-export { createReferenceBackend } from './reference-backend.js';
+export { createPerturbedBackend, type Perturbation } from './reference-backend.js';
 export { type ConformanceOptions, checkCase, describeConformance } from './suite.js';

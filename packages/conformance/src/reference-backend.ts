@@ -1,80 +1,40 @@
 import {
   type AttentionBackend,
   type AttnProblem,
+  createReferenceBackend,
+  decodeToFloat32,
   encodeFromFloat,
-  type FloatHostTensor,
+  type FloatDType,
   type HostTensor,
-  optionsOfProblem,
-  referenceAttnBackward,
-  referenceAttnForward,
 } from '@fa/core';
 
+export type Perturbation = (
+  quantity: 'out' | 'lse' | 'dq' | 'dk' | 'dv',
+  values: Float64Array,
+  problem: AttnProblem,
+) => void;
+
 /**
- * A backend that runs the float64 reference and rounds its results to the storage dtype. It proves the suite
- * passes what it should; `perturb` makes a deliberately wrong variant that proves the suite fails what it should.
+ * `@fa/core`'s reference backend with its results altered by `perturb`: a deliberately wrong backend that proves
+ * the suite fails what it should.
  */
-export function createReferenceBackend(
-  name = 'reference',
-  perturb?: (quantity: 'out' | 'lse' | 'dq' | 'dk' | 'dv', values: Float64Array, problem: AttnProblem) => void,
-): AttentionBackend<HostTensor> {
-  const emit = (
-    quantity: 'out' | 'lse' | 'dq' | 'dk' | 'dv',
-    values: Float64Array,
-    shape: number[],
-    problem: AttnProblem,
-  ) => {
-    perturb?.(quantity, values, problem);
-    const dtype = quantity === 'lse' ? 'f32' : problem.dtype;
-    return { data: encodeFromFloat(values, dtype), shape, dtype } as HostTensor;
+export function createPerturbedBackend(name: string, perturb: Perturbation): AttentionBackend<HostTensor> {
+  const exact = createReferenceBackend(name);
+  const alter = (quantity: Parameters<Perturbation>[0], t: HostTensor, problem: AttnProblem): HostTensor => {
+    const dtype = t.dtype as FloatDType;
+    const values = Float64Array.from(decodeToFloat32(t.data as Float32Array | Uint16Array, dtype));
+    perturb(quantity, values, problem);
+    return { ...t, data: encodeFromFloat(values, dtype) } as HostTensor;
   };
   return {
-    name,
-    capabilities: {
-      dtypes: ['f32', 'f16', 'bf16'],
-      maxHeadDim: 256,
-      backward: true,
-      dropout: true,
-      deterministic: true,
-    },
-    upload: (t) => ({ ...t, data: t.data.slice() }) as HostTensor,
-    download: async (t) => ({ ...t, data: t.data.slice() }) as HostTensor,
-    dispose: () => undefined,
+    ...exact,
     async forward(q, k, v, problem) {
-      const r = referenceAttnForward(
-        q as FloatHostTensor,
-        k as FloatHostTensor,
-        v as FloatHostTensor,
-        optionsOfProblem(problem),
-      );
-      return {
-        out: emit('out', r.out, [problem.totalQ, problem.numHeads, problem.headDimV], problem),
-        lse: emit('lse', r.lse, [problem.numHeads, problem.totalQ], problem),
-      };
+      const r = await exact.forward(q, k, v, problem);
+      return { out: alter('out', r.out, problem), lse: alter('lse', r.lse, problem) };
     },
-    async backward(dout, q, k, v, _out, _lse, problem) {
-      const [tq, tk, tv] = shaped(problem, q, k, v);
-      const tdout = { ...(dout as FloatHostTensor), shape: [problem.totalQ, problem.numHeads, problem.headDimV] };
-      const r = referenceAttnBackward(tdout, tq, tk, tv, optionsOfProblem(problem));
-      return {
-        dq: emit('dq', r.dq, [problem.totalQ, problem.numHeads, problem.headDim], problem),
-        dk: emit('dk', r.dk, [problem.totalK, problem.numHeadsK, problem.headDim], problem),
-        dv: emit('dv', r.dv, [problem.totalK, problem.numHeadsK, problem.headDimV], problem),
-      };
+    async backward(dout, q, k, v, out, lse, problem) {
+      const r = await exact.backward(dout, q, k, v, out, lse, problem);
+      return { dq: alter('dq', r.dq, problem), dk: alter('dk', r.dk, problem), dv: alter('dv', r.dv, problem) };
     },
   };
-}
-
-/** Handles are shape-agnostic storage (the façade owns shapes), so give the data the shapes the problem implies. */
-function shaped(
-  problem: AttnProblem,
-  q: HostTensor,
-  k: HostTensor,
-  v: HostTensor,
-): [FloatHostTensor, FloatHostTensor, FloatHostTensor] {
-  const { totalQ, totalK, numHeads, numHeadsK, headDim, headDimV } = problem;
-  return [
-    { ...(q as FloatHostTensor), shape: [totalQ, numHeads, headDim] },
-    { ...(k as FloatHostTensor), shape: [totalK, numHeadsK, headDim] },
-    { ...(v as FloatHostTensor), shape: [totalK, numHeadsK, headDimV] },
-  ];
 }

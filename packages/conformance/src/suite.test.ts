@@ -1,7 +1,7 @@
-import { type AttentionBackend, type HostTensor, registerBackend } from '@fa/core';
+import { type AttentionBackend, createReferenceBackend, type HostTensor, registerBackend } from '@fa/core';
 import { describe, expect, it } from 'vitest';
 import { fixedCases } from './cases.js';
-import { createReferenceBackend } from './reference-backend.js';
+import { createPerturbedBackend } from './reference-backend.js';
 import { checkCase, describeConformance } from './suite.js';
 
 registerBackend('reference', () => createReferenceBackend(), { priority: -100 });
@@ -14,7 +14,7 @@ describe('the suite catches wrong backends', () => {
 
   it('fails a backend whose f32 output is off by 1e-3', async () => {
     registerBackend('off-by-1e-3', () =>
-      createReferenceBackend('off-by-1e-3', (quantity, values) => {
+      createPerturbedBackend('off-by-1e-3', (quantity, values) => {
         if (quantity === 'out') values[values.length - 1]! += 1e-3;
       }),
     );
@@ -25,7 +25,7 @@ describe('the suite catches wrong backends', () => {
 
   it('fails a backend whose f16 gradients are rounded to bf16', async () => {
     registerBackend('coarse-grads', () =>
-      createReferenceBackend('coarse-grads', (quantity, values) => {
+      createPerturbedBackend('coarse-grads', (quantity, values) => {
         if (quantity === 'dk') for (let i = 0; i < values.length; i++) values[i] = Math.round(values[i]! * 16) / 16;
       }),
     );
@@ -36,7 +36,7 @@ describe('the suite catches wrong backends', () => {
 
   it('fails NaN and a missing +inf for rows that see no key', async () => {
     registerBackend('nan', () =>
-      createReferenceBackend('nan', (quantity, values) => {
+      createPerturbedBackend('nan', (quantity, values) => {
         if (quantity === 'dv') values[0] = Number.NaN;
         if (quantity === 'lse') {
           for (let i = 0; i < values.length; i++) if (values[i] === Number.POSITIVE_INFINITY) values[i] = 0;

@@ -56,6 +56,7 @@ export {
   referenceAttnForward,
   toFloat64,
 } from './reference.js';
+export { createReferenceBackend } from './reference-backend.js';
 export {
   activeBackendName,
   type BackendRegistration,

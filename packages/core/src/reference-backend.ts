@@ -1,18 +1,13 @@
-import {
-  type AttentionBackend,
-  type AttnProblem,
-  encodeFromFloat,
-  type FloatHostTensor,
-  type HostTensor,
-  optionsOfProblem,
-  referenceAttnBackward,
-  referenceAttnForward,
-} from '@fa/core';
+import type { AttentionBackend } from './backend.js';
+import { encodeFromFloat } from './dtype.js';
+import { type AttnProblem, optionsOfProblem } from './options.js';
+import { referenceAttnBackward, referenceAttnForward } from './reference.js';
+import type { FloatHostTensor, HostTensor } from './tensor.js';
 
 /**
- * A backend that runs `@fa/core`'s float64 reference and rounds its results to the storage dtype: code entirely
- * separate from the `cpu` backend's kernels, to compare training runs against. Slow (the reference recomputes
- * the forward in its backward and does not tile), fine for small models.
+ * A backend that runs the float64 reference and rounds its results to the storage dtype: code entirely separate
+ * from every kernel, to debug or compare against (training runs, the conformance suite's self-test). Slow (the
+ * reference recomputes the forward in its backward and does not tile), fine for small problems.
  *
  * ```ts
  * registerBackend('reference', () => createReferenceBackend());
