@@ -9,6 +9,7 @@ describe('flags', () => {
     const o = parseArgs(['--steps', '5', '--seed=3', '--backend', 'reference', '--max-tokens', '256', '--out', 'x']);
     expect(o).toMatchObject({ steps: 5, seed: 3, backend: 'reference', maxTokens: 256, out: 'x' });
     expect(parseArgs(['--help'])).toBeNull();
+    expect(parseArgs(['--', '--steps', '7'])?.steps).toBe(7);
   });
 
   it('rejects bad values with exit code 2', async () => {

@@ -78,6 +78,8 @@ export function parseArgs(argv: readonly string[]): CliOptions | null {
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (arg === '--help' || arg === '-h') return null;
+    // `pnpm train -- --steps 5` hands the separator through to the script; it separates nothing here.
+    if (arg === '--') continue;
     if (!arg.startsWith('--')) throw new UsageError(`Unexpected argument "${arg}". See --help.`);
     const eq = arg.indexOf('=');
     const name = arg.slice(2, eq < 0 ? undefined : eq);
