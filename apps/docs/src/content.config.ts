@@ -1,11 +1,14 @@
 import { defineCollection } from 'astro:content';
 import { docsSchema } from '@astrojs/starlight/schema';
-import { markdownPagesLoader } from './markdown-pages-loader';
+import { markdownPagesLoader } from './markdown-pages-loader.js';
 
 // The repository's docs/ folder is the source of truth for the guides; the site only adds its own pages beside them.
 export const collections = {
   docs: defineCollection({
-    loader: markdownPagesLoader([new URL('../../../docs/', import.meta.url), new URL('./content/pages/', import.meta.url)]),
+    loader: markdownPagesLoader([
+      new URL('../../../docs/', import.meta.url),
+      new URL('./content/pages/', import.meta.url),
+    ]),
     schema: docsSchema(),
   }),
 };

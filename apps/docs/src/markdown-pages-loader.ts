@@ -40,7 +40,8 @@ async function loadAll({ store, parseData, renderMarkdown, generateDigest, confi
         data,
         body: text,
         filePath: relative(root, filePath),
-        digest: generateDigest(source), rendered: await renderMarkdown(text),
+        digest: generateDigest(source),
+        rendered: await renderMarkdown(text),
       });
     }
   }
@@ -59,7 +60,10 @@ function firstParagraph(text: string): string | undefined {
     .map((p) => p.trim())
     .find((p) => p && !/^[#|<`\-*>!]/.test(p));
   if (!paragraph) return undefined;
-  const plain = paragraph.replace(/\[([^\]]+)\]\([^)]*\)/g, '$1').replace(/[`*_]/g, '').replace(/\s+/g, ' ');
+  const plain = paragraph
+    .replace(/\[([^\]]+)\]\([^)]*\)/g, '$1')
+    .replace(/[`*_]/g, '')
+    .replace(/\s+/g, ' ');
   return plain.length > 200 ? `${plain.slice(0, 197)}...` : plain;
 }
 

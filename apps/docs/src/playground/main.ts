@@ -1,7 +1,15 @@
 import { type FloatDType, isFaError } from '@fa/core';
 import { forEachTile } from '@fa/seqpack';
 import { registerWebGpuBackend } from '@fa/webgpu';
-import { computeLayout, formatFlops, type Layout, PRESETS, type PlaygroundInput, TOLERANCE } from './model.js';
+import {
+  attentionWeights,
+  computeLayout,
+  formatFlops,
+  type Layout,
+  type PlaygroundInput,
+  PRESETS,
+  TOLERANCE,
+} from './model.js';
 import { runOnBackend } from './run.js';
 
 const COLORS = ['#4c6ef5', '#f59f00', '#37b24d', '#e64980', '#15aabf', '#7950f2', '#fd7e14', '#82c91e'];
@@ -91,17 +99,48 @@ function renderTiles(layout: Layout): void {
   $('pg-flops-padded').dataset.value = String(layout.paddedFlops);
 }
 
-export function startPlayground(): void {
+/** One head of one sequence: darker is more weight, relative to the row's largest, so long rows stay visible. */
+function renderHeatmap(layout: Layout): void {
+  const form = $<HTMLFormElement>('pg-heat');
+  const read = (name: string) => Number((form.elements.namedItem(name) as HTMLInputElement).value);
+  const sequence = Math.min(Math.max(0, Math.trunc(read('sequence'))), layout.lengths.length - 1);
+  const head = Math.min(Math.max(0, Math.trunc(read('head'))), layout.problem.numHeads - 1);
+  const canvas = $<HTMLCanvasElement>('pg-heatmap');
+  const ctx = canvas.getContext('2d')!;
+  ctx.clearRect(0, 0, canvas.width, canvas.height);
+  const length = layout.lengths[sequence] ?? 0;
+  const { rows, cols, values } = attentionWeights(layout, sequence, head);
+  $('pg-heat-caption').textContent =
+    `Sequence ${sequence} (${length} tokens), head ${head}: queries down, keys across` +
+    (rows < length ? `, first ${rows} × ${cols} shown` : '') +
+    '. Each row is scaled to its largest weight; grey: masked.';
+  if (rows === 0) return;
+  const cell = canvas.width / Math.max(rows, cols);
+  for (let i = 0; i < rows; i++) {
+    const row = values.subarray(i * cols, (i + 1) * cols);
+    const max = row.reduce((m, w) => (Number.isNaN(w) ? m : Math.max(m, w)), 0);
+    for (let j = 0; j < cols; j++) {
+      const w = row[j] as number;
+      ctx.fillStyle = Number.isNaN(w) ? '#e9ecef' : `rgba(59, 91, 219, ${(max > 0 ? w / max : 0).toFixed(3)})`;
+      ctx.fillRect(j * cell, i * cell, cell, cell);
+    }
+  }
+}
+
+export async function startPlayground(): Promise<void> {
   const form = $<HTMLFormElement>('pg');
   const backendSelect = form.elements.namedItem('backend') as HTMLSelectElement;
-  const hasGpu = typeof navigator !== 'undefined' && 'gpu' in navigator && navigator.gpu !== undefined;
   const webgpuOption = backendSelect.querySelector<HTMLOptionElement>('option[value="webgpu"]')!;
-  if (hasGpu) {
+  // navigator.gpu can exist without an adapter (blocklisted GPU, headless without SwiftShader): offer WebGPU only
+  // when an adapter is there, so the default run does not start with an error.
+  const gpu = typeof navigator !== 'undefined' ? navigator.gpu : undefined;
+  const adapter = gpu ? await gpu.requestAdapter().catch(() => null) : null;
+  if (adapter) {
     registerWebGpuBackend();
     backendSelect.value = 'webgpu';
   } else {
     webgpuOption.disabled = true;
-    webgpuOption.textContent = 'webgpu (navigator.gpu unavailable)';
+    webgpuOption.textContent = gpu ? 'webgpu (no adapter)' : 'webgpu (navigator.gpu unavailable)';
   }
   let layout: Layout | null = null;
   let runId = 0;
@@ -113,6 +152,7 @@ export function startPlayground(): void {
       layout = computeLayout(readInput(form));
       renderLayout(layout);
       renderTiles(layout);
+      renderHeatmap(layout);
     } catch (error) {
       layout = null;
       showError(error);
@@ -157,6 +197,7 @@ export function startPlayground(): void {
   };
 
   form.addEventListener('input', update);
+  $('pg-heat').addEventListener('input', update);
   form.addEventListener('change', (event) => {
     if ((event.target as HTMLElement).getAttribute('name') === 'backend') void run();
   });

@@ -1,4 +1,12 @@
-import { type AttnOptions, type FloatDType, FaError, resolveAttnProblem } from '@fa/core';
+import {
+  type AttnOptions,
+  type AttnProblem,
+  FaError,
+  type FloatDType,
+  resolveAttnProblem,
+  roundToDType,
+  visibleKeyRange,
+} from '@fa/core';
 import { attentionFlops, cuSeqlensFromLengths, paddedAttentionFlops, type TileMap, tileMap } from '@fa/seqpack';
 
 /** What the form holds, already parsed into numbers. */
@@ -25,6 +33,8 @@ export interface Layout {
   readonly lengths: number[];
   readonly cuSeqlens: Int32Array;
   readonly options: AttnOptions;
+  /** The problem as the library resolved it: defaults filled in, causal window applied. */
+  readonly problem: AttnProblem;
   readonly map: TileMap;
   readonly packedFlops: number;
   readonly paddedFlops: number;
@@ -65,7 +75,7 @@ export function computeLayout(input: PlaygroundInput): Layout {
     softcap: input.softcap,
   };
   const meta = { shape: [total, input.heads, input.headDim], dtype: input.dtype };
-  resolveAttnProblem(meta, meta, meta, options);
+  const problem = resolveAttnProblem(meta, meta, meta, options);
   const map = tileMap(cuSeqlens, cuSeqlens, {
     blockM: input.block,
     blockN: input.block,
@@ -83,6 +93,7 @@ export function computeLayout(input: PlaygroundInput): Layout {
     lengths,
     cuSeqlens,
     options,
+    problem,
     map,
     packedFlops: attentionFlops(flopsOptions),
     paddedFlops: paddedAttentionFlops(flopsOptions),
@@ -115,4 +126,63 @@ export function formatFlops(flops: number): string {
     i++;
   }
   return `${flops.toPrecision(3)} ${units[i]}FLOP`;
+}
+
+/** Deterministic inputs in [-0.5, 0.5), so runs repeat and the heatmap shows the data the backends ran on. */
+export function randomValues(count: number, seed: number): Float32Array {
+  let s = seed >>> 0 || 1;
+  const values = new Float32Array(count);
+  for (let i = 0; i < count; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    values[i] = s / 2 ** 32 - 0.5;
+  }
+  return values;
+}
+
+/** The seeds of q, k, v and dout. */
+export const SEEDS = { q: 1, k: 2, v: 3, dout: 4 } as const;
+
+export interface Weights {
+  readonly rows: number;
+  readonly cols: number;
+  /** Row-major `rows × cols` softmax weights; NaN where the mask hides the key. */
+  readonly values: Float64Array;
+}
+
+/**
+ * The attention weights of one head of one sequence, in float64 from the run's inputs, masked with @fa/core's
+ * `visibleKeyRange`, the rule every backend follows. Only the top-left `limit × limit` corner, to stay cheap.
+ */
+export function attentionWeights(layout: Layout, sequence: number, head: number, limit = 128): Weights {
+  const p = layout.problem;
+  const start = layout.cuSeqlens[sequence] as number;
+  const length = (layout.cuSeqlens[sequence + 1] as number) - start;
+  const rows = Math.min(length, limit);
+  const cols = rows;
+  const size = p.totalQ * p.numHeads * p.headDim;
+  const q = randomValues(size, SEEDS.q);
+  const k = randomValues(size, SEEDS.k);
+  const at = (data: Float32Array, token: number, d: number) =>
+    roundToDType(data[((start + token) * p.numHeads + head) * p.headDim + d] as number, p.dtype);
+  const values = new Float64Array(rows * cols).fill(Number.NaN);
+  for (let i = 0; i < rows; i++) {
+    const { first, last } = visibleKeyRange(i, length, length, p.windowLeft, p.windowRight);
+    const hi = Math.min(last, cols - 1);
+    if (first > hi) continue;
+    let max = Number.NEGATIVE_INFINITY;
+    // The row's softmax runs over every visible key of the sequence, including those right of the shown corner.
+    const scores = new Float64Array(last - first + 1);
+    for (let j = first; j <= last; j++) {
+      let dot = 0;
+      for (let d = 0; d < p.headDim; d++) dot += at(q, i, d) * at(k, j, d);
+      let s = dot * p.softmaxScale;
+      if (p.softcap > 0) s = p.softcap * Math.tanh(s / p.softcap);
+      scores[j - first] = s;
+      max = Math.max(max, s);
+    }
+    let sum = 0;
+    for (let j = 0; j < scores.length; j++) sum += scores[j] = Math.exp((scores[j] as number) - max);
+    for (let j = first; j <= hi; j++) values[i * cols + j] = (scores[j - first] as number) / sum;
+  }
+  return { rows, cols, values };
 }
