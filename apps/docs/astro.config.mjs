@@ -14,7 +14,16 @@ export default defineConfig({
       // Offline by design: no social links, no edit links to a remote, system fonts only (Starlight's default).
       sidebar: [
         { label: 'Start here', items: ['getting-started', 'concepts', { label: 'Playground', link: '/playground/' }] },
-        { label: 'Guides', items: ['semantics', 'architecture', 'benchmarks', 'autograd'] },
+        {
+          label: 'Guides',
+          items: [
+            'semantics',
+            'architecture',
+            'benchmarks',
+            { label: 'Benchmark results', link: '/benchmark-results/' },
+            'autograd',
+          ],
+        },
       ],
     }),
   ],

@@ -44,7 +44,9 @@ describe.skipIf(!existsSync(CHROMIUM))('docs site in headless Chromium', () => {
     const problems: string[] = [];
     page.on('console', (m) => m.type() === 'error' && problems.push(`console: ${m.text()}`));
     page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
-    page.on('request', (r) => !r.url().startsWith(server.url) && problems.push(`offsite request: ${r.url()}`));
+    // blob: URLs of the page's own origin are the code editor's in-memory modules, not network requests.
+    const local = (url: string) => url.startsWith(server.url) || url.startsWith(`blob:${server.url}`);
+    page.on('request', (r) => !local(r.url()) && problems.push(`offsite request: ${r.url()}`));
     page.on('response', (r) => r.status() >= 400 && problems.push(`HTTP ${r.status()}: ${r.url()}`));
     return { page, problems };
   }
@@ -81,10 +83,49 @@ describe.skipIf(!existsSync(CHROMIUM))('docs site in headless Chromium', () => {
       if ((await page.locator(`[id="${id}"]`).count()) === 0) broken.push(`${href}: no element with id "${id}"`);
     }
     expect(broken).toEqual([]);
-    expect(seen.size).toBeGreaterThanOrEqual(8); // home, getting started, concepts, playground, 4 guides
+    expect(seen.size).toBeGreaterThanOrEqual(9); // home, getting started, concepts, playground, 4 guides, results
+    expect(seen.has('/benchmark-results/')).toBe(true);
     expect(problems).toEqual([]);
     await page.close();
   }, 120_000);
+
+  it('benchmark results: one bar chart per committed run, drawn at build time', async () => {
+    const { page, problems } = await openPage();
+    await page.goto(`${server.url}/benchmark-results/`);
+    const charts = page.locator('svg.bench-chart');
+    expect(await charts.count()).toBeGreaterThanOrEqual(1);
+    const values = await page.$$eval('rect.bench-bar', (rects) => rects.map((r) => Number(r.dataset.value)));
+    expect(values.length).toBeGreaterThan(4);
+    for (const v of values) expect(v).toBeGreaterThan(0);
+    const series = new Set(await page.$$eval('rect.bench-bar', (rects) => rects.map((r) => r.dataset.series)));
+    expect([...series]).toEqual(expect.arrayContaining(['fa varlen', 'fa padded']));
+    await page.screenshot({ path: `${ARTIFACTS}benchmark-results.png`, fullPage: true });
+    expect(problems).toEqual([]);
+    await page.close();
+  }, 60_000);
+
+  it('playground code editor: runs the default sample as a module and shows its console output', async () => {
+    const { page, problems } = await openPage();
+    await page.goto(`${server.url}/playground/`);
+    expect(await page.locator('#pg-code').inputValue()).toContain("from '@fa/flash-attn'");
+    await page.click('#pg-code-run');
+    const output = page.locator('#pg-console');
+    await page.waitForFunction(() => document.getElementById('pg-console')!.dataset.state === 'done', undefined, {
+      timeout: 60_000,
+    });
+    const text = (await output.textContent()) ?? '';
+    expect(text).toContain('cu_seqlens 0, 5, 5, 8 max 5');
+    expect(text).toContain('out shape 8 × 2 × 16');
+    expect(text).toMatch(/out\[0, 0, :4\] -?\d\.\d{4}, /);
+
+    // An error in the sample is shown in the output, not thrown at the page.
+    await page.fill('#pg-code', "import { nope } from 'left-pad';");
+    await page.click('#pg-code-run');
+    await page.waitForFunction(() => document.getElementById('pg-console')!.dataset.state === 'error');
+    expect(await output.textContent()).toMatch(/can import only @fa\/flash-attn and @fa\/seqpack/);
+    expect(problems).toEqual([]);
+    await page.close();
+  }, 90_000);
 
   it('playground: layout, tile map, runs and inline errors', async () => {
     const { page, problems } = await openPage();
@@ -123,6 +164,19 @@ describe.skipIf(!existsSync(CHROMIUM))('docs site in headless Chromium', () => {
     const packed = Number(await page.locator('#pg-flops-packed').getAttribute('data-value'));
     const padded = Number(await page.locator('#pg-flops-padded').getAttribute('data-value'));
     expect(padded / packed).toBeGreaterThan(10);
+    // The run times the packed batch and its padded equivalent (flashAttn on the batch padded to the longest).
+    const times = Object.fromEntries(
+      await Promise.all(
+        ['pg-forward-ms', 'pg-backward-ms', 'pg-padded-forward-ms', 'pg-padded-backward-ms'].map(
+          async (id) => [id, await page.locator(`#${id}`).getAttribute('data-value')] as const,
+        ),
+      ),
+    );
+    for (const [id, value] of Object.entries(times)) {
+      expect(Number.isFinite(Number(value)) && Number(value) >= 0, `${id} = ${value}`).toBe(true);
+    }
+    expect(await page.locator('#pg-padded-forward-ms').textContent()).toMatch(/^\d+\.\d ms$/);
+    expect(await page.locator('#pg-forward-ms').textContent()).toMatch(/^\d+\.\d ms$/);
     await page.screenshot({ path: `${ARTIFACTS}playground-cpu.png`, fullPage: true });
 
     if (hasGpu) {

@@ -34,6 +34,15 @@ function readInput(form: HTMLFormElement): PlaygroundInput & { backend: string }
   };
 }
 
+/** A time in milliseconds, with its number in `data-value` for the tests. */
+function ms(id: string, value: number): string {
+  return `<span id="${id}" data-value="${value}">${value.toFixed(1)} ms</span>`;
+}
+
+function ratio(padded: number, packed: number): string {
+  return packed > 0 ? `(${(padded / packed).toFixed(2)}× the packed time)` : '';
+}
+
 /** Typed library errors are expected input problems: shown inline with their code, never thrown. */
 function showError(error: unknown): void {
   const box = $('pg-error');
@@ -174,8 +183,20 @@ export async function startPlayground(): Promise<void> {
       const ok = result.maxError <= tolerance;
       $('pg-run-results').innerHTML = [
         ['backend', result.backend],
-        ['forward', `${result.forwardMs.toFixed(1)} ms`],
-        ['backward', `${result.backwardMs.toFixed(1)} ms`],
+        ['forward, packed', ms('pg-forward-ms', result.forwardMs)],
+        ['backward, packed', ms('pg-backward-ms', result.backwardMs)],
+        ...(result.padded
+          ? [
+              [
+                `forward, padded (${result.padded.batch} × ${result.padded.seqlen})`,
+                `${ms('pg-padded-forward-ms', result.padded.forwardMs)} ${ratio(result.padded.forwardMs, result.forwardMs)}`,
+              ],
+              [
+                `backward, padded (${result.padded.batch} × ${result.padded.seqlen})`,
+                `${ms('pg-padded-backward-ms', result.padded.backwardMs)} ${ratio(result.padded.backwardMs, result.backwardMs)}`,
+              ],
+            ]
+          : [['padded', 'not run: the padded batch is too large for the page']]),
         [
           'max error vs reference',
           `<span id="pg-max-error" data-value="${result.maxError}">${result.maxError.toExponential(2)}</span> ` +

@@ -1,5 +1,13 @@
 import { encodeFromFloat, type FloatDType, referenceAttnBackward } from '@fa/core';
-import { flashAttnVarlen, flashAttnVarlenBackward, getBackend, type Tensor, tensor } from '@fa/flash-attn';
+import {
+  flashAttn,
+  flashAttnBackward,
+  flashAttnVarlen,
+  flashAttnVarlenBackward,
+  getBackend,
+  type Tensor,
+  tensor,
+} from '@fa/flash-attn';
 import { type Layout, type PlaygroundInput, randomValues, SEEDS, sampleSequences } from './model.js';
 
 export interface RunResult {
@@ -11,7 +19,19 @@ export interface RunResult {
   readonly sampledTokens: number;
   /** Max |backend − reference| over out, dq, dk and dv of the sampled sequences. */
   readonly maxError: number;
+  /** The same batch padded to its longest sequence and run through `flashAttn`; null when it was too large. */
+  readonly padded: PaddedTimes | null;
 }
+
+export interface PaddedTimes {
+  readonly batch: number;
+  readonly seqlen: number;
+  readonly forwardMs: number;
+  readonly backwardMs: number;
+}
+
+/** The padded comparison is skipped above this many forward FLOPs, so a skewed batch cannot stall the page. */
+export const PADDED_FLOPS_LIMIT = 2e10;
 
 function maxAbsDiff(got: Float32Array, want: Float64Array): number {
   let max = 0;
@@ -33,7 +53,9 @@ export async function runOnBackend(layout: Layout, input: PlaygroundInput, backe
     await timedRun({ ...layout, cuSeqlens: Int32Array.of(0, 1), lengths: [1] }, input, backend, false);
     warmed.add(key);
   }
-  return timedRun(layout, input, backend, true);
+  const result = await timedRun(layout, input, backend, true);
+  const padded = layout.paddedFlops <= PADDED_FLOPS_LIMIT ? await timedPaddedRun(layout, input, backend) : null;
+  return { ...result, padded };
 }
 
 const warmed = new Set<string>();
@@ -66,7 +88,7 @@ async function timedRun(layout: Layout, input: PlaygroundInput, backend: string,
     const [dq, dk, dv] = await Promise.all([grads.dq.toArray(), grads.dk.toArray(), grads.dv.toArray()]);
     const backwardMs = performance.now() - start;
 
-    if (!check) return { backend, forwardMs, backwardMs, sampled: 0, sampledTokens: 0, maxError: 0 };
+    if (!check) return { backend, forwardMs, backwardMs, sampled: 0, sampledTokens: 0, maxError: 0, padded: null };
     const sampled = sampleSequences(layout.lengths);
     const rows = layout.cuSeqlens[sampled] as number;
     const n = rows * input.heads * input.headDim;
@@ -87,7 +109,53 @@ async function timedRun(layout: Layout, input: PlaygroundInput, backend: string,
       maxAbsDiff(dk, ref.dk),
       maxAbsDiff(dv, ref.dv),
     );
-    return { backend, forwardMs, backwardMs, sampled, sampledTokens: rows, maxError };
+    return { backend, forwardMs, backwardMs, sampled, sampledTokens: rows, maxError, padded: null };
+  } finally {
+    for (const t of owned) t.dispose();
+  }
+}
+
+/**
+ * The padded equivalent of the packed batch: every sequence zero-padded to the longest, `(batch, seqlen, H, D)`,
+ * run through `flashAttn` / `flashAttnBackward` with the same options, timed the same way as the packed run.
+ */
+async function timedPaddedRun(layout: Layout, input: PlaygroundInput, backend: string): Promise<PaddedTimes> {
+  const batch = layout.lengths.length;
+  const seqlen = Math.max(1, ...layout.lengths);
+  const row = input.heads * input.headDim;
+  const total = layout.cuSeqlens[layout.cuSeqlens.length - 1] as number;
+  const shape = [batch, seqlen, input.heads, input.headDim];
+  const pad = (packed: Float32Array | Uint16Array) => {
+    const out =
+      packed instanceof Float32Array ? new Float32Array(batch * seqlen * row) : new Uint16Array(batch * seqlen * row);
+    for (let b = 0; b < batch; b++) {
+      const start = layout.cuSeqlens[b] as number;
+      const end = layout.cuSeqlens[b + 1] as number;
+      out.set(packed.subarray(start * row, end * row), b * seqlen * row);
+    }
+    return out;
+  };
+  const owned: Tensor[] = [];
+  const make = (seed: number) => {
+    const t = tensor(pad(encodeFromFloat(randomValues(total * row, seed), input.dtype)), shape, input.dtype);
+    owned.push(t);
+    return t;
+  };
+  try {
+    const [q, k, v, dout] = [SEEDS.q, SEEDS.k, SEEDS.v, SEEDS.dout].map(make) as [Tensor, Tensor, Tensor, Tensor];
+    const { cuSeqlensQ: _q, cuSeqlensK: _k, ...rest } = layout.options;
+    const options = { ...rest, backend };
+    let start = performance.now();
+    const { out, lse } = await flashAttn(q, k, v, options);
+    owned.push(out, lse);
+    await out.toArray();
+    const forwardMs = performance.now() - start;
+    start = performance.now();
+    const grads = await flashAttnBackward(dout, q, k, v, out, lse, options);
+    owned.push(grads.dq, grads.dk, grads.dv);
+    await Promise.all([grads.dq.toArray(), grads.dk.toArray(), grads.dv.toArray()]);
+    const backwardMs = performance.now() - start;
+    return { batch, seqlen, forwardMs, backwardMs };
   } finally {
     for (const t of owned) t.dispose();
   }
