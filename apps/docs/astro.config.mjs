@@ -24,6 +24,19 @@ export default defineConfig({
             'autograd',
           ],
         },
+        // Generated from the packages' types by scripts/api-reference.mjs (run before `astro build`/`astro dev`).
+        {
+          label: 'API reference',
+          items: [
+            'api/core',
+            'api/seqpack',
+            'api/flash-attn',
+            'api/flash-attn-cpu',
+            'api/webgpu',
+            'api/autograd',
+            'api/autograd-tfjs',
+          ],
+        },
       ],
     }),
   ],

@@ -7,31 +7,46 @@ import type { Loader, LoaderContext } from 'astro/loaders';
  * Loads plain Markdown pages (no frontmatter) for Starlight: the title is the first `# ` heading, which is removed
  * from the body because Starlight renders the title itself, and the description is the first paragraph. This lets
  * the guides in the repository's docs/ folder stay ordinary GitHub Markdown and still be the pages of the site.
+ * A folder given with an `idPrefix` puts its pages under that path (`api/` for the generated API reference).
  */
-export function markdownPagesLoader(folders: URL[]): Loader {
-  const dirs = folders.map((url) => fileURLToPath(url));
+export function markdownPagesLoader(folders: (URL | PagesFolder)[]): Loader {
+  const sources = folders.map((f) => (f instanceof URL ? { dir: fileURLToPath(f), idPrefix: '' } : toSource(f)));
+  const dirs = sources.map((source) => source.dir);
   return {
     name: 'fa-markdown-pages',
     async load(context) {
-      await loadAll(context, dirs);
+      await loadAll(context, sources);
       // In `astro dev`, edits to a guide reload it.
       context.watcher?.add(dirs);
       context.watcher?.on('change', (path) => {
-        if (path.endsWith('.md') && dirs.some((dir) => path.startsWith(dir))) void loadAll(context, dirs);
+        if (path.endsWith('.md') && dirs.some((dir) => path.startsWith(dir))) void loadAll(context, sources);
       });
     },
   };
 }
 
-async function loadAll({ store, parseData, renderMarkdown, generateDigest, config }: LoaderContext, dirs: string[]) {
+export interface PagesFolder {
+  readonly url: URL;
+  /** Prepended to each page's id, hence to its URL: `api/` makes `core.md` the page `/api/core/`. */
+  readonly idPrefix: string;
+}
+
+function toSource({ url, idPrefix }: PagesFolder): { dir: string; idPrefix: string } {
+  return { dir: fileURLToPath(url), idPrefix };
+}
+
+async function loadAll(
+  { store, parseData, renderMarkdown, generateDigest, config }: LoaderContext,
+  sources: { dir: string; idPrefix: string }[],
+) {
   const root = fileURLToPath(config.root);
   store.clear();
-  for (const dir of dirs) {
+  for (const { dir, idPrefix } of sources) {
     for (const file of (await readdir(dir)).filter((f) => f.endsWith('.md')).sort()) {
       const filePath = join(dir, file);
       const source = await readFile(filePath, 'utf8');
       const { title, body } = splitTitle(source, filePath);
-      const id = basename(file, '.md');
+      const id = idPrefix + basename(file, '.md');
       const text = rewriteLinks(body);
       const data = await parseData({ id, data: { title, description: firstParagraph(text) } });
       // Astro wants paths relative to the project root, even for files outside it.

@@ -85,6 +85,10 @@ describe.skipIf(!existsSync(CHROMIUM))('docs site in headless Chromium', () => {
     expect(broken).toEqual([]);
     expect(seen.size).toBeGreaterThanOrEqual(9); // home, getting started, concepts, playground, 4 guides, results
     expect(seen.has('/benchmark-results/')).toBe(true);
+    // The API reference (one page per public entry point) is reached from the sidebar.
+    for (const slug of ['core', 'seqpack', 'flash-attn', 'flash-attn-cpu', 'webgpu', 'autograd', 'autograd-tfjs']) {
+      expect(seen.has(`/api/${slug}/`), `/api/${slug}/`).toBe(true);
+    }
     expect(problems).toEqual([]);
     await page.close();
   }, 120_000);
