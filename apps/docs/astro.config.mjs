@@ -19,6 +19,7 @@ export default defineConfig({
           items: [
             'semantics',
             'architecture',
+            'backends',
             'benchmarks',
             { label: 'Benchmark results', link: '/benchmark-results/' },
             'autograd',
