@@ -6,10 +6,13 @@ import { describe, expect, it } from 'vitest';
 
 /**
  * Every ```ts / ```typescript sample in the Markdown the project publishes is type-checked against the workspace
- * sources, so a sample cannot drift from the API it shows. A sample that is deliberately a fragment (it uses names
- * from the surrounding prose, or pseudo-code) says so on its fence line, with the reason:
+ * sources, so a sample cannot drift from the API it shows. A sample that uses names from the code around it (an
+ * excerpt of a model, a training loop) names a context on its fence line:
  *
- *     ```ts fragment="uses `tokens` and `concat` from the training loop"
+ *     ```ts context="seqpack-loader"
+ *
+ * and is checked with `test/sample-contexts/seqpack-loader.ts` prepended: `import`s and `declare`s of the names it
+ * uses, typed with the packages' real exported types, so an excerpt cannot drift from the API either.
  *
  * Each sample becomes a virtual module inside apps/docs, so `@fa/*` imports resolve through apps/docs/node_modules
  * (apps/docs depends on every package a sample imports) and the `@fa/source` condition picks the TypeScript sources.
@@ -18,13 +21,14 @@ import { describe, expect, it } from 'vitest';
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const APP = fileURLToPath(new URL('../', import.meta.url));
 const SAMPLES_DIR = join(APP, 'test', '__samples__');
+const CONTEXTS_DIR = join(APP, 'test', 'sample-contexts');
 
 interface Sample {
   /** Where it is, as `path:line` of the opening fence, relative to the repository root. */
   readonly where: string;
   readonly code: string;
-  /** Set when the fence marks the sample as a fragment: the reason given. */
-  readonly fragment: string | undefined;
+  /** The `context="NAME"` of the fence: `test/sample-contexts/NAME.ts` is prepended when checking it. */
+  readonly context: string | undefined;
 }
 
 function markdownFiles(): string[] {
@@ -60,11 +64,10 @@ function extractSamples(file: string, text: string): Sample[] {
       body.push((lines[j] as string).slice(indent.length));
       j++;
     }
-    const fragment = /\bfragment(?:="([^"]*)")?/.exec(meta);
     samples.push({
       where: `${file}:${i + 1}`,
       code: body.join('\n'),
-      fragment: fragment ? (fragment[1] ?? 'marked as a fragment') : undefined,
+      context: /\bcontext="([\w-]+)"/.exec(meta)?.[1],
     });
     i = j;
   }
@@ -72,7 +75,11 @@ function extractSamples(file: string, text: string): Sample[] {
 }
 
 const samples = markdownFiles().flatMap((file) => extractSamples(file, readFileSync(join(ROOT, file), 'utf8')));
-const checked = samples.filter((s) => s.fragment === undefined);
+
+/** The text prepended to a sample: its context file, or nothing. */
+function prelude(sample: Sample): string {
+  return sample.context === undefined ? '' : readFileSync(join(CONTEXTS_DIR, `${sample.context}.ts`), 'utf8');
+}
 
 function virtualName(sample: Sample): string {
   return join(SAMPLES_DIR, `${sample.where.replace(/[^\w]+/g, '_')}.ts`);
@@ -104,10 +111,10 @@ function typeCheck(): Map<Sample, string[]> {
     sourceMap: false,
   };
   const files = new Map<string, string>();
-  for (const sample of checked) {
+  for (const sample of samples) {
     // A sample without imports is still a module (top-level await, no global leaks between samples).
-    const code = /^\s*(import|export)\s/m.test(sample.code) ? sample.code : `${sample.code}\nexport {};\n`;
-    files.set(virtualName(sample), code);
+    const code = `${prelude(sample)}${sample.code}`;
+    files.set(virtualName(sample), /^\s*(import|export)\s/m.test(code) ? code : `${code}\nexport {};\n`);
   }
   const host = ts.createCompilerHost(compilerOptions);
   const getSourceFile = host.getSourceFile.bind(host);
@@ -125,7 +132,9 @@ function typeCheck(): Map<Sample, string[]> {
 
   const program = ts.createProgram([...files.keys()], compilerOptions, host);
   const result = new Map<Sample, string[]>();
-  for (const sample of checked) {
+  for (const sample of samples) {
+    // Diagnostics are reported at the sample's own lines; a negative line is in its context file.
+    const offset = prelude(sample).split('\n').length - 1;
     const source = program.getSourceFile(virtualName(sample))!;
     const diagnostics = [...program.getSyntacticDiagnostics(source), ...program.getSemanticDiagnostics(source)];
     result.set(
@@ -134,7 +143,7 @@ function typeCheck(): Map<Sample, string[]> {
         const message = ts.flattenDiagnosticMessageText(d.messageText, '\n');
         if (d.start === undefined) return `TS${d.code}: ${message}`;
         const { line, character } = source.getLineAndCharacterOfPosition(d.start);
-        return `line ${line + 1}:${character + 1} TS${d.code}: ${message}`;
+        return `line ${line + 1 - offset}:${character + 1} TS${d.code}: ${message}`;
       }),
     );
   }
@@ -143,17 +152,13 @@ function typeCheck(): Map<Sample, string[]> {
 
 describe('code samples in the Markdown type-check against the workspace sources', () => {
   it('finds the samples', () => {
-    expect(checked.length).toBeGreaterThanOrEqual(10);
-    // Fragments are the exception: most samples must be complete programs.
-    expect(samples.filter((s) => s.fragment).length).toBeLessThan(checked.length);
+    expect(samples.length).toBeGreaterThanOrEqual(10);
+    // Excerpts are the exception: most samples must be complete programs.
+    expect(samples.filter((s) => s.context).length).toBeLessThan(samples.length / 2);
   });
 
   for (const sample of samples) {
-    if (sample.fragment !== undefined) {
-      it.skip(`${sample.where} (fragment: ${sample.fragment})`, () => {});
-      continue;
-    }
-    it(sample.where, () => {
+    it(`${sample.where}${sample.context ? ` (context: ${sample.context})` : ''}`, () => {
       const errors = diagnosticsBySample().get(sample)!;
       expect(errors, `${sample.where} (${relative(ROOT, dirname(virtualName(sample)))})\n${sample.code}`).toEqual([]);
     }, 120_000);
