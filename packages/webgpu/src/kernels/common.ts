@@ -70,3 +70,31 @@ ${indent}}`;
 export function dropoutWords(group: string): string {
   return `let words = philox4x32(vec4<u32>(${group}, u32(i), h, b), vec2<u32>(p.seed_lo, p.seed_hi));`;
 }
+
+/**
+ * The opening of a kernel with one workgroup per (query tile, head) item, shared by the forward and dQ kernels
+ * (same item list, same layout): decodes the item and the sequence bounds it covers. Returns early for the
+ * padding workgroups of a grid rounded up to two dimensions.
+ */
+export function queryTileItem(): string {
+  return `  let linear = wid.x + wid.y * p.grid_x;
+  if (linear >= p.num_items * p.num_heads) {
+    return;
+  }
+  let item = linear / p.num_heads;
+  let h = linear % p.num_heads;
+  let b = item_word(item, 0u);
+  let row0 = item_word(item, 1u);
+  let kt0 = item_word(item, 2u);
+  let kt1 = item_word(item, 3u);
+  let ft0 = item_word(item, 4u);
+  let ft1 = item_word(item, 5u);
+  let q_start = seq_start_q(b);
+  let lq = seq_len_q(b);
+  let k_start = seq_start_k(b);
+  let lk = seq_len_k(b);
+  let rows = min(BM, lq - row0);
+  let kvh = h / p.group_size;
+  let head_dim = p.head_dim;
+  let head_dim_v = p.head_dim_v;`;
+}

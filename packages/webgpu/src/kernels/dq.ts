@@ -2,7 +2,7 @@ import type { FloatDType } from '@fa/core';
 import { rowThreads, type TileConfig } from '../plan/config.js';
 import type { BindingSpec } from '../wgsl/bindings.js';
 import type { ScoreFeatures } from '../wgsl/scores.js';
-import { attentionPrelude, dropoutWords, stageLoad, zeroedArray } from './common.js';
+import { attentionPrelude, dropoutWords, queryTileItem, stageLoad, zeroedArray } from './common.js';
 
 export function dqBindings(dtype: FloatDType): BindingSpec[] {
   return [
@@ -52,26 +52,7 @@ ${attentionPrelude(c, dqBindings(dtype), f, `const NQ: u32 = ${c.dp / tpr}u;   /
 
 @compute @workgroup_size(${c.wg})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) t: u32) {
-  let linear = wid.x + wid.y * p.grid_x;
-  if (linear >= p.num_items * p.num_heads) {
-    return;
-  }
-  let item = linear / p.num_heads;
-  let h = linear % p.num_heads;
-  let b = item_word(item, 0u);
-  let row0 = item_word(item, 1u);
-  let kt0 = item_word(item, 2u);
-  let kt1 = item_word(item, 3u);
-  let ft0 = item_word(item, 4u);
-  let ft1 = item_word(item, 5u);
-  let q_start = seq_start_q(b);
-  let lq = seq_len_q(b);
-  let k_start = seq_start_k(b);
-  let lk = seq_len_k(b);
-  let rows = min(BM, lq - row0);
-  let kvh = h / p.group_size;
-  let head_dim = p.head_dim;
-  let head_dim_v = p.head_dim_v;
+${queryTileItem()}
   let stats_rows = p.total_q * p.num_heads;
 
   let rg = t / TPR;
