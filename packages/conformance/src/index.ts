@@ -1,3 +1,5 @@
+export { type ExpectedRejection, type Outcome, outcomeOf, rejectionProblem } from './bad-input/outcome.js';
+export { type BadInputOptions, describeBadInputs } from './bad-input/suite.js';
 export { type ConformanceCase, fixedCases, randomCase } from './cases.js';
 export { type Comparison, compareToReference, maxError, type Quantity } from './compare.js';
 export { freshSeed, Random } from './random.js';

@@ -35,9 +35,10 @@ function state(): RegistryState {
   return current;
 }
 
-function checkName(name: unknown): asserts name is string {
+/** `argument` is what the caller called it: `name` when registering, `backend` when choosing one for a call. */
+function checkName(name: unknown, argument: 'name' | 'backend'): asserts name is string {
   if (typeof name !== 'string' || !/^[a-z][a-z0-9-]*$/.test(name)) {
-    throw expectationError('E_VALUE', 'name', 'a backend name such as "cpu" or "webgpu"', describeValue(name));
+    throw expectationError('E_VALUE', argument, 'a backend name such as "cpu" or "webgpu"', describeValue(name));
   }
 }
 
@@ -46,7 +47,7 @@ function checkName(name: unknown): asserts name is string {
  * never touches a GPU. Higher priority wins automatic selection. Registering a name again replaces it.
  */
 export function registerBackend(name: string, factory: BackendFactory, options: { priority?: number } = {}): void {
-  checkName(name);
+  checkName(name, 'name');
   if (typeof factory !== 'function') {
     throw expectationError('E_VALUE', 'factory', 'a function that creates the backend', describeValue(factory));
   }
@@ -65,6 +66,7 @@ export function registerBackend(name: string, factory: BackendFactory, options: 
 
 /** Removes a backend, destroying it if it had started. Returns whether it was registered. */
 export function unregisterBackend(name: string): boolean {
+  checkName(name, 'name');
   const s = state();
   const entry = s.entries.get(name);
   if (!entry) return false;
@@ -104,7 +106,7 @@ function reasonOf(error: unknown): string {
 
 /** Returns the named backend, initialising it on first use. */
 export async function getBackend(name: string): Promise<AttentionBackend> {
-  checkName(name);
+  checkName(name, 'backend');
   const entry = state().entries.get(name);
   if (!entry) {
     const known =

@@ -105,15 +105,16 @@ export async function flashAttnVarlenBackward(
   lse: TensorInput,
   options: VarlenOptions,
 ): Promise<VarlenBackwardResult> {
-  if ((options?.dropoutP ?? 0) > 0 && options.seed === undefined) {
-    throw expectationError('E_VALUE', 'seed', 'the seed returned by the forward call (dropout is on)', 'undefined');
-  }
   const inputs = new CallInputs();
   try {
     const tq = inputs.tensor(q, 'q');
     const tk = inputs.tensor(k, 'k');
     const tv = inputs.tensor(v, 'v');
     const problem = resolveAttnProblem(tq, tk, tv, options);
+    // Checked after the options are known valid, so a bad dropoutP is named as such rather than as a missing seed.
+    if (problem.dropoutP > 0 && options.seed === undefined) {
+      throw expectationError('E_VALUE', 'seed', 'the seed returned by the forward call (dropout is on)', 'undefined');
+    }
     const tdout = inputs.tensor(dout, 'dout');
     const tout = inputs.tensor(out, 'out');
     const tlse = inputs.tensor(lse, 'lse');

@@ -1,0 +1,70 @@
+import { encodeFromFloat, type FloatDType, type FloatHostTensor } from '@fa/core';
+import type { Random } from '../random.js';
+
+/** The shape of a small random attention call, drawn by the property and then broken by one mutation. */
+export interface CallSpec {
+  readonly lengthsQ: readonly number[];
+  readonly lengthsK: readonly number[];
+  readonly numHeadsK: number;
+  readonly groups: number;
+  readonly headDim: number;
+  readonly headDimV: number;
+  readonly dtype: FloatDType;
+  readonly causal: boolean;
+  readonly window: readonly [number, number] | undefined;
+  readonly softcap: number | undefined;
+  readonly alibi: boolean;
+  readonly dropoutP: number | undefined;
+}
+
+/** Arguments of one varlen call, loosely typed on purpose: mutations put wrong things anywhere. */
+export interface AttnCall {
+  q: unknown;
+  k: unknown;
+  v: unknown;
+  options: Record<string, unknown>;
+}
+
+export const numHeadsOf = (spec: CallSpec): number => spec.numHeadsK * spec.groups;
+
+export function sumOf(values: readonly number[]): number {
+  return values.reduce((a, b) => a + b, 0);
+}
+
+export function cuSeqlensOf(lengths: readonly number[]): Int32Array {
+  const out = new Int32Array(lengths.length + 1);
+  for (let b = 0; b < lengths.length; b++) out[b + 1] = (out[b] as number) + (lengths[b] as number);
+  return out;
+}
+
+export function randomHost(random: Random, shape: readonly number[], dtype: FloatDType): FloatHostTensor {
+  const n = shape.reduce((a, b) => a * b, 1);
+  return { data: encodeFromFloat(random.normals(n), dtype), shape: [...shape], dtype };
+}
+
+/** A valid call for `spec`: the starting point every mutation breaks in exactly one way. */
+export function buildCall(spec: CallSpec, random: Random): AttnCall {
+  const numHeads = numHeadsOf(spec);
+  const totalQ = sumOf(spec.lengthsQ);
+  const totalK = sumOf(spec.lengthsK);
+  const options: Record<string, unknown> = {
+    cuSeqlensQ: cuSeqlensOf(spec.lengthsQ),
+    cuSeqlensK: cuSeqlensOf(spec.lengthsK),
+    causal: spec.causal,
+  };
+  if (spec.window) options.windowSize = spec.window;
+  if (spec.softcap !== undefined) options.softcap = spec.softcap;
+  if (spec.alibi) {
+    options.alibiSlopes = Float32Array.from({ length: numHeads }, (_, h) => 2 ** -(h + 1) * (0.5 + random.next()));
+  }
+  if (spec.dropoutP !== undefined) {
+    options.dropoutP = spec.dropoutP;
+    options.seed = random.int(0, 2 ** 31);
+  }
+  return {
+    q: randomHost(random, [totalQ, numHeads, spec.headDim], spec.dtype),
+    k: randomHost(random, [totalK, spec.numHeadsK, spec.headDim], spec.dtype),
+    v: randomHost(random, [totalK, spec.numHeadsK, spec.headDimV], spec.dtype),
+    options,
+  };
+}

@@ -1,0 +1,359 @@
+import {
+  createReferenceBackend,
+  type FloatDType,
+  referenceAttnBackward,
+  registerBackend,
+  unregisterBackend,
+} from '@fa/core';
+import { flashAttnVarlen, flashAttnVarlenBackward, type Tensor, tensor } from '@fa/flash-attn';
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { compareToReference } from '../compare.js';
+import { Random } from '../random.js';
+import { type AttnCall, buildCall, type CallSpec, numHeadsOf, randomHost, sumOf } from './calls.js';
+import { forwardMutations, type Mutation } from './mutations.js';
+import { outcomeOf, rejectionProblem } from './outcome.js';
+
+export interface BadInputOptions {
+  /** The registered backend under test. */
+  readonly backend: string;
+  /** Random calls per property (default 300; the FA_FUZZ_RUNS environment variable overrides it). */
+  readonly runs?: number;
+  /** Storage dtypes the backend computes (default all three). */
+  readonly dtypes?: readonly FloatDType[];
+}
+
+function specArbitrary(dtypes: readonly FloatDType[]): fc.Arbitrary<CallSpec> {
+  const optional = <T>(arb: fc.Arbitrary<T>) => fc.option(arb, { nil: undefined });
+  return fc
+    .record({
+      lengths: fc.array(fc.tuple(fc.integer({ min: 0, max: 6 }), fc.integer({ min: 0, max: 6 })), {
+        minLength: 1,
+        maxLength: 3,
+      }),
+      numHeadsK: fc.integer({ min: 1, max: 2 }),
+      groups: fc.integer({ min: 1, max: 3 }),
+      headDim: fc.integer({ min: 1, max: 13 }),
+      headDimV: fc.integer({ min: 1, max: 13 }),
+      dtype: fc.constantFrom(...dtypes),
+      causal: fc.boolean(),
+      window: optional(fc.tuple(fc.integer({ min: -1, max: 4 }), fc.integer({ min: -1, max: 4 }))),
+      softcap: optional(fc.constantFrom(0, 2.5, 20)),
+      alibi: fc.boolean(),
+      dropoutP: optional(fc.constantFrom(0, 0.2)),
+    })
+    .map(({ lengths, ...rest }) => ({
+      ...rest,
+      lengthsQ: lengths.map(([q]) => q),
+      lengthsK: lengths.map(([, k]) => k),
+    }));
+}
+
+/** Host gradient inputs of the right shapes for `spec`: validation must run before anything reads them. */
+function backwardExtras(spec: CallSpec, random: Random) {
+  const totalQ = sumOf(spec.lengthsQ);
+  const numHeads = numHeadsOf(spec);
+  return {
+    dout: randomHost(random, [totalQ, numHeads, spec.headDimV], spec.dtype),
+    out: randomHost(random, [totalQ, numHeads, spec.headDimV], spec.dtype),
+    lse: randomHost(random, [numHeads, totalQ], 'f32'),
+  };
+}
+
+interface BackwardMutation {
+  readonly name: string;
+  readonly argument: string;
+  readonly codes: Mutation['codes'];
+  readonly applies?: (spec: CallSpec) => boolean;
+  readonly mutate: (extras: Record<string, unknown>, call: AttnCall, spec: CallSpec, random: Random) => void;
+}
+
+const otherDtype = (dtype: FloatDType): FloatDType => (dtype === 'f32' ? 'bf16' : 'f32');
+
+const backwardMutations: readonly BackwardMutation[] = [
+  {
+    name: 'dout: one column more',
+    argument: 'dout',
+    codes: ['E_SHAPE'],
+    mutate: (x, _c, s, r) => void (x.dout = randomHost(r, [sumOf(s.lengthsQ), numHeadsOf(s), s.headDimV + 1], s.dtype)),
+  },
+  {
+    name: 'dout: another dtype',
+    argument: 'dout',
+    codes: ['E_DTYPE'],
+    mutate: (x, _c, s, r) =>
+      void (x.dout = randomHost(r, [sumOf(s.lengthsQ), numHeadsOf(s), s.headDimV], otherDtype(s.dtype))),
+  },
+  {
+    name: 'dout: missing',
+    argument: 'dout',
+    codes: ['E_VALUE', 'E_SHAPE'],
+    mutate: (x) => void (x.dout = undefined),
+  },
+  {
+    name: 'out: rank 2',
+    argument: 'out',
+    codes: ['E_SHAPE'],
+    mutate: (x, _c, s, r) => void (x.out = randomHost(r, [sumOf(s.lengthsQ), numHeadsOf(s) * s.headDimV], s.dtype)),
+  },
+  {
+    name: 'lse: one row more',
+    argument: 'lse',
+    codes: ['E_SHAPE'],
+    mutate: (x, _c, s, r) => void (x.lse = randomHost(r, [numHeadsOf(s), sumOf(s.lengthsQ) + 1], 'f32')),
+  },
+  {
+    name: 'lse: (total_q, nheads) instead of (nheads, total_q)',
+    argument: 'lse',
+    codes: ['E_SHAPE'],
+    applies: (s) => sumOf(s.lengthsQ) !== numHeadsOf(s),
+    mutate: (x, _c, s, r) => void (x.lse = randomHost(r, [sumOf(s.lengthsQ), numHeadsOf(s)], 'f32')),
+  },
+  {
+    name: 'lse: f16 instead of f32',
+    argument: 'lse',
+    codes: ['E_DTYPE'],
+    mutate: (x, _c, s, r) => void (x.lse = randomHost(r, [numHeadsOf(s), sumOf(s.lengthsQ)], 'f16')),
+  },
+  {
+    name: 'seed: missing while dropout is on',
+    argument: 'seed',
+    codes: ['E_VALUE'],
+    mutate: (_x, call) => {
+      call.options.dropoutP = 0.25;
+      delete call.options.seed;
+    },
+  },
+];
+
+/** Calls that look unusual but are valid: each must be computed, and computed right. */
+const acceptedVariations: ReadonlyArray<{ name: string; vary: (call: AttnCall, spec: CallSpec) => void }> = [
+  {
+    name: 'maxSeqlen above the longest sequence',
+    vary: (call, spec) => {
+      call.options.maxSeqlenQ = Math.max(...spec.lengthsQ) + 5;
+      call.options.maxSeqlenK = Math.max(...spec.lengthsK) + 1;
+    },
+  },
+  {
+    name: 'every default written out',
+    vary: (call) => {
+      call.options.softcap ??= 0;
+      call.options.dropoutP ??= 0;
+      call.options.windowSize ??= [-1, -1];
+      call.options.deterministic = false;
+    },
+  },
+  {
+    name: 'a window wider than every sequence',
+    vary: (call) => {
+      call.options.windowSize = [1000, 1000];
+    },
+  },
+  { name: 'as drawn', vary: () => {} },
+];
+
+function disposeAll(value: unknown): void {
+  if (value === null || typeof value !== 'object') return;
+  for (const item of Object.values(value)) {
+    if (item && typeof (item as Tensor).dispose === 'function') (item as Tensor).dispose();
+  }
+}
+
+/**
+ * Declares the bad-input properties for one backend: random wrong calls are rejected with a typed error naming the
+ * argument (never a crash, a hang or an answer), and random unusual-but-valid calls are computed right.
+ */
+export function describeBadInputs(options: BadInputOptions): void {
+  const { backend, dtypes = ['f32', 'f16', 'bf16'] } = options;
+  // FA_FUZZ_RUNS turns the same properties into a longer hunt without editing tests.
+  const runs = Number(process.env.FA_FUZZ_RUNS) || options.runs || 300;
+  const specs = specArbitrary(dtypes);
+  const seeds = fc.integer({ min: 0, max: 2 ** 31 - 1 });
+
+  describe(`bad input: ${backend}`, () => {
+    const foreign = `bad-input-foreign-${backend}`;
+    beforeAll(() => registerBackend(foreign, () => createReferenceBackend(foreign)));
+    afterAll(() => void unregisterBackend(foreign));
+
+    it('rejects every wrong forward call with a typed error naming the argument', async () => {
+      const property = fc.asyncProperty(specs, fc.constantFrom(...forwardMutations), seeds, async (spec, m, seed) => {
+        fc.pre(m.applies === undefined || m.applies(spec));
+        const random = new Random(seed);
+        const call = buildCall(spec, random);
+        call.options.backend = backend;
+        m.mutate(call, spec, random);
+        const outcome = await outcomeOf(() =>
+          flashAttnVarlen(call.q as never, call.k as never, call.v as never, call.options as never),
+        );
+        if (outcome.kind === 'value') disposeAll(outcome.value);
+        expect(rejectionProblem(outcome, m), m.name).toBeUndefined();
+      });
+      await fc.assert(property, { numRuns: runs });
+    });
+
+    it('rejects every wrong backward call, through the same validation and its own', async () => {
+      const all = [
+        ...forwardMutations.map((m) => ({
+          ...m,
+          mutate: (_x: Record<string, unknown>, c: AttnCall, s: CallSpec, r: Random) => m.mutate(c, s, r),
+        })),
+        ...backwardMutations,
+      ];
+      const property = fc.asyncProperty(specs, fc.constantFrom(...all), seeds, async (spec, m, seed) => {
+        fc.pre(m.applies === undefined || m.applies(spec));
+        const random = new Random(seed);
+        const call = buildCall(spec, random);
+        call.options.backend = backend;
+        const extras: Record<string, unknown> = backwardExtras(spec, random);
+        m.mutate(extras, call, spec, random);
+        const outcome = await outcomeOf(() =>
+          flashAttnVarlenBackward(
+            extras.dout as never,
+            call.q as never,
+            call.k as never,
+            call.v as never,
+            extras.out as never,
+            extras.lse as never,
+            call.options as never,
+          ),
+        );
+        if (outcome.kind === 'value') disposeAll(outcome.value);
+        expect(rejectionProblem(outcome, m), m.name).toBeUndefined();
+      });
+      await fc.assert(property, { numRuns: runs });
+    });
+
+    it('rejects a disposed tensor and a tensor of another backend, and stays usable', async () => {
+      const spec: CallSpec = {
+        lengthsQ: [3, 0, 5],
+        lengthsK: [4, 2, 5],
+        numHeadsK: 1,
+        groups: 2,
+        headDim: 5,
+        headDimV: 5,
+        dtype: 'f32',
+        causal: true,
+        window: undefined,
+        softcap: undefined,
+        alibi: false,
+        dropoutP: undefined,
+      };
+      const random = new Random(Date.now() >>> 0);
+      const call = buildCall(spec, random);
+      const q = tensor(call.q as never);
+      q.dispose();
+      const disposed = await outcomeOf(() =>
+        flashAttnVarlen(q, call.k as never, call.v as never, { ...call.options, backend } as never),
+      );
+      expect(rejectionProblem(disposed, { argument: 'q', codes: ['E_DISPOSED'] })).toBeUndefined();
+
+      const elsewhere = await flashAttnVarlen(
+        call.q as never,
+        call.k as never,
+        call.v as never,
+        { ...call.options, backend: foreign } as never,
+      );
+      const { dout } = backwardExtras(spec, random);
+      const mismatch = await outcomeOf(() =>
+        flashAttnVarlenBackward(dout, call.q as never, call.k as never, call.v as never, elsewhere.out, elsewhere.lse, {
+          ...call.options,
+          backend,
+        } as never),
+      );
+      expect(rejectionProblem(mismatch, { argument: 'out', codes: ['E_BACKEND_MISMATCH'] })).toBeUndefined();
+      elsewhere.out.dispose();
+      elsewhere.out.dispose();
+      elsewhere.lse.dispose();
+
+      // The same call, now valid, still computes: the rejections left nothing behind.
+      const exact = referenceAttnBackward(
+        dout,
+        call.q as never,
+        call.k as never,
+        call.v as never,
+        call.options as never,
+      );
+      const result = await flashAttnVarlen(
+        call.q as never,
+        call.k as never,
+        call.v as never,
+        { ...call.options, backend } as never,
+      );
+      try {
+        const c = compareToReference('out', 'f32', await result.out.toArray(), exact.out, null);
+        expect(c.pass, `${c.maxError} > ${c.tolerance}`).toBe(true);
+      } finally {
+        result.out.dispose();
+        result.lse.dispose();
+      }
+    });
+
+    it('computes unusual but valid calls exactly as the reference does', async () => {
+      const property = fc.asyncProperty(
+        specs,
+        fc.constantFrom(...acceptedVariations),
+        seeds,
+        async (spec, variation, seed) => {
+          const random = new Random(seed);
+          const call = buildCall(spec, random);
+          variation.vary(call, spec);
+          const { dout } = backwardExtras(spec, random);
+          const precision = spec.dtype === 'f32' ? null : spec.dtype;
+          const exact = referenceAttnBackward(
+            dout,
+            call.q as never,
+            call.k as never,
+            call.v as never,
+            call.options as never,
+          );
+          const low = precision
+            ? referenceAttnBackward(dout, call.q as never, call.k as never, call.v as never, call.options as never, {
+                precision,
+              })
+            : null;
+          const forward = await flashAttnVarlen(
+            call.q as never,
+            call.k as never,
+            call.v as never,
+            { ...call.options, backend } as never,
+          );
+          try {
+            const grads = await flashAttnVarlenBackward(
+              dout,
+              call.q as never,
+              call.k as never,
+              call.v as never,
+              forward.out,
+              forward.lse,
+              {
+                ...call.options,
+                backend,
+              } as never,
+            );
+            try {
+              const comparisons = [
+                compareToReference('out', spec.dtype, await forward.out.toArray(), exact.out, low?.out ?? null),
+                compareToReference('lse', spec.dtype, await forward.lse.toArray(), exact.lse, low?.lse ?? null),
+                compareToReference('dq', spec.dtype, await grads.dq.toArray(), exact.dq, low?.dq ?? null),
+                compareToReference('dk', spec.dtype, await grads.dk.toArray(), exact.dk, low?.dk ?? null),
+                compareToReference('dv', spec.dtype, await grads.dv.toArray(), exact.dv, low?.dv ?? null),
+              ];
+              for (const c of comparisons) {
+                expect(
+                  c.pass,
+                  `${variation.name}: ${c.quantity} error ${c.maxError} > ${c.tolerance} (${c.rule})`,
+                ).toBe(true);
+              }
+            } finally {
+              disposeAll(grads);
+            }
+          } finally {
+            disposeAll(forward);
+          }
+        },
+      );
+      await fc.assert(property, { numRuns: Math.max(10, Math.floor(runs / 5)) });
+    });
+  });
+}
