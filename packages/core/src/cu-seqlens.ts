@@ -7,6 +7,9 @@ const INT32_MAX = 2147483647;
  * the token count. Returns the batch size. Every entry point that takes cu_seqlens calls this once.
  */
 export function checkCuSeqlens(cuSeqlens: unknown, argument: string, totalTokens?: number): number {
+  if (totalTokens !== undefined && !(Number.isSafeInteger(totalTokens) && totalTokens >= 0)) {
+    throw expectationError('E_VALUE', 'totalTokens', 'a non-negative integer', describeValue(totalTokens));
+  }
   if (!(cuSeqlens instanceof Int32Array)) {
     const hint = ArrayBuffer.isView(cuSeqlens) || Array.isArray(cuSeqlens) ? ' (convert with Int32Array.from)' : '';
     throw expectationError('E_CU_SEQLENS', argument, `an Int32Array${hint}`, describeValue(cuSeqlens));
@@ -49,6 +52,9 @@ export function checkCuSeqlens(cuSeqlens: unknown, argument: string, totalTokens
  * (NaN becomes 0, 2^31 wraps negative, 1.5 truncates).
  */
 export function toCuSeqlens(values: ArrayLike<number>, argument: string): Int32Array {
+  if (!Array.isArray(values) && !(ArrayBuffer.isView(values) && !(values instanceof DataView))) {
+    throw expectationError('E_CU_SEQLENS', argument, 'an array of integers', describeValue(values));
+  }
   const out = new Int32Array(values.length);
   for (let i = 0; i < values.length; i++) {
     const value = values[i] as number;
@@ -67,6 +73,7 @@ export function toCuSeqlens(values: ArrayLike<number>, argument: string): Int32A
 
 /** The longest sequence described by a (valid) cu_seqlens array. */
 export function maxSeqlenOf(cuSeqlens: Int32Array): number {
+  checkCuSeqlens(cuSeqlens, 'cuSeqlens');
   let max = 0;
   for (let b = 1; b < cuSeqlens.length; b++) {
     max = Math.max(max, (cuSeqlens[b] as number) - (cuSeqlens[b - 1] as number));

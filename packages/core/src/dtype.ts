@@ -1,3 +1,5 @@
+import { describeValue, expectationError } from './errors.js';
+
 /** Storage dtypes of attention tensors; `i32` is for indices such as cu_seqlens. */
 export type FloatDType = 'f32' | 'f16' | 'bf16';
 export type DType = FloatDType | 'i32';
@@ -15,7 +17,21 @@ export function isDType(value: unknown): value is DType {
   return isFloatDType(value) || value === 'i32';
 }
 
+/** Throws the typed error for a value that is not one of the library's dtypes. */
+export function checkDType(value: unknown, argument: string): asserts value is DType {
+  if (!isDType(value)) {
+    throw expectationError('E_DTYPE', argument, "one of 'f32', 'f16', 'bf16', 'i32'", describeValue(value));
+  }
+}
+
+export function checkFloatDType(value: unknown, argument: string): asserts value is FloatDType {
+  if (!isFloatDType(value)) {
+    throw expectationError('E_DTYPE', argument, "one of 'f32', 'f16', 'bf16'", describeValue(value));
+  }
+}
+
 export function bytesPerElement(dtype: DType): number {
+  checkDType(dtype, 'dtype');
   return dtype === 'f16' || dtype === 'bf16' ? 2 : 4;
 }
 
@@ -106,11 +122,19 @@ export function roundToDType(value: number, dtype: FloatDType): number {
       return f16BitsToF32(f32ToF16Bits(value));
     case 'bf16':
       return bf16BitsToF32(f32ToBf16Bits(value));
+    default:
+      // Reached only by untyped callers; the switch above stays the hot path.
+      throw expectationError('E_DTYPE', 'dtype', "one of 'f32', 'f16', 'bf16'", describeValue(dtype));
   }
 }
 
 /** Decodes storage of any float dtype to float32 values. */
 export function decodeToFloat32(data: Float32Array | Uint16Array, dtype: FloatDType): Float32Array {
+  checkFloatDType(dtype, 'dtype');
+  const storage = dtype === 'f32' ? Float32Array : Uint16Array;
+  if (!(data instanceof storage)) {
+    throw expectationError('E_DTYPE', 'data', `a ${storage.name} for dtype '${dtype}'`, describeValue(data));
+  }
   if (dtype === 'f32') return data as Float32Array;
   const out = new Float32Array(data.length);
   const decode = dtype === 'f16' ? f16BitsToF32 : bf16BitsToF32;
@@ -123,9 +147,27 @@ export function encodeFromFloat(values: ArrayLike<number>, dtype: 'f32'): Float3
 export function encodeFromFloat(values: ArrayLike<number>, dtype: 'f16' | 'bf16'): Uint16Array;
 export function encodeFromFloat(values: ArrayLike<number>, dtype: FloatDType): Float32Array | Uint16Array;
 export function encodeFromFloat(values: ArrayLike<number>, dtype: FloatDType): Float32Array | Uint16Array {
+  checkFloatDType(dtype, 'dtype');
+  checkNumbers(values, 'values');
   if (dtype === 'f32') return Float32Array.from(values);
   const out = new Uint16Array(values.length);
   const encode = dtype === 'f16' ? f32ToF16Bits : f32ToBf16Bits;
   for (let i = 0; i < values.length; i++) out[i] = encode(values[i] as number);
   return out;
+}
+
+/**
+ * An array or typed array of numbers. Plain arrays are checked element by element (a string inside would
+ * otherwise become NaN without a word); typed arrays hold numbers by construction.
+ */
+function checkNumbers(values: unknown, argument: string): asserts values is ArrayLike<number> {
+  const typed = ArrayBuffer.isView(values) && !(values instanceof DataView) && !(values instanceof BigInt64Array);
+  if (typed && !(values instanceof BigUint64Array)) return;
+  if (!Array.isArray(values)) {
+    throw expectationError('E_VALUE', argument, 'an array or typed array of numbers', describeValue(values));
+  }
+  const bad = values.findIndex((v) => typeof v !== 'number');
+  if (bad >= 0) {
+    throw expectationError('E_VALUE', argument, 'numbers only', `${argument}[${bad}] = ${describeValue(values[bad])}`);
+  }
 }

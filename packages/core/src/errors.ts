@@ -51,6 +51,11 @@ export function isFaError(value: unknown, code?: FaErrorCode): value is FaError 
   return value instanceof FaError && (code === undefined || value.code === code);
 }
 
+/** An options bag: a plain object, not null, an array or a typed array (those are a caller's slip). */
+export function isOptionsBag(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value) && !ArrayBuffer.isView(value);
+}
+
 /** A short, safe description of any value for error messages (never dumps a whole array). */
 export function describeValue(value: unknown): string {
   if (value === null) return 'null';

@@ -3,6 +3,8 @@ export { checkCuSeqlens, maxSeqlenOf, toCuSeqlens } from './cu-seqlens.js';
 export {
   bf16BitsToF32,
   bytesPerElement,
+  checkDType,
+  checkFloatDType,
   type DType,
   decodeToFloat32,
   encodeFromFloat,
@@ -25,6 +27,7 @@ export {
   type FaErrorCode,
   type FaErrorDetails,
   isFaError,
+  isOptionsBag,
 } from './errors.js';
 export { alibiBias, blockFullyVisible, type KeyRange, visibleKeyRange, visibleKeySpan } from './mask.js';
 export { mergeAttnStates } from './merge.js';
@@ -69,6 +72,7 @@ export {
   unregisterBackend,
 } from './registry.js';
 export {
+  checkHostTensor,
   type FloatHostTensor,
   formatShape,
   type HostTensor,

@@ -1,5 +1,5 @@
 import { expectationError } from './errors.js';
-import { formatShape, type HostTensor } from './tensor.js';
+import { checkHostTensor, formatShape, type HostTensor } from './tensor.js';
 
 /**
  * Attention over two disjoint key sets, merged exactly into attention over their union: the building block of
@@ -15,6 +15,10 @@ export function mergeAttnStates(
   out2: HostTensor<'f32'>,
   lse2: HostTensor<'f32'>,
 ): { out: HostTensor<'f32'>; lse: HostTensor<'f32'> } {
+  checkHostTensor(out1, 'out1');
+  checkHostTensor(lse1, 'lse1');
+  checkHostTensor(out2, 'out2');
+  checkHostTensor(lse2, 'lse2');
   if (out1.dtype !== 'f32' || out1.shape.length !== 3) {
     throw expectationError(
       'E_SHAPE',

@@ -303,6 +303,9 @@ export function checkTensorMeta(
 
 /** The user-facing options that resolve to `problem` again: lets a backend hand a problem to the reference. */
 export function optionsOfProblem(problem: AttnProblem): AttnOptions {
+  if (problem === null || typeof problem !== 'object' || !(problem.cuSeqlensQ instanceof Int32Array)) {
+    throw expectationError('E_VALUE', 'problem', 'an AttnProblem made by resolveAttnProblem', describeValue(problem));
+  }
   return {
     cuSeqlensQ: problem.cuSeqlensQ,
     cuSeqlensK: problem.cuSeqlensK,

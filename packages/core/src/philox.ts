@@ -1,3 +1,5 @@
+import { describeValue, expectationError } from './errors.js';
+
 /**
  * Philox4x32-10 (Salmon et al., "Parallel random numbers: as easy as 1, 2, 3", SC'11): a counter-based generator,
  * so any backend can compute the dropout decision of one score from its coordinates alone, in any order, with
@@ -66,6 +68,9 @@ export interface DropoutSeed {
 }
 
 export function splitSeed(seed: number): DropoutSeed {
+  if (typeof seed !== 'number' || !Number.isSafeInteger(seed) || seed < 0) {
+    throw expectationError('E_VALUE', 'seed', 'an integer in [0, 2^53)', describeValue(seed));
+  }
   return { lo: seed >>> 0, hi: Math.floor(seed / 4294967296) >>> 0 };
 }
 
@@ -75,6 +80,9 @@ export function splitSeed(seed: number): DropoutSeed {
  * a decision.
  */
 export function dropoutThreshold(dropoutP: number): number {
+  if (typeof dropoutP !== 'number' || !(dropoutP >= 0 && dropoutP < 1)) {
+    throw expectationError('E_VALUE', 'dropoutP', 'a probability in [0, 1)', describeValue(dropoutP));
+  }
   return Math.min(4294967295, Math.floor(dropoutP * 4294967296));
 }
 
@@ -93,7 +101,25 @@ export class DropoutMask {
   constructor(
     readonly seed: DropoutSeed,
     readonly threshold: number,
-  ) {}
+  ) {
+    const isWord = (w: unknown) => typeof w === 'number' && Number.isInteger(w) && w >= 0 && w <= 4294967295;
+    if (seed === null || typeof seed !== 'object' || !isWord(seed.lo) || !isWord(seed.hi)) {
+      throw expectationError(
+        'E_VALUE',
+        'seed',
+        'a DropoutSeed { lo, hi } of 32-bit words (see splitSeed)',
+        describeValue(seed),
+      );
+    }
+    if (!isWord(threshold)) {
+      throw expectationError(
+        'E_VALUE',
+        'threshold',
+        'a 32-bit threshold (see dropoutThreshold)',
+        describeValue(threshold),
+      );
+    }
+  }
 
   keep(batch: number, head: number, row: number, col: number): boolean {
     const group = col >>> 2;

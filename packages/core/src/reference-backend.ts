@@ -1,5 +1,6 @@
 import type { AttentionBackend } from './backend.js';
 import { encodeFromFloat } from './dtype.js';
+import { describeValue, expectationError } from './errors.js';
 import { type AttnProblem, optionsOfProblem } from './options.js';
 import { referenceAttnBackward, referenceAttnForward } from './reference.js';
 import type { FloatHostTensor, HostTensor } from './tensor.js';
@@ -14,6 +15,9 @@ import type { FloatHostTensor, HostTensor } from './tensor.js';
  * ```
  */
 export function createReferenceBackend(name = 'reference'): AttentionBackend<HostTensor> {
+  if (typeof name !== 'string' || name.length === 0) {
+    throw expectationError('E_VALUE', 'name', 'a non-empty backend name', describeValue(name));
+  }
   const shaped = (t: HostTensor, shape: readonly number[]) => ({ ...t, shape }) as FloatHostTensor;
   const emit = (values: Float64Array, shape: readonly number[], dtype: FloatHostTensor['dtype']): HostTensor =>
     ({ data: encodeFromFloat(values, dtype), shape, dtype }) as HostTensor;

@@ -1,8 +1,9 @@
-import { bf16BitsToF32, type FloatDType, f16BitsToF32, roundToDType } from './dtype.js';
+import { bf16BitsToF32, checkFloatDType, type FloatDType, f16BitsToF32, roundToDType } from './dtype.js';
+import { describeValue, expectationError, isOptionsBag } from './errors.js';
 import { visibleKeyRange } from './mask.js';
 import { type AttnOptions, type AttnProblem, checkTensorMeta, resolveAttnProblem } from './options.js';
 import { DropoutMask, dropoutThreshold, splitSeed } from './philox.js';
-import type { FloatHostTensor } from './tensor.js';
+import { checkHostTensor, type FloatHostTensor, isValidShape, numel } from './tensor.js';
 
 /**
  * The reference attention: the numerical specification of the library. It favours clarity over speed and
@@ -46,7 +47,39 @@ export interface ReferenceBackwardResult extends ReferenceForwardResult {
   readonly dv: Float64Array;
 }
 
+/** Checks a reference input: a float host tensor, or an f64 one, whose data matches its shape. */
+function checkReferenceTensor(value: unknown, argument: string): ReferenceTensor {
+  if (value !== null && typeof value === 'object' && (value as { dtype?: unknown }).dtype === 'f64') {
+    const { data, shape } = value as F64Tensor;
+    if (!(data instanceof Float64Array)) {
+      throw expectationError('E_DTYPE', argument, "a Float64Array for dtype 'f64'", describeValue(data));
+    }
+    if (!isValidShape(shape) || numel(shape) !== data.length) {
+      throw expectationError('E_SHAPE', argument, `a shape of ${data.length} elements`, describeValue(shape));
+    }
+    return value as F64Tensor;
+  }
+  const tensor = checkHostTensor(value, argument);
+  checkFloatDType(tensor.dtype, `${argument}.dtype`);
+  return tensor as FloatHostTensor;
+}
+
+const PRECISIONS: readonly unknown[] = ['f64', 'f32', 'f16', 'bf16'];
+
+function checkConfig(config: unknown): ReferencePrecision {
+  if (config === undefined) return 'f64';
+  if (!isOptionsBag(config)) {
+    throw expectationError('E_VALUE', 'config', 'a config object { precision? }', describeValue(config));
+  }
+  const { precision = 'f64' } = config as ReferenceConfig;
+  if (!PRECISIONS.includes(precision)) {
+    throw expectationError('E_VALUE', 'config.precision', "'f64', 'f32', 'f16' or 'bf16'", describeValue(precision));
+  }
+  return precision;
+}
+
 export function toFloat64(tensor: ReferenceTensor): Float64Array {
+  checkReferenceTensor(tensor, 'tensor');
   switch (tensor.dtype) {
     case 'f64':
       return tensor.data;
@@ -124,10 +157,15 @@ export function referenceAttnForward(
   k: ReferenceTensor,
   v: ReferenceTensor,
   options: AttnOptions,
-  config: ReferenceConfig = {},
+  config?: ReferenceConfig,
 ): ReferenceForwardResult {
-  const problem = resolveAttnProblem(metaOf(q), metaOf(k), metaOf(v), options);
-  return run(problem, toFloat64(q), toFloat64(k), toFloat64(v), null, config.precision ?? 'f64');
+  const problem = resolveAttnProblem(
+    metaOf(checkReferenceTensor(q, 'q')),
+    metaOf(checkReferenceTensor(k, 'k')),
+    metaOf(checkReferenceTensor(v, 'v')),
+    options,
+  );
+  return run(problem, toFloat64(q), toFloat64(k), toFloat64(v), null, checkConfig(config));
 }
 
 /**
@@ -140,11 +178,17 @@ export function referenceAttnBackward(
   k: ReferenceTensor,
   v: ReferenceTensor,
   options: AttnOptions,
-  config: ReferenceConfig = {},
+  config?: ReferenceConfig,
 ): ReferenceBackwardResult {
-  const problem = resolveAttnProblem(metaOf(q), metaOf(k), metaOf(v), options);
+  const problem = resolveAttnProblem(
+    metaOf(checkReferenceTensor(q, 'q')),
+    metaOf(checkReferenceTensor(k, 'k')),
+    metaOf(checkReferenceTensor(v, 'v')),
+    options,
+  );
+  checkReferenceTensor(dout, 'dout');
   checkTensorMeta(metaOf(dout), 'dout', [problem.totalQ, problem.numHeads, problem.headDimV], metaOf(q).dtype);
-  const result = run(problem, toFloat64(q), toFloat64(k), toFloat64(v), toFloat64(dout), config.precision ?? 'f64');
+  const result = run(problem, toFloat64(q), toFloat64(k), toFloat64(v), toFloat64(dout), checkConfig(config));
   return result as ReferenceBackwardResult;
 }
 

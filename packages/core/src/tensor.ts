@@ -1,4 +1,4 @@
-import { type DType, type FloatDType, isDType, type StorageFor } from './dtype.js';
+import { checkDType, type DType, type FloatDType, isDType, type StorageFor } from './dtype.js';
 import { describeValue, expectationError, FaError } from './errors.js';
 
 /** A tensor in host memory: a typed array in row-major order, its shape and its dtype. */
@@ -11,16 +11,22 @@ export interface HostTensor<D extends DType = DType> {
 export type FloatHostTensor = HostTensor<FloatDType>;
 
 export function numel(shape: readonly number[]): number {
+  if (!isValidShape(shape)) {
+    throw expectationError('E_SHAPE', 'shape', 'an array of non-negative integers', describeValue(shape));
+  }
   let n = 1;
   for (const d of shape) n *= d;
   return n;
 }
 
+/** Formats a shape for messages; anything that is not an array is described rather than trusted. */
 export function formatShape(shape: readonly number[]): string {
-  return `(${shape.join(', ')}${shape.length === 1 ? ',' : ''})`;
+  if (!Array.isArray(shape)) return describeValue(shape);
+  return `(${shape.map((d) => (typeof d === 'number' ? String(d) : describeValue(d))).join(', ')}${shape.length === 1 ? ',' : ''})`;
 }
 
 export function shapesEqual(a: readonly number[], b: readonly number[]): boolean {
+  if (!Array.isArray(a) || !Array.isArray(b)) return false;
   return a.length === b.length && a.every((d, i) => d === b[i]);
 }
 
@@ -30,6 +36,7 @@ export function isValidShape(shape: unknown): shape is readonly number[] {
 
 /** The storage type each dtype requires, for validation and error messages. */
 export function storageTypeName(dtype: DType): string {
+  checkDType(dtype, 'dtype');
   switch (dtype) {
     case 'f32':
       return 'Float32Array';
@@ -61,6 +68,15 @@ export function inferDType(data: unknown, argument: string): DType {
     'a Float32Array or Int32Array (pass `dtype` explicitly for f16/bf16 bits in a Uint16Array)',
     describeValue(data),
   );
+}
+
+/** Checks that `value` is a host tensor `{ data, shape, dtype }` whose data matches its shape and dtype. */
+export function checkHostTensor(value: unknown, argument: string): HostTensor {
+  if (value === null || typeof value !== 'object' || !('data' in value) || !('shape' in value) || !('dtype' in value)) {
+    throw expectationError('E_VALUE', argument, 'a tensor { data, shape, dtype }', describeValue(value));
+  }
+  const { data, shape, dtype } = value as HostTensor;
+  return hostTensor(data, shape, dtype, argument);
 }
 
 /** Builds a validated host tensor. `data.length` must equal the product of `shape`. */

@@ -1,0 +1,29 @@
+import { describe, expect, it } from 'vitest';
+import { autogradSpecs, tfjsSpecs } from './specs/autograd.js';
+import { coreSpecs } from './specs/core.js';
+import { type Spec, sweepChecked, sweepTotal } from './sweep.js';
+
+const entryPoints: ReadonlyArray<readonly [string, () => Promise<Record<string, unknown>>, Record<string, Spec>]> = [
+  ['@fa/core', () => import('@fa/core'), coreSpecs],
+  ['@fa/autograd', () => import('@fa/autograd'), autogradSpecs],
+  ['@fa/autograd/tfjs', () => import('@fa/autograd/tfjs'), tfjsSpecs],
+];
+
+for (const [entry, load, specs] of entryPoints) {
+  describe(entry, () => {
+    it('has a spec for every exported function and class', async () => {
+      const module = await load();
+      const functions = Object.keys(module).filter((name) => typeof module[name] === 'function');
+      expect(functions.filter((name) => !(name in specs))).toEqual([]);
+      expect(Object.keys(specs).filter((name) => !functions.includes(name))).toEqual([]);
+    });
+
+    for (const [name, spec] of Object.entries(specs)) {
+      if (spec.kind === 'exempt') continue;
+      it(`${name}: ${spec.kind === 'checked' ? 'every wrong argument earns a typed error naming it' : 'answers every input'}`, async () => {
+        const problems = spec.kind === 'checked' ? await sweepChecked(spec) : await sweepTotal(spec);
+        expect(problems).toEqual([]);
+      });
+    }
+  });
+}
