@@ -1,4 +1,4 @@
-import { blockFullyVisible, visibleKeyRange, visibleKeySpan } from '@fa/core';
+import { blockFullyVisible, describeValue, expectationError, visibleKeyRange, visibleKeySpan } from '@fa/core';
 import { checkInteger, checkOptions } from './validate.js';
 import { resolveVarlenMask } from './varlen-problem.js';
 
@@ -166,6 +166,15 @@ export function forEachTile(
   map: TileMap,
   visit: (sequence: number, qTile: number, kTile: number, fullyVisible: boolean) => void,
 ): void {
+  checkTileMap(map);
+  if (typeof visit !== 'function') {
+    throw expectationError(
+      'E_VALUE',
+      'visit',
+      'a function (sequence, qTile, kTile, fullyVisible)',
+      describeValue(visit),
+    );
+  }
   for (let t = 0; t < map.sequence.length; t++) {
     const b = map.sequence[t] as number;
     const qTile = t - (map.cuQTiles[b] as number);
@@ -179,4 +188,18 @@ export function forEachTile(
 
 function seqlen(cuSeqlens: Int32Array, b: number): number {
   return (cuSeqlens[b + 1] as number) - (cuSeqlens[b] as number);
+}
+
+const TILE_ARRAYS = ['cuQTiles', 'sequence', 'kTileBegin', 'kTileEnd', 'fullBegin', 'fullEnd'] as const;
+
+/** A map made by `tileMap`: its index arrays are what `forEachTile` walks, so a stranger object is refused. */
+function checkTileMap(map: unknown): asserts map is TileMap {
+  const ok =
+    map !== null &&
+    typeof map === 'object' &&
+    TILE_ARRAYS.every((key) => (map as Record<string, unknown>)[key] instanceof Int32Array) &&
+    TILE_ARRAYS.slice(2).every(
+      (key) => ((map as Record<string, Int32Array>)[key] as Int32Array).length === (map as TileMap).sequence.length,
+    );
+  if (!ok) throw expectationError('E_VALUE', 'map', 'a TileMap made by tileMap()', describeValue(map));
 }

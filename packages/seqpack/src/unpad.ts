@@ -74,8 +74,9 @@ export function padInput<D extends DType>(
   batch: number,
   seqlen: number,
 ): HostTensor<D> {
-  checkInteger(batch, 'batch', 0);
-  checkInteger(seqlen, 'seqlen', 0);
+  // Padded positions are addressed by int32 indices, so the padded grid cannot hold more than 2^31 - 1 of them.
+  checkInteger(batch, 'batch', 0, INT32_MAX);
+  checkInteger(seqlen, 'seqlen', 0, Math.floor(INT32_MAX / Math.max(batch, 1)));
   const tensor = checkHostTensor(data, 'data', '(nnz, ...)', 1);
   checkIndices(indices, 'indices', batch * seqlen, true);
   if (indices.length !== tensor.shape[0]) {

@@ -1,10 +1,18 @@
-import { describeValue, expectationError, FaError, formatShape, type HostTensor, hostTensor } from '@fa/core';
+import {
+  describeValue,
+  expectationError,
+  FaError,
+  formatShape,
+  type HostTensor,
+  hostTensor,
+  isOptionsBag,
+} from '@fa/core';
 
 export const INT32_MAX = 2147483647;
 
 /** Entry points take an options bag; anything else is a caller mistake worth naming. */
 export function checkOptions(value: unknown, argument: string, expected: string): Record<string, unknown> {
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+  if (!isOptionsBag(value)) {
     throw expectationError('E_VALUE', argument, expected, describeValue(value));
   }
   return value as Record<string, unknown>;

@@ -1,10 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { autogradSpecs, tfjsSpecs } from './specs/autograd.js';
 import { coreSpecs } from './specs/core.js';
+import { seqpackSpecs } from './specs/seqpack.js';
 import { type Spec, sweepChecked, sweepTotal } from './sweep.js';
 
 const entryPoints: ReadonlyArray<readonly [string, () => Promise<Record<string, unknown>>, Record<string, Spec>]> = [
   ['@fa/core', () => import('@fa/core'), coreSpecs],
+  ['@fa/seqpack', () => import('@fa/seqpack'), seqpackSpecs],
   ['@fa/autograd', () => import('@fa/autograd'), autogradSpecs],
   ['@fa/autograd/tfjs', () => import('@fa/autograd/tfjs'), tfjsSpecs],
 ];
