@@ -1,4 +1,4 @@
-import { expectationError, formatShape } from '@fa/core';
+import { checkCuSeqlens, describeValue, expectationError, formatShape, isOptionsBag } from '@fa/core';
 import { CallInputs, type TensorInput } from './inputs.js';
 import { splitSecondAxis, stackSecondAxis } from './layout.js';
 import { type Tensor, tensor } from './tensor.js';
@@ -16,7 +16,12 @@ export type PackedOptions = Omit<VarlenOptions, 'cuSeqlensQ' | 'cuSeqlensK' | 'm
 };
 
 function varlenOptions(options: PackedOptions): VarlenOptions {
-  const { cuSeqlens, maxSeqlen, ...rest } = options ?? ({} as PackedOptions);
+  if (!isOptionsBag(options)) {
+    throw expectationError('E_VALUE', 'options', 'an options object with cuSeqlens', describeValue(options));
+  }
+  const { cuSeqlens, maxSeqlen, ...rest } = options;
+  // One array serves queries and keys; checked here so that errors name it as the caller wrote it.
+  checkCuSeqlens(cuSeqlens, 'cuSeqlens');
   return { ...rest, cuSeqlensQ: cuSeqlens, cuSeqlensK: cuSeqlens, maxSeqlenQ: maxSeqlen, maxSeqlenK: maxSeqlen };
 }
 
@@ -26,7 +31,7 @@ async function unpack(inputs: CallInputs, value: TensorInput, argument: string, 
     const layout = parts === 3 ? '(total, 3, nheads, head_dim)' : '(total_k, 2, nheads_k, head_dim)';
     throw expectationError('E_SHAPE', argument, `a rank-4 tensor ${layout}`, `shape ${formatShape(packed.shape)}`);
   }
-  const host = await packed.toHost();
+  const host = await packed.readHost(argument);
   return splitSecondAxis(host, parts).map((part) => tensor(part));
 }
 
@@ -103,6 +108,9 @@ export async function flashAttnVarlenKVPackedBackward(
     const grads = await flashAttnVarlenBackward(dout, q, k, v, out, lse, options);
     try {
       return { dq: grads.dq, dkv: await pack([grads.dk, grads.dv]) };
+    } catch (error) {
+      grads.dq.dispose();
+      throw error;
     } finally {
       disposeAll([grads.dk, grads.dv]);
     }

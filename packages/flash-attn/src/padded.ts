@@ -1,4 +1,4 @@
-import { expectationError, formatShape } from '@fa/core';
+import { describeValue, expectationError, formatShape, type HostTensor, isOptionsBag } from '@fa/core';
 import { CallInputs, type TensorInput } from './inputs.js';
 import { swapLeadingAxes } from './layout.js';
 import { type Tensor, tensor } from './tensor.js';
@@ -23,12 +23,16 @@ function rank4(t: Tensor, argument: string, layout: string): [number, number, nu
   return t.shape as unknown as [number, number, number, number];
 }
 
-function flatten(t: Tensor): Tensor {
+function flatten(t: Tensor, argument: string): Tensor {
+  t.checkLive(argument);
   const [b, s, h, d] = t.shape as [number, number, number, number];
   return t.reshape([b * s, h, d]);
 }
 
 function varlenOptions(options: PaddedOptions, batch: number, seqlenQ: number, seqlenK: number): VarlenOptions {
+  if (!isOptionsBag(options)) {
+    throw expectationError('E_VALUE', 'options', 'an options object (or nothing)', describeValue(options));
+  }
   return { ...options, cuSeqlensQ: uniformCuSeqlens(batch, seqlenQ), cuSeqlensK: uniformCuSeqlens(batch, seqlenK) };
 }
 
@@ -54,14 +58,21 @@ export async function flashAttn(
   try {
     const { tq, tk, tv, batch, seqlenQ, seqlenK } = shapes(inputs, q, k, v);
     const result = await flashAttnVarlen(
-      flatten(tq),
-      flatten(tk),
-      flatten(tv),
+      flatten(tq, 'q'),
+      flatten(tk, 'k'),
+      flatten(tv, 'v'),
       varlenOptions(options, batch, seqlenQ, seqlenK),
     );
     const [numHeads, headDimV] = [tq.shape[2] as number, tv.shape[3] as number];
-    const lseHost = await result.lse.toHost();
-    result.lse.dispose();
+    let lseHost: HostTensor;
+    try {
+      lseHost = await result.lse.toHost();
+    } catch (error) {
+      result.out.dispose();
+      throw error;
+    } finally {
+      result.lse.dispose();
+    }
     const lse = tensor(swapLeadingAxes({ ...lseHost, shape: [numHeads, batch, seqlenQ] }));
     return { out: result.out.reshape([batch, seqlenQ, numHeads, headDimV]), lse, seed: result.seed };
   } finally {
@@ -96,14 +107,14 @@ export async function flashAttnBackward(
         `shape ${formatShape(tlse.shape)}`,
       );
     }
-    const lseVarlen = tensor(swapLeadingAxes(await tlse.toHost())).reshape([numHeads, batch * seqlenQ]);
+    const lseVarlen = tensor(swapLeadingAxes(await tlse.readHost('lse'))).reshape([numHeads, batch * seqlenQ]);
     try {
       const grads = await flashAttnVarlenBackward(
-        flatten(tdout),
-        flatten(tq),
-        flatten(tk),
-        flatten(tv),
-        flatten(tout),
+        flatten(tdout, 'dout'),
+        flatten(tq, 'q'),
+        flatten(tk, 'k'),
+        flatten(tv, 'v'),
+        flatten(tout, 'out'),
         lseVarlen,
         varlenOptions(options, batch, seqlenQ, seqlenK),
       );

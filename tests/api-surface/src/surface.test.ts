@@ -1,12 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { autogradSpecs, tfjsSpecs } from './specs/autograd.js';
 import { coreSpecs } from './specs/core.js';
+import { cpuSpecs, flashAttnSpecs } from './specs/flash-attn.js';
 import { seqpackSpecs } from './specs/seqpack.js';
 import { type Spec, sweepChecked, sweepTotal } from './sweep.js';
 
 const entryPoints: ReadonlyArray<readonly [string, () => Promise<Record<string, unknown>>, Record<string, Spec>]> = [
   ['@fa/core', () => import('@fa/core'), coreSpecs],
   ['@fa/seqpack', () => import('@fa/seqpack'), seqpackSpecs],
+  ['@fa/flash-attn', () => import('@fa/flash-attn'), flashAttnSpecs],
+  ['@fa/flash-attn/cpu', () => import('@fa/flash-attn/cpu'), cpuSpecs],
   ['@fa/autograd', () => import('@fa/autograd'), autogradSpecs],
   ['@fa/autograd/tfjs', () => import('@fa/autograd/tfjs'), tfjsSpecs],
 ];

@@ -5,8 +5,10 @@ import {
   type DType,
   describeValue,
   expectationError,
+  FaError,
   type HostTensor,
   isFaError,
+  isOptionsBag,
 } from '@fa/core';
 import type { Engine } from './engine.js';
 import { JsEngine } from './js-engine.js';
@@ -30,6 +32,25 @@ export interface CpuBackendOptions {
 /** The `cpu` backend; `kernels` says which kernels this instance runs. */
 export interface CpuBackend extends AttentionBackend<HostTensor> {
   readonly kernels: 'wasm-simd' | 'js';
+  /** What this backend holds now, to check that calls give back what they take. */
+  stats(): CpuBackendStats;
+}
+
+export interface CpuBackendStats {
+  /** Handles (uploads and results) not yet disposed, and the bytes of their data. */
+  readonly liveHandles: number;
+  readonly liveBytes: number;
+  /**
+   * Bytes of the WebAssembly kernels' linear memory, one memory shared by the calling thread and every worker.
+   * It grows to the largest call so far and is reused by every later call (WebAssembly memories never shrink);
+   * 0 until the first call and after `destroy()`.
+   */
+  readonly wasmMemoryBytes: number;
+  /**
+   * Worker threads started and not yet exited: 0 until a call is large enough to share, then the thread count
+   * (a pool replaced after a worker died counts until its threads have really exited).
+   */
+  readonly workers: number;
 }
 
 /** Knobs tests use to force code paths; not part of the public options. */
@@ -37,6 +58,7 @@ export interface CpuBackendTuning {
   /** Smallest job (in estimated multiply-adds) worth handing to worker threads. */
   readonly parallelMinCost?: number;
   readonly onJob?: (job: JobInfo) => void;
+  readonly workerSource?: string;
 }
 
 const CAPABILITIES: BackendCapabilities = {
@@ -48,7 +70,7 @@ const CAPABILITIES: BackendCapabilities = {
 };
 
 function checkOptions(options: CpuBackendOptions): void {
-  if (options === null || typeof options !== 'object') {
+  if (!isOptionsBag(options)) {
     throw expectationError('E_VALUE', 'options', 'an options object', describeValue(options));
   }
   const { threads, simd } = options;
@@ -68,6 +90,47 @@ function copyTensor(
   return { data: tensor.data.slice(), shape: [...shape], dtype } as HostTensor;
 }
 
+/**
+ * Which handles are live. Handles are host tensors the garbage collector frees, so the ledger holds none of
+ * them: it counts, and remembers disposed ones weakly so that using one is E_DISPOSED rather than silent.
+ */
+class HandleLedger {
+  readonly #live = new WeakSet<HostTensor>();
+  readonly #disposed = new WeakSet<HostTensor>();
+  count = 0;
+  bytes = 0;
+
+  add(handle: HostTensor): HostTensor {
+    this.#live.add(handle);
+    this.count++;
+    this.bytes += handle.data.byteLength;
+    return handle;
+  }
+
+  /** Disposing twice, or a handle this backend did not make, is harmless. */
+  remove(handle: HostTensor): void {
+    if (!this.#live.delete(handle)) return;
+    this.#disposed.add(handle);
+    this.count--;
+    this.bytes -= handle.data.byteLength;
+  }
+
+  check(handle: HostTensor, argument: string): HostTensor {
+    if (this.#disposed.has(handle)) {
+      throw new FaError('E_DISPOSED', `Expected a live handle for \`${argument}\`, received one that was disposed.`, {
+        argument,
+        expected: 'a live handle',
+        received: 'a disposed handle',
+      });
+    }
+    return handle;
+  }
+
+  checkAll(handles: Record<string, HostTensor>): void {
+    for (const [argument, handle] of Object.entries(handles)) this.check(handle, argument);
+  }
+}
+
 export function createCpuBackendTuned(options: CpuBackendOptions, tuning: CpuBackendTuning): CpuBackend {
   checkOptions(options);
   const useWasm = options.simd !== false && wasmKernelsSupported();
@@ -85,16 +148,34 @@ export function createCpuBackendTuned(options: CpuBackendOptions, tuning: CpuBac
     }
   }
 
+  const handles = new HandleLedger();
+
   return {
     name: 'cpu',
     kernels: wasm ? 'wasm-simd' : 'js',
     capabilities: CAPABILITIES,
-    upload: (tensor) => copyTensor(tensor),
-    download: async (handle, shape, dtype) => copyTensor(handle, shape, dtype),
-    dispose: () => {},
-    forward: (q, k, v, problem: AttnProblem) => withFallback((engine) => engine.forward(q, k, v, problem)),
-    backward: (dout, q, k, v, out, lse, problem: AttnProblem) =>
-      withFallback((engine) => engine.backward(dout, q, k, v, out, lse, problem)),
+    upload: (tensor) => handles.add(copyTensor(tensor)),
+    download: async (handle, shape, dtype) => copyTensor(handles.check(handle, 'tensor'), shape, dtype),
+    dispose: (handle) => handles.remove(handle),
+    forward: async (q, k, v, problem: AttnProblem) => {
+      handles.checkAll({ q, k, v });
+      const result = await withFallback((engine) => engine.forward(q, k, v, problem));
+      return { out: handles.add(result.out), lse: handles.add(result.lse) };
+    },
+    backward: async (dout, q, k, v, out, lse, problem: AttnProblem) => {
+      handles.checkAll({ dout, q, k, v, out, lse });
+      const grads = await withFallback((engine) => engine.backward(dout, q, k, v, out, lse, problem));
+      return { dq: handles.add(grads.dq), dk: handles.add(grads.dk), dv: handles.add(grads.dv) };
+    },
+    stats: () => {
+      const engine = wasm?.stats();
+      return {
+        liveHandles: handles.count,
+        liveBytes: handles.bytes,
+        wasmMemoryBytes: engine?.memoryBytes ?? 0,
+        workers: engine?.workers ?? 0,
+      };
+    },
     destroy: async () => {
       await wasm?.destroy();
     },

@@ -1,6 +1,7 @@
 import {
   type AttnOptions,
   type AttnProblem,
+  checkHostTensor,
   checkTensorMeta,
   expectationError,
   type FloatHostTensor,
@@ -20,7 +21,13 @@ export function attnForwardSync(
   v: FloatHostTensor,
   options: AttnOptions,
 ): { out: HostTensor; lse: HostTensor<'f32'>; problem: AttnProblem } {
-  const problem = resolveAttnProblem(q, k, v, options);
+  // The kernels read data by shape, so data that does not match its shape is refused before they run.
+  const problem = resolveAttnProblem(
+    checkHostTensor(q, 'q'),
+    checkHostTensor(k, 'k'),
+    checkHostTensor(v, 'v'),
+    options,
+  );
   return { ...jsForward(q, k, v, problem), problem };
 }
 
@@ -34,10 +41,18 @@ export function attnBackwardSync(
   lse: HostTensor<'f32'>,
   options: AttnOptions,
 ): { dq: HostTensor; dk: HostTensor; dv: HostTensor } {
-  if ((options?.dropoutP ?? 0) > 0 && options.seed === undefined) {
+  const problem = resolveAttnProblem(
+    checkHostTensor(q, 'q'),
+    checkHostTensor(k, 'k'),
+    checkHostTensor(v, 'v'),
+    options,
+  );
+  if (problem.dropoutP > 0 && options.seed === undefined) {
     throw expectationError('E_VALUE', 'seed', 'the seed the forward call used (dropout is on)', 'undefined');
   }
-  const problem = resolveAttnProblem(q, k, v, options);
+  checkHostTensor(dout, 'dout');
+  checkHostTensor(out, 'out');
+  checkHostTensor(lse, 'lse');
   const rows = [problem.totalQ, problem.numHeads, problem.headDimV];
   checkTensorMeta(dout, 'dout', rows, problem.dtype);
   checkTensorMeta(out, 'out', rows, problem.dtype);
