@@ -1,4 +1,14 @@
-import { expectationError, type F64Tensor, formatShape, referenceAttnBackward, referenceAttnForward } from '@fa/core';
+import {
+  checkCuSeqlens,
+  describeValue,
+  expectationError,
+  type F64Tensor,
+  FaError,
+  formatShape,
+  maxSeqlenOf,
+  referenceAttnBackward,
+  referenceAttnForward,
+} from '@fa/core';
 import {
   flashAttnVarlen,
   flashAttnVarlenBackward,
@@ -7,8 +17,9 @@ import {
   tensor,
   type VarlenOptions,
 } from '@fa/flash-attn';
+import { checkFunction } from './checks.js';
 import { checkSameDtype } from './ops.js';
-import { type Float, type Grads, recordOp, type Variable } from './variable.js';
+import { checkVariable, type Float, type Grads, recordOp, type Variable } from './variable.js';
 
 /**
  * The attention op. Its forward hands q, k, v to the façade, which runs the backend's varlen forward; it keeps the
@@ -34,6 +45,7 @@ let referenceDepth = 0;
  * Dropout then needs an explicit `seed`.
  */
 export function withReferenceAttention<T>(fn: () => T): T {
+  checkFunction(fn, 'fn');
   referenceDepth++;
   let result: T;
   try {
@@ -150,7 +162,11 @@ function referenceAttentionOp(
  * Varlen attention with gradients: `q (total_q, H, D)`, `k (total_k, Hk, D)`, `v (total_k, Hk, Dv)` →
  * `(total_q, H, Dv)`. Runs on `options.backend`, else the façade's active or best backend.
  */
-export function attention(q: Variable, k: Variable, v: Variable, options: AttentionOptions): Promise<Variable> {
+export async function attention(q: Variable, k: Variable, v: Variable, options: AttentionOptions): Promise<Variable> {
+  checkVariable(q, 'q');
+  checkVariable(k, 'k');
+  checkVariable(v, 'v');
+  checkAttnOptions(options, ['cuSeqlensQ', 'cuSeqlensK']);
   const parts = { q: q.data, k: k.data, v: v.data, qShape: q.shape, kShape: k.shape, vShape: v.shape };
   return attentionOp('attention', [q, k, v], parts, options, (dq, dk, dv) => [
     convert(dq, q.data),
@@ -180,7 +196,51 @@ function stack(pieces: readonly Float[], rows: number, inner: number, like: Floa
   return out;
 }
 
+/**
+ * The options bag itself, and that its required offsets are there at all: a bag without them is a wrong
+ * `options`, while offsets that are present but malformed are named by the façade (`cuSeqlensQ`, ...).
+ */
+function checkAttnOptions(options: unknown, required: readonly string[]): void {
+  const bag = options as Record<string, unknown>;
+  if (
+    options === null ||
+    typeof options !== 'object' ||
+    Array.isArray(options) ||
+    ArrayBuffer.isView(options) ||
+    required.some((key) => bag[key] === undefined)
+  ) {
+    throw expectationError(
+      'E_VALUE',
+      'options',
+      `an options object with ${required.join(' and ')}`,
+      describeValue(options),
+    );
+  }
+}
+
+/**
+ * `cuSeqlens` and `maxSeqlen` of a packed call, checked under the names the caller used: once mapped to the varlen
+ * options, the façade would call them `cuSeqlensQ` and `maxSeqlenQ`.
+ */
+function checkPackedOffsets(options: PackedAttentionOptions, total: number): void {
+  checkCuSeqlens(options.cuSeqlens, 'cuSeqlens', total);
+  const { maxSeqlen } = options;
+  if (maxSeqlen === undefined) return;
+  const longest = maxSeqlenOf(options.cuSeqlens);
+  if (!(typeof maxSeqlen === 'number' && Number.isSafeInteger(maxSeqlen) && maxSeqlen >= 0)) {
+    throw expectationError('E_VALUE', 'maxSeqlen', 'a non-negative integer', describeValue(maxSeqlen));
+  }
+  if (maxSeqlen < longest) {
+    throw new FaError(
+      'E_VALUE',
+      `Expected \`maxSeqlen\` to be at least the longest sequence (${longest}), received ${maxSeqlen}.`,
+      { argument: 'maxSeqlen', expected: `>= ${longest}`, received: String(maxSeqlen) },
+    );
+  }
+}
+
 function checkPacked(x: Variable, parts: number, argument: string, layout: string): [number, number, number] {
+  checkVariable(x, argument);
   if (x.shape.length !== 4 || x.shape[1] !== parts) {
     throw expectationError('E_SHAPE', argument, `a rank-4 tensor ${layout}`, `shape ${formatShape(x.shape)}`);
   }
@@ -191,8 +251,10 @@ function checkPacked(x: Variable, parts: number, argument: string, layout: strin
  * Self-attention on a packed `qkv (total, 3, H, D)` → `(total, H, D)`, as `flash_attn_varlen_qkvpacked_func`.
  * q, k, v are split once for the backend, and the gradients are packed once into `dqkv`.
  */
-export function attentionQKVPacked(qkv: Variable, options: PackedAttentionOptions): Promise<Variable> {
+export async function attentionQKVPacked(qkv: Variable, options: PackedAttentionOptions): Promise<Variable> {
   const [total, heads, dim] = checkPacked(qkv, 3, 'qkv', '(total, 3, nheads, head_dim)');
+  checkAttnOptions(options, ['cuSeqlens']);
+  checkPackedOffsets(options, total);
   const [q, k, v] = unstack(qkv.data, total, 3, heads * dim) as [Float, Float, Float];
   const shape = [total, heads, dim];
   const { cuSeqlens, maxSeqlen, ...rest } = options;
@@ -210,8 +272,10 @@ export function attentionQKVPacked(qkv: Variable, options: PackedAttentionOption
 }
 
 /** Cross-attention with packed `kv (total_k, 2, Hk, D)`, as `flash_attn_varlen_kvpacked_func`. */
-export function attentionKVPacked(q: Variable, kv: Variable, options: AttentionOptions): Promise<Variable> {
+export async function attentionKVPacked(q: Variable, kv: Variable, options: AttentionOptions): Promise<Variable> {
+  checkVariable(q, 'q');
   const [totalK, headsK, dim] = checkPacked(kv, 2, 'kv', '(total_k, 2, nheads_k, head_dim)');
+  checkAttnOptions(options, ['cuSeqlensQ', 'cuSeqlensK']);
   const [k, v] = unstack(kv.data, totalK, 2, headsK * dim) as [Float, Float];
   const shape = [totalK, headsK, dim];
   const parts = { q: q.data, k, v, qShape: q.shape, kShape: shape, vShape: shape };

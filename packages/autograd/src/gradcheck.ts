@@ -1,7 +1,8 @@
-import { expectationError } from '@fa/core';
+import { describeValue, expectationError } from '@fa/core';
 import { withReferenceAttention } from './attention.js';
+import { checkFunction, checkNumber, checkOptions, isNonNegativeFinite, isPositiveFinite } from './checks.js';
 import { Rng } from './random.js';
-import { noGrad, type Variable } from './variable.js';
+import { checkVariables, noGrad, Variable } from './variable.js';
 
 export interface GradcheckOptions {
   /** Step of the central differences. Default 1e-6. */
@@ -48,23 +49,38 @@ export async function gradcheck(
   inputs: readonly Variable[],
   options: GradcheckOptions = {},
 ): Promise<GradcheckResult> {
-  const eps = options.eps ?? 1e-6;
-  const atol = options.atol ?? 1e-6;
-  const rtol = options.rtol ?? 1e-5;
+  checkFunction(fn, 'fn');
+  checkVariables(inputs, 'inputs');
+  const given = checkOptions(options);
+  // A zero step divides by zero; a non-finite tolerance passes or fails everything.
+  const eps = checkNumber(given.eps, 'options.eps', 'a finite number > 0', isPositiveFinite, 1e-6);
+  const atol = checkNumber(given.atol, 'options.atol', 'a finite number >= 0', isNonNegativeFinite, 1e-6);
+  const rtol = checkNumber(given.rtol, 'options.rtol', 'a finite number >= 0', isNonNegativeFinite, 1e-5);
+  // Checking zero elements would report success without having compared anything.
+  const maxElements =
+    given.maxElements === undefined
+      ? undefined
+      : checkNumber(
+          given.maxElements,
+          'options.maxElements',
+          'a positive integer',
+          (m) => Number.isSafeInteger(m) && m > 0,
+        );
+  const seed = checkNumber(given.seed, 'options.seed', 'a safe integer', Number.isSafeInteger, 0);
   inputs.forEach((x, i) => {
     if (x.dtype !== 'f64' || !x.requiresGrad) {
       throw expectationError(
         'E_DTYPE',
-        `inputs[${i}]`,
-        'a float64 leaf that requires grad',
-        `${x.dtype}${x.requiresGrad ? '' : ' without requiresGrad'}`,
+        'inputs',
+        'float64 leaves that require grad',
+        `inputs[${i}]: ${x.dtype}${x.requiresGrad ? '' : ' without requiresGrad'}`,
       );
     }
   });
-  const rng = new Rng(options.seed ?? 0);
+  const rng = new Rng(seed);
 
   const saved = inputs.map((x) => x.grad);
-  const y = await fn(...inputs);
+  const y = checkResult(await fn(...inputs));
   const w = Float64Array.from({ length: y.size }, () => rng.normal());
   for (const x of inputs) x.zeroGrad();
   await y.backward(w);
@@ -74,7 +90,10 @@ export async function gradcheck(
   });
 
   const loss = async (): Promise<number> => {
-    const out = await noGrad(() => withReferenceAttention(() => fn(...inputs)));
+    const out = checkResult(await noGrad(() => withReferenceAttention(() => fn(...inputs))));
+    if (out.size !== y.size) {
+      throw expectationError('E_SHAPE', 'fn', `a result of ${y.size} elements on every call`, `${out.size}`);
+    }
     let total = 0;
     for (let i = 0; i < out.size; i++) total += w[i]! * out.data[i]!;
     return total;
@@ -86,7 +105,7 @@ export async function gradcheck(
   let worstExcess = 0;
   for (let input = 0; input < inputs.length; input++) {
     const data = inputs[input]!.data;
-    for (const index of pickIndices(data.length, options.maxElements, rng)) {
+    for (const index of pickIndices(data.length, maxElements, rng)) {
       const original = data[index]!;
       data[index] = original + eps;
       const plus = await loss();
@@ -109,6 +128,18 @@ export async function gradcheck(
     ? `gradient mismatch at inputs[${worst.input}][${worst.index}]: analytic ${worst.analytic}, numeric ${worst.numeric} (max error ${maxError}, atol ${atol}, rtol ${rtol})`
     : `${checked} elements within atol ${atol} + rtol ${rtol} (max error ${maxError})`;
   return { ok: worst === undefined, checked, maxError, worst, message };
+}
+
+function checkResult(result: unknown): Variable {
+  if (!(result instanceof Variable)) {
+    throw expectationError(
+      'E_VALUE',
+      'fn',
+      'a function returning a Variable',
+      `one returning ${describeValue(result)}`,
+    );
+  }
+  return result;
 }
 
 function pickIndices(length: number, max: number | undefined, rng: Rng): number[] {

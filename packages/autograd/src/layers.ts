@@ -1,6 +1,7 @@
 import { describeValue, expectationError, formatShape } from '@fa/core';
+import { checkInt32Array, checkNumber, checkOptions, isPositiveFinite } from './checks.js';
 import { checkSameDtype, zerosLike } from './ops.js';
-import { type Float, recordOp, type Variable } from './variable.js';
+import { checkVariable, type Float, recordOp, type Variable } from './variable.js';
 
 /** The ops of a transformer block besides attention and the matrix products: all on host data. */
 
@@ -19,7 +20,7 @@ function checkVector(v: Variable, length: number, argument: string): void {
 }
 
 function checkIds(ids: Int32Array, bound: number, argument: string): void {
-  if (!(ids instanceof Int32Array)) throw expectationError('E_DTYPE', argument, 'an Int32Array', describeValue(ids));
+  checkInt32Array(ids, argument);
   for (let i = 0; i < ids.length; i++) {
     const id = ids[i]!;
     if (id < 0 || id >= bound) {
@@ -30,6 +31,7 @@ function checkIds(ids: Int32Array, bound: number, argument: string): void {
 
 /** Rows of `table (vocab, d)` picked by `ids`: `(ids.length, d)`. The gradient is scattered back (summed). */
 export function embedding(table: Variable, ids: Int32Array): Variable {
+  checkVariable(table, 'table');
   if (table.shape.length !== 2) {
     throw expectationError('E_SHAPE', 'table', 'a rank-2 tensor (vocab, d)', formatShape(table.shape));
   }
@@ -53,6 +55,7 @@ function sigmoid(x: number): number {
 
 /** `x · sigmoid(x)` (swish), the gate of SwiGLU. */
 export function silu(x: Variable): Variable {
+  checkVariable(x, 'x');
   const out = zerosLike(x.data);
   for (let i = 0; i < out.length; i++) out[i] = x.data[i]! * sigmoid(x.data[i]!);
   return recordOp('silu', [x], out, x.shape, (g) => {
@@ -70,6 +73,7 @@ const GELU_C = Math.sqrt(2 / Math.PI);
 
 /** GELU, tanh approximation: `0.5 x (1 + tanh(√(2/π) (x + 0.044715 x³)))`. */
 export function gelu(x: Variable): Variable {
+  checkVariable(x, 'x');
   const out = zerosLike(x.data);
   for (let i = 0; i < out.length; i++) {
     const v = x.data[i]!;
@@ -86,11 +90,19 @@ export function gelu(x: Variable): Variable {
   });
 }
 
+/** A zero-variance row (padding, a constant input) divides by sqrt(eps): it must be positive, or the row is NaN. */
+function checkEps(eps: unknown): void {
+  checkNumber(eps, 'eps', 'a finite number > 0', isPositiveFinite);
+}
+
 /**
  * RMSNorm over the last axis: `x / sqrt(mean(x²) + eps) · weight`. Saves the normalised rows and their inverse
  * RMS for backward.
  */
 export function rmsNorm(x: Variable, weight: Variable, eps = 1e-6): Variable {
+  checkVariable(x, 'x');
+  checkVariable(weight, 'weight');
+  checkEps(eps);
   checkSameDtype('rmsNorm', x, weight);
   const d = lastAxis(x, 'x');
   checkVector(weight, d, 'weight');
@@ -132,6 +144,10 @@ export function rmsNorm(x: Variable, weight: Variable, eps = 1e-6): Variable {
 
 /** LayerNorm over the last axis: `(x − mean) / sqrt(var + eps) · weight + bias`. */
 export function layerNorm(x: Variable, weight: Variable, bias: Variable, eps = 1e-5): Variable {
+  checkVariable(x, 'x');
+  checkVariable(weight, 'weight');
+  checkVariable(bias, 'bias');
+  checkEps(eps);
   checkSameDtype('layerNorm', x, weight, bias);
   const d = lastAxis(x, 'x');
   checkVector(weight, d, 'weight');
@@ -195,6 +211,8 @@ export interface RotaryOptions {
  * by the angles the forward computed.
  */
 export function rotary(x: Variable, positions: Int32Array, options: RotaryOptions = {}): Variable {
+  checkVariable(x, 'x');
+  const { rotaryDim: givenDim, base: givenBase } = checkOptions(options);
   if (x.shape.length !== 3) {
     throw expectationError('E_SHAPE', 'x', 'a rank-3 tensor (tokens, heads, head_dim)', formatShape(x.shape));
   }
@@ -202,11 +220,12 @@ export function rotary(x: Variable, positions: Int32Array, options: RotaryOption
   if (!(positions instanceof Int32Array) || positions.length !== tokens) {
     throw expectationError('E_SHAPE', 'positions', `an Int32Array of ${tokens} positions`, describeValue(positions));
   }
-  const rotaryDim = options.rotaryDim ?? dim - (dim % 2);
+  const rotaryDim = givenDim ?? dim - (dim % 2);
   if (!(Number.isSafeInteger(rotaryDim) && rotaryDim >= 0 && rotaryDim % 2 === 0 && rotaryDim <= dim)) {
-    throw expectationError('E_VALUE', 'rotaryDim', `an even number in [0, ${dim}]`, describeValue(options.rotaryDim));
+    throw expectationError('E_VALUE', 'options.rotaryDim', `an even number in [0, ${dim}]`, describeValue(givenDim));
   }
-  const base = options.base ?? 10000;
+  // base^(−2i/rotaryDim) is NaN or infinite for a base <= 0, and every angle with it.
+  const base = checkNumber(givenBase, 'options.base', 'a finite number > 0', isPositiveFinite, 10000);
   const half = rotaryDim / 2;
   const cos = new Float64Array(tokens * half);
   const sin = new Float64Array(tokens * half);
@@ -248,11 +267,18 @@ export interface CrossEntropyOptions {
  * one-element result. The forward keeps the softmax probabilities, so the backward is `(p − onehot) / count`.
  */
 export function crossEntropy(logits: Variable, targets: Int32Array, options: CrossEntropyOptions = {}): Variable {
+  checkVariable(logits, 'logits');
+  const ignore = checkNumber(
+    checkOptions(options).ignoreIndex,
+    'options.ignoreIndex',
+    'an integer',
+    Number.isSafeInteger,
+    -1,
+  );
   if (logits.shape.length !== 2) {
     throw expectationError('E_SHAPE', 'logits', 'a rank-2 tensor (N, vocab)', formatShape(logits.shape));
   }
   const [rows, vocab] = logits.shape as [number, number];
-  const ignore = options.ignoreIndex ?? -1;
   if (!(targets instanceof Int32Array) || targets.length !== rows) {
     throw expectationError('E_SHAPE', 'targets', `an Int32Array of ${rows} targets`, describeValue(targets));
   }

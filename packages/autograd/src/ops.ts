@@ -1,5 +1,6 @@
 import { describeValue, expectationError, formatShape, numel } from '@fa/core';
-import { type Float, recordOp, Variable } from './variable.js';
+import { checkFloatData, checkNumber, checkShape, isCount, MAX_ELEMENTS } from './checks.js';
+import { checkVariable, checkVariables, type Float, recordOp, Variable } from './variable.js';
 
 /**
  * Shape, arithmetic and matrix ops on host data. Each computes its result in the storage type of its inputs and
@@ -7,11 +8,16 @@ import { type Float, recordOp, Variable } from './variable.js';
  */
 
 /** A zeroed array of `n` elements of the same storage type as `like`. */
-export function zerosLike(like: Float, n: number = like.length): Float {
+export function zerosLike(like: Float, n?: number): Float {
+  checkFloatData(like, 'like');
+  n = checkNumber(n, 'n', `an element count in [0, ${MAX_ELEMENTS}]`, isCount, like.length);
   return like instanceof Float64Array ? new Float64Array(n) : new Float32Array(n);
 }
 
 export function checkSameDtype(op: string, ...vars: Variable[]): void {
+  if (typeof op !== 'string') throw expectationError('E_VALUE', 'op', 'the name of an op', describeValue(op));
+  checkVariables(vars, 'vars');
+  if (vars.length === 0) return;
   const dtype = vars[0]!.dtype;
   for (const v of vars) {
     if (v.dtype !== dtype) {
@@ -37,8 +43,8 @@ function checkBroadcast(op: string, a: Variable, b: Variable): void {
   if (!isSuffix(a.shape, b.shape)) {
     throw expectationError(
       'E_SHAPE',
-      `${op}(a, b)`,
-      `b of shape ${formatShape(a.shape)} or a trailing part of it`,
+      'b',
+      `a shape of ${formatShape(a.shape)} or a trailing part of it (${op}(a, b) broadcasts b)`,
       `shape ${formatShape(b.shape)}`,
     );
   }
@@ -54,6 +60,8 @@ function reduceToSuffix(grad: Float, n: number): Float {
 
 /** `a + b`, where `b` has `a`'s shape or a trailing part of it (a bias). */
 export function add(a: Variable, b: Variable): Variable {
+  checkVariable(a, 'a');
+  checkVariable(b, 'b');
   checkBroadcast('add', a, b);
   const out = a.data.slice();
   const n = b.size;
@@ -63,6 +71,8 @@ export function add(a: Variable, b: Variable): Variable {
 
 /** `a * b` elementwise, where `b` has `a`'s shape or a trailing part of it (a gain). */
 export function mul(a: Variable, b: Variable): Variable {
+  checkVariable(a, 'a');
+  checkVariable(b, 'b');
   checkBroadcast('mul', a, b);
   const out = zerosLike(a.data);
   const n = b.size;
@@ -82,6 +92,8 @@ export function mul(a: Variable, b: Variable): Variable {
 
 /** `c · a` for a constant `c`. */
 export function scale(a: Variable, c: number): Variable {
+  checkVariable(a, 'a');
+  checkNumber(c, 'c', 'a finite number', Number.isFinite);
   const out = zerosLike(a.data);
   for (let i = 0; i < out.length; i++) out[i] = a.data[i]! * c;
   return recordOp('scale', [a], out, a.shape, (g) => {
@@ -93,6 +105,7 @@ export function scale(a: Variable, c: number): Variable {
 
 /** The sum of all elements, as a one-element variable of shape `[]`. */
 export function sum(a: Variable): Variable {
+  checkVariable(a, 'a');
   let total = 0;
   for (let i = 0; i < a.size; i++) total += a.data[i]!;
   const out = zerosLike(a.data, 1);
@@ -101,11 +114,18 @@ export function sum(a: Variable): Variable {
 }
 
 export function mean(a: Variable): Variable {
+  checkVariable(a, 'a');
   return scale(sum(a), 1 / Math.max(1, a.size));
 }
 
 /** The same data under another shape (one entry may be -1). No copy: the result shares `a`'s storage. */
 export function reshape(a: Variable, shape: readonly number[]): Variable {
+  checkVariable(a, 'a');
+  const entries = Array.isArray(shape) ? (shape as unknown[]) : [];
+  const wildcards = entries.filter((d) => d === -1).length;
+  if (!Array.isArray(shape) || wildcards > 1 || !entries.every((d) => Number.isSafeInteger(d) && (d as number) >= -1)) {
+    throw expectationError('E_SHAPE', 'shape', 'non-negative integers with at most one -1', describeValue(shape));
+  }
   const inferred = [...shape];
   const unknown = inferred.indexOf(-1);
   if (unknown >= 0) {
@@ -123,11 +143,14 @@ export function reshape(a: Variable, shape: readonly number[]): Variable {
  * Each part is a copy; the gradient of each part lands in its slice of `a`'s gradient.
  */
 export function split(a: Variable, sizes: readonly number[], axis = -1): Variable[] {
+  checkVariable(a, 'a');
+  checkNumber(axis, 'axis', 'an integer axis', Number.isSafeInteger);
+  if (!Array.isArray(sizes)) throw expectationError('E_SHAPE', 'sizes', 'an array of sizes', describeValue(sizes));
   const rank = a.shape.length;
   const ax = axis < 0 ? axis + rank : axis;
   if (!(ax >= 0 && ax < rank)) throw expectationError('E_SHAPE', 'axis', `an axis of a rank-${rank} tensor`, `${axis}`);
   const axisLength = a.shape[ax]!;
-  if (sizes.reduce((s, n) => s + n, 0) !== axisLength || sizes.some((n) => !Number.isSafeInteger(n) || n < 0)) {
+  if (sizes.some((n) => !Number.isSafeInteger(n) || n < 0) || sizes.reduce((s, n) => s + n, 0) !== axisLength) {
     throw expectationError('E_SHAPE', 'sizes', `sizes summing to ${axisLength}`, describeValue(sizes));
   }
   const outer = numel(a.shape.slice(0, ax));
@@ -231,6 +254,8 @@ function matmulTN(a: Float, b: Float, c: Float, m: number, k: number, n: number)
 
 /** `a (m, k) · b (k, n)`. */
 export function matmul(a: Variable, b: Variable): Variable {
+  checkVariable(a, 'a');
+  checkVariable(b, 'b');
   checkSameDtype('matmul', a, b);
   checkRank(a, 2, 'a', '(m, k)');
   checkRank(b, 2, 'b', '(k, n)');
@@ -255,6 +280,9 @@ export function matmul(a: Variable, b: Variable): Variable {
  * `(T, H, D)` inputs work as they are.
  */
 export function linear(x: Variable, w: Variable, bias?: Variable): Variable {
+  checkVariable(x, 'x');
+  checkVariable(w, 'w');
+  if (bias !== undefined) checkVariable(bias, 'bias');
   checkSameDtype('linear', x, w, ...(bias ? [bias] : []));
   checkRank(w, 2, 'w', '(in_features, out_features)');
   const [inF, outF] = w.shape as [number, number];
@@ -264,7 +292,8 @@ export function linear(x: Variable, w: Variable, bias?: Variable): Variable {
   if (bias && (bias.shape.length !== 1 || bias.shape[0] !== outF)) {
     throw expectationError('E_SHAPE', 'bias', `shape (${outF},)`, formatShape(bias.shape));
   }
-  const rows = x.size / inF;
+  // Not x.size / inF: with in_features 0 that is 0 / 0, and the (rows, out) result must still be bias-filled.
+  const rows = numel(x.shape.slice(0, -1));
   const out = zerosLike(x.data, rows * outF);
   if (bias) for (let r = 0; r < rows; r++) out.set(bias.data, r * outF);
   matmulNN(x.data, w.data, out, rows, inF, outF);
@@ -281,6 +310,10 @@ export function linear(x: Variable, w: Variable, bias?: Variable): Variable {
 
 /** A leaf variable of zeros, e.g. to start a sum. */
 export function zeros(shape: readonly number[], dtype: 'f32' | 'f64' = 'f32'): Variable {
-  const n = numel(shape);
+  const n = numel(checkShape(shape, 'shape'));
+  if (n > MAX_ELEMENTS) throw expectationError('E_LIMIT', 'shape', `at most ${MAX_ELEMENTS} elements`, `${n}`);
+  if (dtype !== 'f32' && dtype !== 'f64') {
+    throw expectationError('E_DTYPE', 'dtype', "'f32' or 'f64'", describeValue(dtype));
+  }
   return new Variable(dtype === 'f64' ? new Float64Array(n) : new Float32Array(n), shape);
 }

@@ -1,5 +1,6 @@
 import { describeValue, expectationError } from '@fa/core';
-import type { Float, Variable } from './variable.js';
+import { checkNumber, checkOptionalBoolean, checkOptions, isNonNegativeFinite, isPositiveFinite } from './checks.js';
+import { checkVariables, type Float, Variable } from './variable.js';
 
 export interface AdamOptions {
   /** Learning rate. Default 1e-3. May be changed between steps (`optimizer.lr = …`) for a schedule. */
@@ -44,24 +45,20 @@ export class Adam {
   readonly #slots: Slot[];
 
   constructor(params: readonly Variable[] | readonly ParamGroup[], options: AdamOptions = {}) {
-    this.lr = options.lr ?? 1e-3;
-    [this.beta1, this.beta2] = options.betas ?? [0.9, 0.999];
-    this.eps = options.eps ?? 1e-8;
-    this.decoupled = options.decoupled ?? false;
-    const defaultDecay = options.weightDecay ?? 0;
-    for (const [name, value, ok] of [
-      ['lr', this.lr, this.lr >= 0],
-      ['betas[0]', this.beta1, this.beta1 >= 0 && this.beta1 < 1],
-      ['betas[1]', this.beta2, this.beta2 >= 0 && this.beta2 < 1],
-      ['eps', this.eps, this.eps >= 0],
-      ['weightDecay', defaultDecay, defaultDecay >= 0],
-    ] as const) {
-      if (!ok) throw expectationError('E_VALUE', name, 'a valid value', describeValue(value));
-    }
-    const groups: readonly ParamGroup[] = params.every((p) => 'params' in p)
-      ? (params as readonly ParamGroup[])
-      : [{ params: params as readonly Variable[] }];
-    this.#slots = groups.flatMap((group) =>
+    const given = checkOptions(options);
+    this.lr = checkLr(given.lr ?? 1e-3, 'options.lr');
+    [this.beta1, this.beta2] = checkBetas(given.betas);
+    // eps keeps the update finite where the second moment is 0 (a parameter whose gradient has been 0 so far).
+    this.eps = checkNumber(given.eps, 'options.eps', 'a finite number > 0', isPositiveFinite, 1e-8);
+    this.decoupled = checkOptionalBoolean(given.decoupled, 'options.decoupled') ?? false;
+    const defaultDecay = checkNumber(
+      given.weightDecay,
+      'options.weightDecay',
+      'a finite number >= 0',
+      isNonNegativeFinite,
+      0,
+    );
+    this.#slots = paramGroups(params).flatMap((group) =>
       group.params.map((param) => {
         if (!param.requiresGrad) {
           throw expectationError('E_VALUE', 'params', 'variables that require grad', String(param));
@@ -76,6 +73,8 @@ export class Adam {
   }
 
   step(): void {
+    // lr is public so that schedules can set it; a NaN there would overwrite every parameter with NaN.
+    checkLr(this.lr, 'lr');
     this.t++;
     const { lr, beta1, beta2, eps } = this;
     const correction1 = 1 - beta1 ** this.t;
@@ -108,12 +107,67 @@ export class Adam {
 /** Adam with decoupled weight decay (default 0.01), as `torch.optim.AdamW`. */
 export class AdamW extends Adam {
   constructor(params: readonly Variable[] | readonly ParamGroup[], options: AdamOptions = {}) {
-    super(params, { weightDecay: 0.01, decoupled: true, ...options });
+    super(params, { weightDecay: 0.01, decoupled: true, ...checkOptions(options) });
   }
+}
+
+function checkLr(lr: unknown, argument: string): number {
+  return checkNumber(lr, argument, 'a finite number >= 0', isNonNegativeFinite);
+}
+
+function checkBetas(betas: unknown): [number, number] {
+  if (betas === undefined) return [0.9, 0.999];
+  if (!Array.isArray(betas) || betas.length !== 2) {
+    throw expectationError('E_VALUE', 'options.betas', 'a pair [β1, β2]', describeValue(betas));
+  }
+  betas.forEach((beta: unknown, i) => {
+    // β = 1 makes the bias correction 1 − βᵗ zero, and the update 0 / 0.
+    if (!(typeof beta === 'number' && beta >= 0 && beta < 1)) {
+      throw expectationError('E_VALUE', 'options.betas', 'β1 and β2 in [0, 1)', `betas[${i}] = ${describeValue(beta)}`);
+    }
+  });
+  return betas as [number, number];
+}
+
+/** `params` as groups: either all variables (one group) or all groups, each holding variables. */
+function paramGroups(params: unknown): readonly ParamGroup[] {
+  if (!Array.isArray(params) || params.length === 0) {
+    throw expectationError(
+      'E_VALUE',
+      'params',
+      'a non-empty array of Variables or of param groups',
+      describeValue(params),
+    );
+  }
+  if (params.every((p) => p instanceof Variable)) return [{ params }];
+  return params.map((group: unknown, i) => {
+    if (group === null || typeof group !== 'object' || !Array.isArray((group as ParamGroup).params)) {
+      throw expectationError(
+        'E_VALUE',
+        'params',
+        'Variables or param groups { params, weightDecay? }, not both',
+        `params[${i}] = ${describeValue(group)}`,
+      );
+    }
+    const { params: members, weightDecay } = group as ParamGroup;
+    checkVariables(members, 'params');
+    if (weightDecay !== undefined && !(typeof weightDecay === 'number' && isNonNegativeFinite(weightDecay))) {
+      throw expectationError(
+        'E_VALUE',
+        'params',
+        'a group weightDecay that is a finite number >= 0',
+        `params[${i}].weightDecay = ${describeValue(weightDecay)}`,
+      );
+    }
+    return group as ParamGroup;
+  });
 }
 
 /** Scales all gradients so that their global L2 norm is at most `maxNorm`; returns the norm before scaling. */
 export function clipGradNorm(params: readonly Variable[], maxNorm: number): number {
+  checkVariables(params, 'params');
+  // Infinity is a valid bound (report the norm, clip nothing); a negative one would flip every gradient.
+  checkNumber(maxNorm, 'maxNorm', 'a number >= 0', (m) => m >= 0);
   let squares = 0;
   for (const p of params) if (p.grad) for (let i = 0; i < p.grad.length; i++) squares += p.grad[i]! ** 2;
   const norm = Math.sqrt(squares);

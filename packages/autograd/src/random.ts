@@ -1,3 +1,6 @@
+import { describeValue, expectationError } from '@fa/core';
+import { checkNumber, isCount, MAX_ELEMENTS } from './checks.js';
+
 /**
  * A small seeded generator (Mulberry32) for reproducible initialisation and
  * tests. Not for cryptography.
@@ -7,7 +10,11 @@ export class Rng {
   #spare: number | undefined;
 
   constructor(seed = 0) {
-    this.#state = (Math.floor(seed) ^ 0x9e3779b9) >>> 0;
+    checkNumber(seed, 'seed', 'a safe integer', Number.isSafeInteger);
+    // The low 32 bits seed the state as they always have; the high bits are mixed in too, so that seeds 2^32
+    // apart (or -1 and 2^32 − 1) give different streams instead of silently the same one.
+    const high = Math.floor(seed / 2 ** 32);
+    this.#state = ((seed >>> 0) ^ 0x9e3779b9 ^ (high === 0 ? 0 : Math.imul(high, 0x85ebca6b))) >>> 0;
   }
 
   /** Uniform in [0, 1). */
@@ -35,11 +42,18 @@ export class Rng {
 
   /** An integer in [0, n). */
   int(n: number): number {
+    checkNumber(n, 'n', 'a positive safe integer', (v) => Number.isSafeInteger(v) && v > 0);
+    return this.#int(n);
+  }
+
+  #int(n: number): number {
     return Math.floor(this.next() * n);
   }
 
   /** Float32 data drawn from N(0, std²). */
   normalArray(n: number, std = 1): Float32Array {
+    checkNumber(n, 'n', `an element count in [0, ${MAX_ELEMENTS}]`, isCount);
+    checkNumber(std, 'std', 'a finite number', Number.isFinite);
     const out = new Float32Array(n);
     for (let i = 0; i < n; i++) out[i] = this.normal() * std;
     return out;
@@ -47,8 +61,9 @@ export class Rng {
 
   /** Fisher–Yates shuffle of `items`, in place. */
   shuffle<T>(items: T[]): T[] {
+    if (!Array.isArray(items)) throw expectationError('E_VALUE', 'items', 'an array', describeValue(items));
     for (let i = items.length - 1; i > 0; i--) {
-      const j = this.int(i + 1);
+      const j = this.#int(i + 1);
       [items[i], items[j]] = [items[j]!, items[i]!];
     }
     return items;

@@ -1,4 +1,4 @@
-import { type AttnOptions, expectationError, type FloatHostTensor, formatShape } from '@fa/core';
+import { type AttnOptions, describeValue, expectationError, type FloatHostTensor, formatShape } from '@fa/core';
 import { attnBackwardSync, attnForwardSync } from '@fa/flash-attn/cpu';
 import * as tf from '@tensorflow/tfjs-core';
 
@@ -15,6 +15,31 @@ import * as tf from '@tensorflow/tfjs-core';
  */
 export interface TfAttentionOptions extends AttnOptions {}
 
+/** Checked before `tf.customGrad`, which would fail on anything but a tensor with a TypeError of its own. */
+function checkTensor(value: unknown, argument: string): void {
+  if (!(value instanceof tf.Tensor)) throw expectationError('E_VALUE', argument, 'a tf.Tensor', describeValue(value));
+}
+
+/** A bag without the offsets is a wrong `options`; offsets present but malformed are named by the kernels. */
+function checkOptions(options: unknown): void {
+  const bag = options as Record<string, unknown>;
+  if (
+    options === null ||
+    typeof options !== 'object' ||
+    Array.isArray(options) ||
+    ArrayBuffer.isView(options) ||
+    bag.cuSeqlensQ === undefined ||
+    bag.cuSeqlensK === undefined
+  ) {
+    throw expectationError(
+      'E_VALUE',
+      'options',
+      'an options object with cuSeqlensQ and cuSeqlensK',
+      describeValue(options),
+    );
+  }
+}
+
 function host(t: tf.Tensor, argument: string): FloatHostTensor {
   if (t.dtype !== 'float32') throw expectationError('E_DTYPE', argument, "a 'float32' tensor", `'${t.dtype}'`);
   if (t.rank !== 3) {
@@ -28,8 +53,12 @@ function host(t: tf.Tensor, argument: string): FloatHostTensor {
  * three. With dropout and no `seed`, one seed is drawn per call and shared by its forward and backward.
  */
 export function tfAttention(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, options: TfAttentionOptions): tf.Tensor3D {
-  const dropout = (options?.dropoutP ?? 0) > 0;
-  const seed = dropout ? (options.seed ?? Math.floor(Math.random() * 2 ** 53)) : options?.seed;
+  checkTensor(q, 'q');
+  checkTensor(k, 'k');
+  checkTensor(v, 'v');
+  checkOptions(options);
+  const dropout = (options.dropoutP ?? 0) > 0;
+  const seed = dropout ? (options.seed ?? Math.floor(Math.random() * 2 ** 53)) : options.seed;
   const opts: AttnOptions = { ...options, seed };
   const op = tf.customGrad((...args) => {
     const [tq, tk, tv, save] = args as [tf.Tensor, tf.Tensor, tf.Tensor, tf.GradSaveFunc];

@@ -1,4 +1,13 @@
 import { describeValue, expectationError, FaError, formatShape, isValidShape, numel } from '@fa/core';
+import {
+  checkFloatData,
+  checkFunction,
+  checkOptionalBoolean,
+  checkOptionalString,
+  checkOptions,
+  checkShape,
+  isFloat,
+} from './checks.js';
 
 /**
  * Host storage of a variable. Training runs in float32; `gradcheck` runs in float64. An op's result and every
@@ -49,17 +58,19 @@ export class Variable {
   readonly name: string | undefined;
 
   constructor(data: Float, shape: readonly number[], options: VariableOptions & { node?: TapeNode | null } = {}) {
-    if (!(data instanceof Float32Array || data instanceof Float64Array)) {
-      throw expectationError('E_DTYPE', 'data', 'a Float32Array or Float64Array', describeValue(data));
-    }
+    checkFloatData(data, 'data');
     if (!isValidShape(shape) || numel(shape) !== data.length) {
       throw expectationError('E_SHAPE', 'shape', `a shape of ${data.length} elements`, describeValue(shape));
     }
+    const { node, requiresGrad, name } = checkOptions(options);
+    if (node != null && (typeof node !== 'object' || !Array.isArray(node.inputs))) {
+      throw expectationError('E_VALUE', 'options.node', 'a tape node or null', describeValue(node));
+    }
     this.data = data;
     this.shape = Object.freeze([...shape]);
-    this.node = options.node ?? null;
-    this.requiresGrad = this.node !== null || (options.requiresGrad ?? false);
-    this.name = options.name;
+    this.node = node ?? null;
+    this.requiresGrad = this.node !== null || (checkOptionalBoolean(requiresGrad, 'options.requiresGrad') ?? false);
+    this.name = checkOptionalString(name, 'options.name');
   }
 
   get size(): number {
@@ -92,7 +103,13 @@ export class Variable {
    * that require gradients get them added to `grad`; the graph is released afterwards unless `retainGraph`.
    */
   backward(grad?: ArrayLike<number>, options: BackwardOptions = {}): Promise<void> {
-    return runBackward(this, grad, options.retainGraph ?? false);
+    try {
+      checkSeed(grad);
+      const retainGraph = checkOptionalBoolean(checkOptions(options).retainGraph, 'options.retainGraph');
+      return runBackward(this, grad, retainGraph ?? false);
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
   toString(): string {
@@ -103,16 +120,72 @@ export class Variable {
 /** A leaf variable from host data. Numbers and plain arrays become float32. */
 export function variable(
   data: Float | ArrayLike<number>,
-  shape: readonly number[] = [data.length],
-  options: VariableOptions = {},
+  shape?: readonly number[],
+  options?: VariableOptions,
 ): Variable {
-  const storage = data instanceof Float32Array || data instanceof Float64Array ? data : Float32Array.from(data);
-  return new Variable(storage, shape, options);
+  const storage = isFloat(data) ? data : toFloat32(data);
+  return new Variable(storage, shape ?? [storage.length], options);
+}
+
+/**
+ * Plain arrays and non-float typed arrays as float32. Strings and array-likes of non-numbers are refused:
+ * `Float32Array.from` would turn them into NaN without a word.
+ */
+function toFloat32(data: unknown): Float32Array {
+  const numeric = ArrayBuffer.isView(data) && !(data instanceof DataView) && !(data instanceof BigInt64Array);
+  if (numeric && !(data instanceof BigUint64Array)) return Float32Array.from(data as unknown as ArrayLike<number>);
+  if (Array.isArray(data)) {
+    const out = new Float32Array(data.length);
+    for (let i = 0; i < data.length; i++) {
+      const x: unknown = data[i];
+      if (typeof x !== 'number') {
+        throw expectationError('E_DTYPE', 'data', 'an array of numbers', `data[${i}] = ${describeValue(x)}`);
+      }
+      out[i] = x;
+    }
+    return out;
+  }
+  throw expectationError('E_DTYPE', 'data', 'a Float32Array, Float64Array or array of numbers', describeValue(data));
 }
 
 /** A trainable leaf: `variable(data, shape, { requiresGrad: true })`. */
 export function parameter(data: Float, shape: readonly number[], name?: string): Variable {
-  return new Variable(data, shape, { requiresGrad: true, name });
+  return new Variable(data, shape, { requiresGrad: true, name: checkOptionalString(name, 'name') });
+}
+
+/** A seed gradient for `backward()`: plain arrays must hold numbers, as `Float32Array.set` would coerce anything. */
+function checkSeed(grad: unknown): void {
+  if (grad === undefined || (ArrayBuffer.isView(grad) && !(grad instanceof DataView))) {
+    if (grad instanceof BigInt64Array || grad instanceof BigUint64Array) {
+      throw expectationError('E_DTYPE', 'grad', 'an array of numbers', describeValue(grad));
+    }
+    return;
+  }
+  if (!Array.isArray(grad) || grad.some((x) => typeof x !== 'number')) {
+    throw expectationError('E_DTYPE', 'grad', 'an array of numbers', describeValue(grad));
+  }
+}
+
+/** Checked here rather than in checks.ts, which the class's module must not import in a cycle. */
+export function checkVariable(value: unknown, argument: string): Variable {
+  if (!(value instanceof Variable)) throw expectationError('E_VALUE', argument, 'a Variable', describeValue(value));
+  return value;
+}
+
+/** An array of variables; the error names the whole list, since `inputs[0]` is no dotted path under `inputs`. */
+export function checkVariables(value: unknown, argument: string): readonly Variable[] {
+  if (!Array.isArray(value)) throw expectationError('E_VALUE', argument, 'an array of Variables', describeValue(value));
+  for (let i = 0; i < value.length; i++) {
+    if (!(value[i] instanceof Variable)) {
+      throw expectationError(
+        'E_VALUE',
+        argument,
+        'an array of Variables',
+        `${argument}[${i}] = ${describeValue(value[i])}`,
+      );
+    }
+  }
+  return value;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -130,6 +203,7 @@ export function isGradEnabled(): boolean {
  * scope is dynamic, so other async work interleaved with an awaited `fn` also runs unrecorded.
  */
 export function noGrad<T>(fn: () => T): T {
+  checkFunction(fn, 'fn');
   gradDisabled++;
   let result: T;
   try {
@@ -145,6 +219,7 @@ export function noGrad<T>(fn: () => T): T {
 
 /** Whether an op on these inputs will be recorded, so that its forward knows whether to save anything. */
 export function willRecord(inputs: readonly Variable[]): boolean {
+  checkVariables(inputs, 'inputs');
   return isGradEnabled() && inputs.some((v) => v.requiresGrad);
 }
 
@@ -161,6 +236,12 @@ export function recordOp(
   backward: BackwardFn,
   release?: () => void,
 ): Variable {
+  if (typeof name !== 'string') throw expectationError('E_VALUE', 'name', 'a string', describeValue(name));
+  checkVariables(inputs, 'inputs');
+  checkFloatData(data, 'data');
+  checkShape(shape, 'shape');
+  checkFunction(backward, 'backward');
+  if (release !== undefined) checkFunction(release, 'release');
   if (!willRecord(inputs)) {
     release?.();
     return new Variable(data, shape);
@@ -186,8 +267,23 @@ export interface CustomFunction<Saved> {
 
 /** Turns a `CustomFunction` into an op: `const op = defineFunction(def); const y = await op(x)`. */
 export function defineFunction<Saved>(def: CustomFunction<Saved>): (...inputs: Variable[]) => Promise<Variable> {
+  checkOptions(def, 'def');
+  if (typeof def.name !== 'string') throw expectationError('E_VALUE', 'def.name', 'a string', describeValue(def.name));
+  checkFunction(def.forward, 'def.forward');
+  checkFunction(def.backward, 'def.backward');
+  if (def.release !== undefined) checkFunction(def.release, 'def.release');
   return async (...inputs) => {
-    const { data, shape, saved } = await def.forward(inputs);
+    checkVariables(inputs, 'inputs');
+    const result: unknown = await def.forward(inputs);
+    if (result === null || typeof result !== 'object' || !isFloat((result as { data?: unknown }).data)) {
+      throw expectationError(
+        'E_VALUE',
+        'def.forward',
+        'a result { data, shape, saved } with Float data',
+        describeValue(result),
+      );
+    }
+    const { data, shape, saved } = result as { data: Float; shape: readonly number[]; saved: Saved };
     return recordOp(
       def.name,
       inputs,
