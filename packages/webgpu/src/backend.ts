@@ -12,6 +12,7 @@ import {
 import { BufferTracker, TENSOR_USAGE } from './gpu/buffers.js';
 import { acquireDevice, type DeviceSource } from './gpu/device.js';
 import { PipelineCache } from './gpu/pipelines.js';
+import { checkWebGpuOptions } from './options.js';
 import type { TilingLimits } from './plan/config.js';
 import { runBackward } from './run/backward.js';
 import type { GpuContext } from './run/context.js';
@@ -37,8 +38,14 @@ export interface WebGpuFeatures {
 }
 
 export interface WebGpuBackendStats {
-  /** Buffers alive on the current device: tensors not yet disposed plus temporaries of calls in flight. */
+  /**
+   * Buffers alive on the current device: tensors not yet disposed plus temporaries of calls in flight
+   * (uniforms, tile lists, scratch, download staging). Every buffer the backend creates is counted here until it
+   * is destroyed; after a device loss, the lost device's buffers count as destroyed.
+   */
   readonly liveBuffers: number;
+  /** Bytes of those buffers. */
+  readonly liveBytes: number;
   /** Pipelines compiled on the current device (cache misses). */
   readonly pipelinesCompiled: number;
   /** Devices created so far; grows by one each time a lost device is replaced. */
@@ -110,6 +117,7 @@ function tilingOf(device: GPUDevice, caps: Partial<TilingLimits> | undefined): T
  * `navigator.gpu`, or in Node the `webgpu` package (imported only then).
  */
 export async function createWebGpuBackend(options: WebGpuBackendOptions = {}): Promise<WebGpuBackend> {
+  checkWebGpuOptions(options);
   const checkErrors = options.checkErrors ?? true;
   let devices = 0;
   let timestampHook: GpuContext['timestampWrites'] | undefined;
@@ -147,6 +155,8 @@ export async function createWebGpuBackend(options: WebGpuBackendOptions = {}): P
     };
     void device.lost.then((info) => {
       state.lost ??= info;
+      // A lost device has freed everything; dropping the buffers keeps the counts true and lets them be collected.
+      buffers.destroyAll();
     });
     return state;
   }
@@ -170,6 +180,13 @@ export async function createWebGpuBackend(options: WebGpuBackendOptions = {}): P
     if (owner && owner !== s) {
       throw deviceLostError(argument, owner.lost, `\`${argument}\` was on that device; upload it again.`);
     }
+    if (owner === s) {
+      throw new FaError('E_DISPOSED', `Expected a live buffer for \`${argument}\`, received one that was disposed.`, {
+        argument,
+        expected: 'a live buffer',
+        received: 'a disposed buffer',
+      });
+    }
     throw new FaError(
       'E_BACKEND_MISMATCH',
       `Expected \`${argument}\` to be a live buffer of this WebGPU backend, received one it does not own.`,
@@ -177,8 +194,15 @@ export async function createWebGpuBackend(options: WebGpuBackendOptions = {}): P
     );
   }
 
-  /** Runs `work` on the live device, turning failures caused by a device loss into `E_DEVICE_LOST`. */
-  async function run<T>(argument: string, work: (s: DeviceState) => Promise<T>): Promise<T> {
+  /**
+   * Runs `work` on the live device, turning failures caused by a device loss into `E_DEVICE_LOST`. Outputs of a
+   * call that completed on a device lost meanwhile go to `discard`: the caller never sees them.
+   */
+  async function run<T>(
+    argument: string,
+    work: (s: DeviceState) => Promise<T>,
+    discard: (s: DeviceState, result: T) => void = () => {},
+  ): Promise<T> {
     const s = await current();
     let result: T;
     try {
@@ -190,13 +214,20 @@ export async function createWebGpuBackend(options: WebGpuBackendOptions = {}): P
       if (s.lost) throw deviceLostError(argument, s.lost, 'the call did not complete; retry it.', error);
       throw error;
     }
-    if (s.lost) throw deviceLostError(argument, s.lost, 'the call did not complete; retry it.');
+    if (s.lost) {
+      discard(s, result);
+      throw deviceLostError(argument, s.lost, 'the call did not complete; retry it.');
+    }
     return result;
   }
 
   function track<T extends GPUBuffer>(s: DeviceState, buffer: T): T {
     owners.set(buffer, s);
     return buffer;
+  }
+
+  function discardGrads(s: DeviceState, result: { dq: GPUBuffer; dk: GPUBuffer; dv: GPUBuffer }): void {
+    for (const buffer of [result.dq, result.dk, result.dv]) s.buffers.destroy(buffer);
   }
 
   const backend: WebGpuBackend = {
@@ -216,6 +247,7 @@ export async function createWebGpuBackend(options: WebGpuBackendOptions = {}): P
     },
     stats: () => ({
       liveBuffers: state.buffers.liveCount,
+      liveBytes: state.buffers.liveBytes,
       pipelinesCompiled: state.pipelines.compiled,
       devices,
     }),
@@ -247,28 +279,44 @@ export async function createWebGpuBackend(options: WebGpuBackendOptions = {}): P
     },
 
     forward(q, k, v, problem: AttnProblem) {
-      return run('q', async (s) => {
-        const result = await runForward(s.ctx, bufferOf(s, q, 'q'), bufferOf(s, k, 'k'), bufferOf(s, v, 'v'), problem);
-        return { out: track(s, result.out), lse: track(s, result.lse) };
-      });
+      return run(
+        'q',
+        async (s) => {
+          const result = await runForward(
+            s.ctx,
+            bufferOf(s, q, 'q'),
+            bufferOf(s, k, 'k'),
+            bufferOf(s, v, 'v'),
+            problem,
+          );
+          return { out: track(s, result.out), lse: track(s, result.lse) };
+        },
+        (s, result) => {
+          for (const buffer of [result.out, result.lse]) s.buffers.destroy(buffer);
+        },
+      );
     },
 
     backward(dout, q, k, v, out, lse, problem: AttnProblem) {
-      return run('dout', async (s) => {
-        const result = await runBackward(
-          s.ctx,
-          {
-            dout: bufferOf(s, dout, 'dout'),
-            q: bufferOf(s, q, 'q'),
-            k: bufferOf(s, k, 'k'),
-            v: bufferOf(s, v, 'v'),
-            out: bufferOf(s, out, 'out'),
-            lse: bufferOf(s, lse, 'lse'),
-          },
-          problem,
-        );
-        return { dq: track(s, result.dq), dk: track(s, result.dk), dv: track(s, result.dv) };
-      });
+      return run(
+        'dout',
+        async (s) => {
+          const result = await runBackward(
+            s.ctx,
+            {
+              dout: bufferOf(s, dout, 'dout'),
+              q: bufferOf(s, q, 'q'),
+              k: bufferOf(s, k, 'k'),
+              v: bufferOf(s, v, 'v'),
+              out: bufferOf(s, out, 'out'),
+              lse: bufferOf(s, lse, 'lse'),
+            },
+            problem,
+          );
+          return { dq: track(s, result.dq), dk: track(s, result.dk), dv: track(s, result.dv) };
+        },
+        discardGrads,
+      );
     },
 
     destroy() {

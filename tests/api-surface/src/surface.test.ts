@@ -3,6 +3,7 @@ import { autogradSpecs, tfjsSpecs } from './specs/autograd.js';
 import { coreSpecs } from './specs/core.js';
 import { cpuSpecs, flashAttnSpecs } from './specs/flash-attn.js';
 import { seqpackSpecs } from './specs/seqpack.js';
+import { webgpuSpecs } from './specs/webgpu.js';
 import { type Spec, sweepChecked, sweepTotal } from './sweep.js';
 
 const entryPoints: ReadonlyArray<readonly [string, () => Promise<Record<string, unknown>>, Record<string, Spec>]> = [
@@ -10,6 +11,7 @@ const entryPoints: ReadonlyArray<readonly [string, () => Promise<Record<string, 
   ['@fa/seqpack', () => import('@fa/seqpack'), seqpackSpecs],
   ['@fa/flash-attn', () => import('@fa/flash-attn'), flashAttnSpecs],
   ['@fa/flash-attn/cpu', () => import('@fa/flash-attn/cpu'), cpuSpecs],
+  ['@fa/webgpu', () => import('@fa/webgpu'), webgpuSpecs],
   ['@fa/autograd', () => import('@fa/autograd'), autogradSpecs],
   ['@fa/autograd/tfjs', () => import('@fa/autograd/tfjs'), tfjsSpecs],
 ];

@@ -73,7 +73,7 @@ function checkOptions(options: CpuBackendOptions): void {
   if (!isOptionsBag(options)) {
     throw expectationError('E_VALUE', 'options', 'an options object', describeValue(options));
   }
-  const { threads, simd } = options;
+  const { threads, simd } = options as CpuBackendOptions;
   if (threads !== undefined && threads !== 'auto' && !(Number.isSafeInteger(threads) && threads >= 1)) {
     throw expectationError('E_VALUE', 'threads', "a positive integer or 'auto'", describeValue(threads));
   }

@@ -1,0 +1,46 @@
+import { describeValue, expectationError, isOptionsBag } from '@fa/core';
+import type { WebGpuBackendOptions } from './backend.js';
+
+const TILING_LIMITS = ['workgroupStorageBytes', 'invocations', 'minChunk'] as const;
+
+/** Duck-typed: browsers and Dawn each have their own classes for these objects. */
+function checkHasMethod(value: unknown, argument: string, method: string, what: string): void {
+  if (value === undefined) return;
+  if (value === null || typeof value !== 'object' || typeof (value as Record<string, unknown>)[method] !== 'function') {
+    throw expectationError('E_VALUE', argument, what, describeValue(value));
+  }
+}
+
+/** Checks the backend's options where they are given, so a typo fails at registration rather than at first use. */
+export function checkWebGpuOptions(options: unknown): asserts options is WebGpuBackendOptions {
+  if (!isOptionsBag(options)) {
+    throw expectationError(
+      'E_VALUE',
+      'options',
+      'an options object { device?, adapter?, gpu?, tilingLimits?, checkErrors? }',
+      describeValue(options),
+    );
+  }
+  checkHasMethod(options.device, 'options.device', 'createBuffer', 'a GPUDevice');
+  checkHasMethod(options.adapter, 'options.adapter', 'requestDevice', 'a GPUAdapter');
+  checkHasMethod(options.gpu, 'options.gpu', 'requestAdapter', 'a GPU (navigator.gpu)');
+  if (options.checkErrors !== undefined && typeof options.checkErrors !== 'boolean') {
+    throw expectationError('E_VALUE', 'options.checkErrors', 'a boolean', describeValue(options.checkErrors));
+  }
+  const limits = options.tilingLimits;
+  if (limits === undefined) return;
+  if (!isOptionsBag(limits)) {
+    throw expectationError(
+      'E_VALUE',
+      'options.tilingLimits',
+      'an object { workgroupStorageBytes?, invocations?, minChunk? }',
+      describeValue(limits),
+    );
+  }
+  for (const key of TILING_LIMITS) {
+    const value = limits[key];
+    if (value !== undefined && !(typeof value === 'number' && Number.isSafeInteger(value) && value > 0)) {
+      throw expectationError('E_VALUE', `options.tilingLimits.${key}`, 'a positive integer', describeValue(value));
+    }
+  }
+}
