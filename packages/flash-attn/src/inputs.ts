@@ -13,10 +13,12 @@ export type TensorInput =
 
 /**
  * Turns the inputs of one call into tensors, remembering which ones it created from host data so that their
- * backend memory is freed when the call ends.
+ * backend memory is freed when the call ends, and which ones it pinned so that a `dispose()` while the call
+ * runs waits for it.
  */
 export class CallInputs {
   readonly #temporaries: Tensor[] = [];
+  readonly #pinned: Tensor[] = [];
 
   tensor(value: TensorInput | undefined, argument: string): Tensor {
     if (value instanceof Tensor) return value;
@@ -38,13 +40,22 @@ export class CallInputs {
     return tensors.find((t) => t.backend !== undefined)?.backend;
   }
 
+  /**
+   * The backend handles of `entries`, uploading what is still in host memory (concurrently; a tensor passed
+   * twice is uploaded once). Every tensor is pinned before the first await, so the call either fails at once
+   * with E_DISPOSED naming a disposed argument or holds all of its inputs until `release()`.
+   */
   async handles(backend: AttentionBackend, entries: ReadonlyArray<readonly [Tensor, string]>): Promise<unknown[]> {
-    const handles: unknown[] = [];
-    for (const [t, argument] of entries) handles.push(await t.handleFor(backend, argument));
-    return handles;
+    for (const [t, argument] of entries) {
+      t.pin(argument);
+      this.#pinned.push(t);
+    }
+    return Promise.all(entries.map(([t, argument]) => t.handleFor(backend, argument)));
   }
 
+  /** Ends the call: unpins its inputs and disposes the tensors it created. */
   release(): void {
-    for (const t of this.#temporaries) t.dispose();
+    for (const t of this.#pinned.splice(0)) t.unpin();
+    for (const t of this.#temporaries.splice(0)) t.dispose();
   }
 }

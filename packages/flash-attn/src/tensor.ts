@@ -16,37 +16,53 @@ import {
 /**
  * A tensor of the façade. It starts in host memory and moves to a backend on first use; results of a call live
  * on the backend that computed them. Shapes belong to the tensor, so reshaping never touches data.
+ *
+ * Calls pin the tensors they read for as long as they run: disposing a tensor that a call in flight is using
+ * marks it disposed at once (any later use is `E_DISPOSED`) but frees its backend memory only when the last such
+ * call settles, so a call never reads freed memory and nothing is freed twice.
  */
 export class Tensor {
   readonly shape: readonly number[];
   readonly dtype: DType;
+  /** Set on views made by `reshape`: the tensor that owns the data, its place, its pins and its disposal. */
+  readonly #owner: Tensor | undefined;
   #host: HostTensor | undefined;
   #backend: AttentionBackend | undefined;
   #handle: unknown;
+  /** The upload in flight, shared by every call that needs it so that one tensor is never uploaded twice. */
+  #uploading: Promise<unknown> | undefined;
+  /** Calls in flight holding this tensor's data. */
+  #pins = 0;
   #disposed = false;
+  #freed = false;
 
   /** @internal Use `tensor()` or a call's results. */
   constructor(
     shape: readonly number[],
     dtype: DType,
-    place: { host: HostTensor } | { backend: AttentionBackend; handle: unknown },
+    place: { host: HostTensor } | { backend: AttentionBackend; handle: unknown } | { viewOf: Tensor },
   ) {
     this.shape = Object.freeze([...shape]);
     this.dtype = dtype;
-    if ('host' in place) this.#host = place.host;
+    if ('viewOf' in place) this.#owner = place.viewOf;
+    else if ('host' in place) this.#host = place.host;
     else {
       this.#backend = place.backend;
       this.#handle = place.handle;
     }
   }
 
+  get #root(): Tensor {
+    return this.#owner ?? this;
+  }
+
   /** The backend holding the data, or undefined while it is still in host memory. */
   get backend(): string | undefined {
-    return (this.#owner ?? this).#backend?.name;
+    return this.#root.#backend?.name;
   }
 
   get disposed(): boolean {
-    return this.#disposed || (this.#owner ?? this).#disposed;
+    return this.#disposed || this.#root.#disposed;
   }
 
   get size(): number {
@@ -61,44 +77,47 @@ export class Tensor {
   }
 
   /** The raw storage in host memory (a copy), in this tensor's dtype. */
-  async toHost(): Promise<HostTensor> {
-    this.#checkLive('tensor');
-    const owner = this.#owner ?? this;
-    if (owner.#host) return { data: owner.#host.data.slice(), shape: this.shape, dtype: this.dtype } as HostTensor;
-    const host = await (owner.#backend as AttentionBackend).download(owner.#handle, this.shape, this.dtype);
-    return { data: host.data, shape: this.shape, dtype: this.dtype } as HostTensor;
+  toHost(): Promise<HostTensor> {
+    return this.readHost('tensor');
+  }
+
+  /** @internal `toHost()` with the caller's argument name in its E_DISPOSED error. */
+  async readHost(argument: string): Promise<HostTensor> {
+    this.pin(argument);
+    try {
+      const owner = this.#root;
+      await owner.#uploading?.catch(() => undefined);
+      if (owner.#host) return { data: owner.#host.data.slice(), shape: this.shape, dtype: this.dtype } as HostTensor;
+      const host = await (owner.#backend as AttentionBackend).download(owner.#handle, this.shape, this.dtype);
+      return { data: host.data, shape: this.shape, dtype: this.dtype } as HostTensor;
+    } finally {
+      this.unpin();
+    }
   }
 
   /** A view with another shape of the same number of elements; shares data and disposal with this tensor. */
   reshape(shape: readonly number[]): Tensor {
-    this.#checkLive('tensor');
+    this.checkLive('tensor');
     if (!isValidShape(shape) || numel(shape) !== this.size) {
       throw expectationError('E_SHAPE', 'shape', `a shape of ${this.size} elements`, describeValue(shape));
     }
-    const owner = this.#owner ?? this;
-    const view = new Tensor(shape, this.dtype, { host: owner.#host as HostTensor });
-    view.#owner = owner;
-    return view;
+    return new Tensor(shape, this.dtype, { viewOf: this.#root });
   }
 
-  /** Set on views made by `reshape`: the tensor that owns the data, its place and its disposal. */
-  #owner: Tensor | undefined;
-
-  /** Frees the data. Disposing twice is harmless; using a disposed tensor throws E_DISPOSED. */
+  /**
+   * Frees the data (once no call in flight is using it). Disposing twice is harmless; using a disposed tensor
+   * throws E_DISPOSED.
+   */
   dispose(): void {
-    const owner = this.#owner ?? this;
-    if (owner.#disposed) {
-      this.#disposed = true;
-      return;
-    }
-    owner.#disposed = true;
+    const owner = this.#root;
     this.#disposed = true;
-    if (owner.#backend) owner.#backend.dispose(owner.#handle);
+    owner.#disposed = true;
     owner.#host = undefined;
-    owner.#handle = undefined;
+    owner.#freeWhenUnused();
   }
 
-  #checkLive(argument: string): void {
+  /** @internal Throws E_DISPOSED naming `argument` when the tensor was disposed. */
+  checkLive(argument: string): void {
     if (this.disposed) {
       throw new FaError('E_DISPOSED', `Expected a live tensor for \`${argument}\`, received one that was disposed.`, {
         argument,
@@ -108,25 +127,70 @@ export class Tensor {
     }
   }
 
+  /** Frees the backend memory of a disposed tensor once no call holds it and no upload is still landing. */
+  #freeWhenUnused(): void {
+    if (!this.#disposed || this.#pins > 0 || this.#uploading || this.#freed) return;
+    this.#freed = true;
+    const handle = this.#handle;
+    this.#handle = undefined;
+    if (this.#backend && handle !== undefined) this.#backend.dispose(handle);
+  }
+
   /**
-   * @internal The backend handle, uploading host data on first use. A tensor already on another backend is an
-   * error rather than a silent copy, so that hidden transfers never eat a GPU's speed.
+   * @internal Holds the data for a call: throws E_DISPOSED naming `argument` when the tensor is already
+   * disposed; otherwise a later `dispose()` only takes effect at the matching `unpin()`.
+   */
+  pin(argument: string): void {
+    this.checkLive(argument);
+    this.#root.#pins++;
+  }
+
+  /** @internal Ends a `pin`. */
+  unpin(): void {
+    const owner = this.#root;
+    owner.#pins--;
+    owner.#freeWhenUnused();
+  }
+
+  /**
+   * @internal The backend handle of a pinned tensor, uploading host data on first use. A tensor already on
+   * another backend is an error rather than a silent copy, so that hidden transfers never eat a GPU's speed.
    */
   async handleFor(backend: AttentionBackend, argument: string): Promise<unknown> {
-    this.#checkLive(argument);
-    const owner = this.#owner ?? this;
-    if (owner.#backend === undefined) {
-      owner.#handle = await backend.upload(owner.#host as HostTensor);
-      owner.#backend = backend;
-      owner.#host = undefined;
-    } else if (owner.#backend !== backend) {
+    const owner = this.#root;
+    if (owner.#backend === undefined) owner.#startUpload(backend);
+    else if (owner.#backend !== backend) {
       throw new FaError(
         'E_BACKEND_MISMATCH',
         `Expected \`${argument}\` on backend "${backend.name}", received a tensor on "${owner.#backend.name}". Copy it with tensor(await t.toHost()).`,
         { argument, expected: `backend "${backend.name}"`, received: `backend "${owner.#backend.name}"` },
       );
     }
-    return owner.#handle;
+    return owner.#uploading ?? owner.#handle;
+  }
+
+  #startUpload(backend: AttentionBackend): void {
+    const host = this.#host as HostTensor;
+    this.#backend = backend;
+    // Started from a resolved promise so that even a synchronous throw lands after `#uploading` is set.
+    this.#uploading = Promise.resolve()
+      .then(() => backend.upload(host))
+      .then(
+        (handle) => {
+          this.#handle = handle;
+          this.#host = undefined;
+          return handle;
+        },
+        (error: unknown) => {
+          // The data is still in host memory: the tensor stays usable, on no backend.
+          this.#backend = undefined;
+          throw error;
+        },
+      )
+      .finally(() => {
+        this.#uploading = undefined;
+        this.#freeWhenUnused();
+      });
   }
 }
 
