@@ -63,6 +63,31 @@ export interface Case {
   readonly softmaxScale?: number;
 }
 
+/**
+ * A small random problem: odd sizes, batches of one to four sequences (empty ones included), self- or
+ * cross-attention, GQA, every dtype, and each option now and then. Small enough to run thousands of times.
+ */
+export function smallCase(random: Random, name = 'small'): Case {
+  const lengthsQ = Array.from({ length: random.int(1, 4) }, () => random.int(0, 9));
+  const numHeadsK = random.int(1, 2);
+  const pick = (p: number) => random.next() < p;
+  return {
+    name,
+    lengthsQ,
+    lengthsK: pick(0.3) ? lengthsQ.map(() => random.int(0, 9)) : undefined,
+    numHeads: numHeadsK * random.int(1, 2),
+    numHeadsK,
+    headDim: random.int(1, 13),
+    headDimV: pick(0.3) ? random.int(1, 13) : undefined,
+    dtype: (['f32', 'f16', 'bf16'] as const)[random.int(0, 2)],
+    causal: pick(0.3),
+    windowSize: pick(0.2) ? [random.int(0, 3), random.int(-1, 3)] : undefined,
+    softcap: pick(0.2) ? 3 : undefined,
+    alibi: pick(0.2),
+    dropoutP: pick(0.2) ? 0.25 : undefined,
+  };
+}
+
 export function cuSeqlens(lengths: readonly number[]): Int32Array {
   const cu = new Int32Array(lengths.length + 1);
   lengths.forEach((length, b) => {

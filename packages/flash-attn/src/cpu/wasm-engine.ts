@@ -19,7 +19,7 @@ import {
   SHARED_MAXIMUM_PAGES,
   sharedMemorySupported,
 } from './wasm/load.js';
-import { WorkerPool } from './wasm/pool.js';
+import { type ThreadTally, WorkerPool } from './wasm/pool.js';
 
 /** Query rows per tile (the vector lanes of the forward's transposed scores) and keys per tile. */
 export const WASM_BLOCK_Q = 64;
@@ -34,14 +34,26 @@ export const DEFAULT_PARALLEL_MIN_COST = 1 << 21;
 export interface WasmEngineConfig {
   readonly threads: number | 'auto';
   readonly parallelMinCost?: number;
-  /** Called before each job runs; tests use it to see which path a job took. */
+  /** Called before each job runs; tests use it to see which path a job took, or to corrupt the job. */
   readonly onJob?: (job: JobInfo) => void;
+  /** Replaces the worker script; tests use it to make a worker die. */
+  readonly workerSource?: string;
 }
 
 export interface JobInfo {
   readonly kind: 'forward' | 'backward';
   readonly items: number;
   readonly threads: number;
+  /** The linear memory the job is laid out in, and the byte offset of its header. */
+  readonly memory: WebAssembly.Memory;
+  readonly header: number;
+}
+
+export interface WasmEngineStats {
+  /** Bytes of linear memory (one memory, shared by the calling thread's instance and every worker's). */
+  readonly memoryBytes: number;
+  /** Worker threads started and not yet exited, including any of a pool that was replaced. */
+  readonly workers: number;
 }
 
 interface State {
@@ -66,6 +78,9 @@ export class WasmEngine implements Engine {
   readonly #config: WasmEngineConfig;
   readonly #queue = new CallQueue();
   #state: Promise<State> | null = null;
+  /** `#state` once it has resolved, for synchronous accounting. */
+  #held: State | null = null;
+  readonly #threadTally: ThreadTally = { alive: 0 };
 
   constructor(config: WasmEngineConfig) {
     this.#config = config;
@@ -84,7 +99,7 @@ export class WasmEngine implements Engine {
           `The CPU kernel module reads a ${kernel.jobHeaderBytes()}-byte job header, the host writes ${JOB_HEADER_BYTES}: rebuild it with build:wasm.`,
         );
       }
-      return {
+      this.#held = {
         module,
         memory,
         kernel,
@@ -94,8 +109,18 @@ export class WasmEngine implements Engine {
         pool: null,
         poolUnavailable: false,
       };
+      return this.#held;
     })();
     return this.#state;
+  }
+
+  /**
+   * What the engine holds. Each call lays its buffers out from the same base, so memory grows only to the
+   * largest call so far and every later call reuses it (a WebAssembly memory never shrinks).
+   */
+  stats(): WasmEngineStats {
+    const state = this.#held;
+    return { memoryBytes: state?.memory.buffer.byteLength ?? 0, workers: this.#threadTally.alive };
   }
 
   /** How many threads a job gets: all of them when it is big enough to split, else the calling thread. */
@@ -106,7 +131,10 @@ export class WasmEngine implements Engine {
       await state.pool.destroy();
       state.pool = null;
     }
-    state.pool ??= await WorkerPool.create(state.threads, state.module, state.memory);
+    state.pool ??= await WorkerPool.create(state.threads, state.module, state.memory, {
+      source: this.#config.workerSource,
+      tally: this.#threadTally,
+    });
     if (!state.pool) {
       state.poolUnavailable = true;
       return 1;
@@ -167,7 +195,13 @@ export class WasmEngine implements Engine {
         scratch,
         scratchStride,
       });
-      this.#config.onJob?.({ kind: 'forward', items: work.count, threads });
+      this.#config.onJob?.({
+        kind: 'forward',
+        items: work.count,
+        threads,
+        memory: state.memory,
+        header: common.header,
+      });
       await this.#execute(state, common.header, threads);
 
       const after = state.memory.buffer;
@@ -246,7 +280,13 @@ export class WasmEngine implements Engine {
         scratch,
         scratchStride,
       });
-      this.#config.onJob?.({ kind: 'backward', items: work.count, threads });
+      this.#config.onJob?.({
+        kind: 'backward',
+        items: work.count,
+        threads,
+        memory: state.memory,
+        header: common.header,
+      });
       await this.#execute(state, common.header, threads);
 
       const after = state.memory.buffer;
@@ -270,6 +310,7 @@ export class WasmEngine implements Engine {
     return this.#queue.run(async () => {
       const state = this.#state;
       this.#state = null;
+      this.#held = null;
       if (!state) return;
       const ready = await state.catch(() => null);
       await ready?.pool?.destroy();

@@ -2,6 +2,17 @@ import type { Worker } from 'node:worker_threads';
 import { importNodeBuiltin } from '../node-builtins.js';
 import { WORKER_SOURCE } from './worker-source.js';
 
+export interface PoolOptions {
+  /** Replaces the worker script; tests use it to make a worker fail. */
+  readonly source?: string;
+  /** Counts threads from creation until they have really exited, whichever pool they belonged to. */
+  readonly tally?: ThreadTally;
+}
+
+export interface ThreadTally {
+  alive: number;
+}
+
 interface WorkerReply {
   readonly ok: boolean;
   readonly error?: string;
@@ -24,6 +35,10 @@ export class WorkerPool {
       worker.on('error', (error) => {
         this.#broken ??= error instanceof Error ? error : new Error(String(error));
       });
+      // A worker that dies between jobs would never answer the next one, which would then wait forever.
+      worker.on('exit', (code) => {
+        this.#broken ??= new Error(`A CPU kernel worker exited with code ${code}.`);
+      });
     }
   }
 
@@ -31,16 +46,34 @@ export class WorkerPool {
     size: number,
     module: WebAssembly.Module,
     memory: WebAssembly.Memory,
+    options: PoolOptions = {},
   ): Promise<WorkerPool | null> {
     const threads = await importNodeBuiltin<typeof import('node:worker_threads')>('node:worker_threads');
     if (!threads || typeof threads.Worker !== 'function') return null;
-    const workers = Array.from(
-      { length: size },
-      () => new threads.Worker(WORKER_SOURCE, { eval: true, workerData: { module, memory }, name: 'fa-cpu-kernel' }),
-    );
+    const { source = WORKER_SOURCE, tally } = options;
+    const workers: Worker[] = [];
+    try {
+      for (let i = 0; i < size; i++) {
+        const worker = new threads.Worker(source, {
+          eval: true,
+          workerData: { module, memory },
+          name: 'fa-cpu-kernel',
+        });
+        workers.push(worker);
+        if (tally) {
+          tally.alive++;
+          worker.once('exit', () => tally.alive--);
+        }
+      }
+    } catch {
+      // No more threads to be had here (a resource limit): none of them, rather than a pool that leaks some.
+      await Promise.all(workers.map((worker) => worker.terminate()));
+      return null;
+    }
     return new WorkerPool(workers);
   }
 
+  /** Workers not yet destroyed (a broken pool still counts its dead ones until `destroy`). */
   get size(): number {
     return this.#workers.length;
   }
