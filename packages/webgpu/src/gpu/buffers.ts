@@ -26,6 +26,7 @@ export function paddedSize(bytes: number): number {
  */
 export class BufferTracker {
   readonly #live = new Set<GPUBuffer>();
+  #liveBytes = 0;
 
   constructor(
     readonly device: GPUDevice,
@@ -35,6 +36,11 @@ export class BufferTracker {
 
   get liveCount(): number {
     return this.#live.size;
+  }
+
+  /** Bytes of the live buffers, as allocated (sizes padded to 4 bytes). */
+  get liveBytes(): number {
+    return this.#liveBytes;
   }
 
   owns(buffer: unknown): buffer is GPUBuffer {
@@ -55,7 +61,7 @@ export class BufferTracker {
   /** A zero-filled buffer (WebGPU zero-initialises every new buffer; 16-bit outputs rely on it). */
   create(bytes: number, usage: number, label: string): GPUBuffer {
     const buffer = this.device.createBuffer({ size: paddedSize(bytes), usage, label });
-    this.#live.add(buffer);
+    this.#add(buffer);
     return buffer;
   }
 
@@ -67,14 +73,28 @@ export class BufferTracker {
       label,
       mappedAtCreation: true,
     });
-    new Uint8Array(buffer.getMappedRange()).set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
-    buffer.unmap();
-    this.#live.add(buffer);
+    this.#add(buffer);
+    try {
+      new Uint8Array(buffer.getMappedRange()).set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+      buffer.unmap();
+    } catch (error) {
+      // No mapping (out of memory, a lost device): the buffer is useless, and must not outlive the error.
+      this.destroy(buffer);
+      throw error;
+    }
     return buffer;
   }
 
+  #add(buffer: GPUBuffer): void {
+    this.#live.add(buffer);
+    this.#liveBytes += buffer.size;
+  }
+
+  /** Destroys a buffer of this tracker; a second call, or a buffer it does not hold, is a no-op. */
   destroy(buffer: GPUBuffer): void {
-    if (this.#live.delete(buffer)) buffer.destroy();
+    if (!this.#live.delete(buffer)) return;
+    this.#liveBytes -= buffer.size;
+    buffer.destroy();
   }
 
   /** Reads `bytes` bytes from the start of `buffer`. */
@@ -94,9 +114,10 @@ export class BufferTracker {
     }
   }
 
-  /** Destroys every live buffer (the device is going away). */
+  /** Destroys every live buffer (the device is going away, or is gone). */
   destroyAll(): void {
     for (const buffer of this.#live) buffer.destroy();
     this.#live.clear();
+    this.#liveBytes = 0;
   }
 }

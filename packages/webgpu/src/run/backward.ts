@@ -62,7 +62,7 @@ export async function runBackward(
   const qItems = queryTiles(problem, dqConfig.bm, dqConfig.bn, false);
   const kItems = keyTiles(problem, dkdvConfig.bn);
   const { dout, q, k, v, out, lse } = inputs;
-  return checked(ctx, 'backward', () => {
+  const submit = () => {
     const empty = { words: new Uint32Array(0), count: 0 };
     const dispatches: Dispatch[] = [];
     const outputs: GPUBuffer[] = [];
@@ -92,5 +92,9 @@ export async function runBackward(
       for (const d of dispatches) d.release();
       if (stats) ctx.buffers.destroy(stats);
     }
-  });
+  };
+  const discard = (result: { dq: GPUBuffer; dk: GPUBuffer; dv: GPUBuffer }) => {
+    for (const buffer of [result.dq, result.dk, result.dv]) ctx.buffers.destroy(buffer);
+  };
+  return checked(ctx, 'backward', submit, discard);
 }

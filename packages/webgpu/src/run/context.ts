@@ -23,8 +23,14 @@ export interface GpuContext {
  * Runs `work` (allocations, encoding, submission: synchronous, so that no other call's commands can land in
  * between) inside WebGPU error scopes, and rejects when it caused a validation error or ran out of memory.
  * Error scopes are a per-device stack, which is why nothing may be awaited between the push and the pops.
+ * The errors arrive after `work` has returned its outputs, so a rejected call hands them to `discard`.
  */
-export async function checked<T>(ctx: GpuContext, what: string, work: () => T): Promise<T> {
+export async function checked<T>(
+  ctx: GpuContext,
+  what: string,
+  work: () => T,
+  discard: (result: T) => void,
+): Promise<T> {
   if (!ctx.checkErrors) return work();
   const { device } = ctx;
   device.pushErrorScope('out-of-memory');
@@ -40,6 +46,7 @@ export async function checked<T>(ctx: GpuContext, what: string, work: () => T): 
   const memory = device.popErrorScope();
   const [validationError, memoryError] = await Promise.all([validation, memory]);
   if (thrown !== undefined) throw thrown;
+  if (memoryError || validationError) discard(result as T);
   if (memoryError) {
     throw new FaError('E_LIMIT', `The WebGPU device ran out of memory in ${what}: ${memoryError.message}`, {
       argument: what,
@@ -123,10 +130,13 @@ export class Dispatch {
       keep_scale: dropout ? 1 / (1 - problem.dropoutP) : 1,
     });
     ctx.buffers.checkBindable(info.words.byteLength, 'cuSeqlensQ');
-    this.#temporaries.push(
-      ctx.buffers.createWithData(new Uint8Array(params), Usage.UNIFORM, `${label}-params`),
-      ctx.buffers.createWithData(info.words, Usage.STORAGE, `${label}-info`),
-    );
+    this.#temporaries.push(ctx.buffers.createWithData(new Uint8Array(params), Usage.UNIFORM, `${label}-params`));
+    try {
+      this.#temporaries.push(ctx.buffers.createWithData(info.words, Usage.STORAGE, `${label}-info`));
+    } catch (error) {
+      this.release();
+      throw error;
+    }
   }
 
   /** Records the dispatch; `tensors` are the kernel's storage buffers after `p` and `info`, in binding order. */

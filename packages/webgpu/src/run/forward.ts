@@ -33,7 +33,7 @@ export async function runForward(
   ctx.buffers.checkBindable(outBytes, 'out');
   ctx.buffers.checkBindable(lseBytes, 'lse');
   const items = queryTiles(problem, config.bm, config.bn, true);
-  return checked(ctx, 'forward', () => {
+  const submit = () => {
     const dispatch = new Dispatch(ctx, kernel, 'fa-forward', problem, items, items.count * numHeads);
     const outputs: GPUBuffer[] = [];
     try {
@@ -52,5 +52,10 @@ export async function runForward(
       // Temporaries go as soon as the work is submitted; WebGPU keeps them until it has run.
       dispatch.release();
     }
-  });
+  };
+  const discard = (result: { out: GPUBuffer; lse: GPUBuffer }) => {
+    ctx.buffers.destroy(result.out);
+    ctx.buffers.destroy(result.lse);
+  };
+  return checked(ctx, 'forward', submit, discard);
 }
