@@ -59,6 +59,10 @@ describe.each(tarballs.map((t) => [t.name, t] as const))('%s tarball', (_name, t
       [tarball.file, '--profile', 'esm-only', '--format', 'json'],
       { cwd: PACKAGE_DIR },
     );
+    expect(
+      result.stdout.trimStart().startsWith('{'),
+      `attw printed no report:\n${result.stdout}\n${result.stderr}`,
+    ).toBe(true);
     const report = JSON.parse(result.stdout) as {
       analysis: {
         entrypoints: Record<string, unknown>;
@@ -66,12 +70,12 @@ describe.each(tarballs.map((t) => [t.name, t] as const))('%s tarball', (_name, t
       };
     };
     const manifest = await tarballManifest(tarball.file);
-    const problems = Object.values(report.analysis.problems ?? {})
+    const problems = Object.values(report.analysis?.problems ?? {})
       .flat()
       .filter((p) => p.resolutionKind !== 'node10' && p.resolutionKind !== 'node16-cjs');
     expect(problems).toEqual([]);
     expect(
-      Object.keys(report.analysis.entrypoints)
+      Object.keys(report.analysis?.entrypoints ?? {})
         .filter((e) => e !== './package.json')
         .sort(),
     ).toEqual(exportedSubpaths(manifest).sort());
