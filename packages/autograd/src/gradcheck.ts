@@ -50,7 +50,10 @@ export async function gradcheck(
   options: GradcheckOptions = {},
 ): Promise<GradcheckResult> {
   checkFunction(fn, 'fn');
-  checkVariables(inputs, 'inputs');
+  // With no inputs there is nothing to compare, and success would mean nothing.
+  if (checkVariables(inputs, 'inputs').length === 0) {
+    throw expectationError('E_VALUE', 'inputs', 'at least one input', 'an empty array');
+  }
   const given = checkOptions(options);
   // A zero step divides by zero; a non-finite tolerance passes or fails everything.
   const eps = checkNumber(given.eps, 'options.eps', 'a finite number > 0', isPositiveFinite, 1e-6);

@@ -124,7 +124,7 @@ export function variable(
   options?: VariableOptions,
 ): Variable {
   const storage = isFloat(data) ? data : toFloat32(data);
-  return new Variable(storage, shape ?? [storage.length], options);
+  return new Variable(storage, shape === undefined ? [storage.length] : shape, options);
 }
 
 /**
@@ -267,7 +267,9 @@ export interface CustomFunction<Saved> {
 
 /** Turns a `CustomFunction` into an op: `const op = defineFunction(def); const y = await op(x)`. */
 export function defineFunction<Saved>(def: CustomFunction<Saved>): (...inputs: Variable[]) => Promise<Variable> {
-  checkOptions(def, 'def');
+  if (def === null || typeof def !== 'object') {
+    throw expectationError('E_VALUE', 'def', 'a { name, forward, backward } object', describeValue(def));
+  }
   if (typeof def.name !== 'string') throw expectationError('E_VALUE', 'def.name', 'a string', describeValue(def.name));
   checkFunction(def.forward, 'def.forward');
   checkFunction(def.backward, 'def.backward');
