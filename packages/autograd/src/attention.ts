@@ -17,7 +17,7 @@ import {
   tensor,
   type VarlenOptions,
 } from '@fa/flash-attn';
-import { checkFunction } from './checks.js';
+import { checkAttnOptions, checkFunction } from './checks.js';
 import { checkSameDtype } from './ops.js';
 import { checkVariable, type Float, type Grads, recordOp, type Variable } from './variable.js';
 
@@ -194,28 +194,6 @@ function stack(pieces: readonly Float[], rows: number, inner: number, like: Floa
     for (let r = 0; r < rows; r++) out.set(piece.subarray(r * inner, (r + 1) * inner), (r * parts + p) * inner);
   });
   return out;
-}
-
-/**
- * The options bag itself, and that its required offsets are there at all: a bag without them is a wrong
- * `options`, while offsets that are present but malformed are named by the façade (`cuSeqlensQ`, ...).
- */
-function checkAttnOptions(options: unknown, required: readonly string[]): void {
-  const bag = options as Record<string, unknown>;
-  if (
-    options === null ||
-    typeof options !== 'object' ||
-    Array.isArray(options) ||
-    ArrayBuffer.isView(options) ||
-    required.some((key) => bag[key] === undefined)
-  ) {
-    throw expectationError(
-      'E_VALUE',
-      'options',
-      `an options object with ${required.join(' and ')}`,
-      describeValue(options),
-    );
-  }
 }
 
 /**

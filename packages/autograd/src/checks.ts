@@ -1,4 +1,4 @@
-import { describeValue, expectationError, isValidShape } from '@fa/core';
+import { describeValue, expectationError, isOptionsBag, isValidShape } from '@fa/core';
 import type { Float } from './variable.js';
 
 /**
@@ -33,10 +33,21 @@ export function checkShape(value: unknown, argument: string): readonly number[] 
  */
 export function checkOptions<T extends object>(value: T | undefined, argument = 'options'): Partial<T> {
   if (value === undefined) return {};
-  if (value === null || typeof value !== 'object' || Array.isArray(value) || ArrayBuffer.isView(value)) {
-    throw expectationError('E_VALUE', argument, 'an options object', describeValue(value));
-  }
+  if (!isOptionsBag(value)) throw expectationError('E_VALUE', argument, 'an options object', describeValue(value));
   return value;
+}
+
+/**
+ * The options bag of an attention call, and that its required offsets are there at all: a bag without them is a
+ * wrong `options`, while offsets that are present but malformed are named by the façade (`cuSeqlensQ`, ...).
+ */
+export function checkAttnOptions(options: unknown, required: readonly string[]): void {
+  const expected = `an options object with ${required.join(' and ')}`;
+  if (!isOptionsBag(options)) throw expectationError('E_VALUE', 'options', expected, describeValue(options));
+  const missing = required.filter((key) => options[key] === undefined);
+  if (missing.length > 0) {
+    throw expectationError('E_VALUE', 'options', expected, `an object without ${missing.join(' and ')}`);
+  }
 }
 
 export function checkFunction(value: unknown, argument: string): void {

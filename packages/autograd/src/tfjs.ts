@@ -1,6 +1,7 @@
 import { type AttnOptions, describeValue, expectationError, type FloatHostTensor, formatShape } from '@fa/core';
 import { attnBackwardSync, attnForwardSync } from '@fa/flash-attn/cpu';
 import * as tf from '@tensorflow/tfjs-core';
+import { checkAttnOptions } from './checks.js';
 
 /**
  * fa attention as a TensorFlow.js op with gradients, through `tf.customGrad`: usable inside `tf.grad`,
@@ -20,26 +21,6 @@ function checkTensor(value: unknown, argument: string): void {
   if (!(value instanceof tf.Tensor)) throw expectationError('E_VALUE', argument, 'a tf.Tensor', describeValue(value));
 }
 
-/** A bag without the offsets is a wrong `options`; offsets present but malformed are named by the kernels. */
-function checkOptions(options: unknown): void {
-  const bag = options as Record<string, unknown>;
-  if (
-    options === null ||
-    typeof options !== 'object' ||
-    Array.isArray(options) ||
-    ArrayBuffer.isView(options) ||
-    bag.cuSeqlensQ === undefined ||
-    bag.cuSeqlensK === undefined
-  ) {
-    throw expectationError(
-      'E_VALUE',
-      'options',
-      'an options object with cuSeqlensQ and cuSeqlensK',
-      describeValue(options),
-    );
-  }
-}
-
 function host(t: tf.Tensor, argument: string): FloatHostTensor {
   if (t.dtype !== 'float32') throw expectationError('E_DTYPE', argument, "a 'float32' tensor", `'${t.dtype}'`);
   if (t.rank !== 3) {
@@ -56,7 +37,7 @@ export function tfAttention(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, options: T
   checkTensor(q, 'q');
   checkTensor(k, 'k');
   checkTensor(v, 'v');
-  checkOptions(options);
+  checkAttnOptions(options, ['cuSeqlensQ', 'cuSeqlensK']);
   const dropout = (options.dropoutP ?? 0) > 0;
   const seed = dropout ? (options.seed ?? Math.floor(Math.random() * 2 ** 53)) : options.seed;
   const opts: AttnOptions = { ...options, seed };
