@@ -7,7 +7,7 @@ import { checkVariable, checkVariables, type Float, recordOp, Variable } from '.
  * records a backward closure that captures only what it needs.
  */
 
-/** A zeroed array of `n` elements of the same storage type as `like`. */
+/** A zeroed array of `n` elements (default `like.length`) of the same storage type as `like`. */
 export function zerosLike(like: Float, n?: number): Float {
   checkFloatData(like, 'like');
   n = checkNumber(n, 'n', `an element count in [0, ${MAX_ELEMENTS}]`, isCount, like.length);

@@ -117,7 +117,7 @@ export class Variable {
   }
 }
 
-/** A leaf variable from host data. Numbers and plain arrays become float32. */
+/** A leaf variable from host data, of shape `[data.length]` unless given. Plain arrays and other typed arrays become float32. */
 export function variable(
   data: Float | ArrayLike<number>,
   shape?: readonly number[],
