@@ -1,5 +1,6 @@
 import {
   type AttentionBackend,
+  checkDType,
   type DType,
   decodeToFloat32,
   describeValue,
@@ -8,6 +9,7 @@ import {
   type HostTensor,
   hostTensor,
   inferDType,
+  isOptionsBag,
   isValidShape,
   numel,
   type StorageFor,
@@ -42,6 +44,19 @@ export class Tensor {
     dtype: DType,
     place: { host: HostTensor } | { backend: AttentionBackend; handle: unknown } | { viewOf: Tensor },
   ) {
+    // Internal, but exported: a caller who reaches for it gets the same typed errors as everywhere else.
+    if (!isValidShape(shape)) {
+      throw expectationError('E_SHAPE', 'shape', 'an array of non-negative integers', describeValue(shape));
+    }
+    checkDType(dtype, 'dtype');
+    if (!isOptionsBag(place) || !('viewOf' in place || 'host' in place || 'backend' in place)) {
+      throw expectationError(
+        'E_VALUE',
+        'place',
+        '{ host } or { backend, handle } (use tensor())',
+        describeValue(place),
+      );
+    }
     this.shape = Object.freeze([...shape]);
     this.dtype = dtype;
     if ('viewOf' in place) this.#owner = place.viewOf;
@@ -59,6 +74,11 @@ export class Tensor {
   /** The backend holding the data, or undefined while it is still in host memory. */
   get backend(): string | undefined {
     return this.#root.#backend?.name;
+  }
+
+  /** @internal The backend object holding the data (its registered name may differ from `backend`). */
+  get residence(): AttentionBackend | undefined {
+    return this.#root.#backend;
   }
 
   get disposed(): boolean {
@@ -200,8 +220,20 @@ export function tensor(
   shape?: readonly number[],
   dtype?: DType,
 ): Tensor {
+  if (shape !== undefined && !isValidShape(shape)) {
+    throw expectationError('E_SHAPE', 'shape', 'an array of non-negative integers', describeValue(shape));
+  }
+  if (dtype !== undefined) checkDType(dtype, 'dtype');
   if (isHostTensorLike(data)) return tensorFrom(data.data, shape ?? data.shape, dtype ?? data.dtype, 'data');
-  return tensorFrom(data, shape ?? [data.length], dtype, 'data');
+  if (!ArrayBuffer.isView(data)) {
+    throw expectationError(
+      'E_DTYPE',
+      'data',
+      'a Float32Array, Int32Array or Uint16Array (f16/bf16 bits), or a tensor { data, shape, dtype }',
+      describeValue(data),
+    );
+  }
+  return tensorFrom(data, shape ?? [(data as Float32Array).length], dtype, 'data');
 }
 
 /** @internal `tensor()` with the caller's argument name in its errors. */

@@ -68,6 +68,12 @@ export function describeJunk(value: unknown): string {
 /** Every wrong-argument call of `spec`, with the problem found in each (empty when all were answered right). */
 export async function sweepChecked(spec: CheckedSpec): Promise<string[]> {
   const problems: string[] = [];
+  // The valid arguments must work, or every rejection below could be the fixture's fault rather than the junk's.
+  const baseline = await outcomeOf(() => (spec.call as (...a: unknown[]) => unknown)(...spec.args()), 10_000);
+  if (baseline.kind !== 'value') {
+    const why = baseline.kind === 'hang' ? 'hung' : `threw ${String(baseline.error)}`;
+    return [`the valid arguments ${why}`];
+  }
   const positions = spec.names.length;
   for (let i = 0; i < positions; i++) {
     const name = spec.names[i];

@@ -2,6 +2,9 @@ import * as core from '@fa/core';
 import type { Spec } from '../sweep.js';
 import { ANY_SAMPLES, attnInputs, cu, host, NUMBER_SAMPLES, numericSamples } from './fixtures.js';
 
+// The backend the registry specs choose: their valid arguments must work before junk replaces them.
+core.registerBackend('reference', () => core.createReferenceBackend());
+
 const isNumber = (r: unknown) => typeof r === 'number';
 const isBoolean = (r: unknown) => typeof r === 'boolean';
 const isString = (r: unknown) => typeof r === 'string';

@@ -47,7 +47,8 @@ export const flashAttnSpecs: Record<string, Spec> = {
     kind: 'checked',
     call: fa.tensor,
     args: () => [Float32Array.from([1, 2, 3, 4]), [2, 2], 'f32'],
-    names: ['data', 'shape', 'dtype'],
+    // An empty shape is a valid scalar shape, so the count mismatch is then named as the data's.
+    names: ['data', ['shape', 'data'], 'dtype'],
     // Shape and dtype default to the data's own length and type.
     valid: { 1: [undefined], 2: [undefined] },
   },
