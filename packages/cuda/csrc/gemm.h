@@ -1,0 +1,128 @@
+// One warp's share of a tile product, C (16 x 8*kNT, f32) += A (16 x kK) * B (kK x 8*kNT), operands in shared
+// memory. Every matrix product of the forward and backward kernels goes through here, so the accumulator layout
+// is the same everywhere: it is mma.sync m16n8k16's,
+//   acc[nt][0..1] = C(g,     8*nt + 2*t + {0,1}),   acc[nt][2..3] = C(g + 8, 8*nt + 2*t + {0,1}),
+// with g = lane / 4 and t = lane % 4. Operands are addressed through compile-time strides, so a transposed
+// operand (K^T in S = Q K^T, Q^T in dK = dS^T Q) is only another stride and never a copy.
+//
+// f16/bf16: tensor cores (mma.sync.m16n8k16, f32 accumulation, sm_80+); fragments are read with 32-bit loads
+// where the two halves a register holds are adjacent in memory, else with two 16-bit loads.
+// f32: plain FMAs in the same layout. TF32 tensor cores would round inputs to 10 mantissa bits, far outside the
+// conformance suite's f32 bound (2e-5 relative), so f32 stays exact-f32 arithmetic.
+#pragma once
+
+#include <cstdint>
+
+#include "dtype.h"
+
+namespace fa {
+
+// A read-only view of a matrix in shared memory: element (r, c) at p[r * kRS + c * kCS].
+template <typename S, int kRS, int kCS>
+struct SmemMat {
+  const S* p;
+  __device__ __forceinline__ S at(int r, int c) const { return p[r * kRS + c * kCS]; }
+  // Elements (r, c) and (r, c + 1) as one 32-bit register, the lower column in the low half.
+  __device__ __forceinline__ uint32_t pair_along_cols(int r, int c) const {
+    if constexpr (kCS == 1) {
+      return *reinterpret_cast<const uint32_t*>(p + r * kRS + c);
+    } else {
+      return static_cast<uint32_t>(at(r, c)) | (static_cast<uint32_t>(at(r, c + 1)) << 16);
+    }
+  }
+  // Elements (r, c) and (r + 1, c), the lower row in the low half.
+  __device__ __forceinline__ uint32_t pair_along_rows(int r, int c) const {
+    if constexpr (kRS == 1) {
+      return *reinterpret_cast<const uint32_t*>(p + r + c * kCS);
+    } else {
+      return static_cast<uint32_t>(at(r, c)) | (static_cast<uint32_t>(at(r + 1, c)) << 16);
+    }
+  }
+};
+
+template <typename E>
+__device__ __forceinline__ void mma_m16n8k16(float (&c)[4], const uint32_t (&a)[4], const uint32_t (&b)[2]);
+
+template <>
+__device__ __forceinline__ void mma_m16n8k16<F16>(float (&c)[4], const uint32_t (&a)[4], const uint32_t (&b)[2]) {
+  asm volatile(
+      "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
+      "{%0, %1, %2, %3};\n"
+      : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+}
+
+template <>
+__device__ __forceinline__ void mma_m16n8k16<BF16>(float (&c)[4], const uint32_t (&a)[4], const uint32_t (&b)[2]) {
+  asm volatile(
+      "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
+      "{%0, %1, %2, %3};\n"
+      : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+}
+
+template <int kNT>
+__device__ __forceinline__ void zero(float (&acc)[kNT][4]) {
+#pragma unroll
+  for (int nt = 0; nt < kNT; ++nt) acc[nt][0] = acc[nt][1] = acc[nt][2] = acc[nt][3] = 0.f;
+}
+
+// acc += A * B for this warp. A: rows 0..15 of `a`; B: rows 0..kK-1, columns 0..8*kNT-1 of `b`.
+template <typename E, int kNT, int kK, typename MatA, typename MatB>
+__device__ __forceinline__ void warp_gemm(float (&acc)[kNT][4], const MatA& a, const MatB& b) {
+  const int lane = threadIdx.x & 31;
+  const int g = lane >> 2;
+  const int t = lane & 3;
+  if constexpr (E::kMma) {
+    static_assert(kK % 16 == 0, "mma.sync m16n8k16 consumes k in steps of 16");
+#pragma unroll
+    for (int k0 = 0; k0 < kK; k0 += 16) {
+      // A fragment (row-major 16x16): a0 = (g, 2t..2t+1), a1 = (g+8, 2t..), a2 = (g, 2t+8..), a3 = (g+8, 2t+8..).
+      uint32_t fa[4];
+      fa[0] = a.pair_along_cols(g, k0 + 2 * t);
+      fa[1] = a.pair_along_cols(g + 8, k0 + 2 * t);
+      fa[2] = a.pair_along_cols(g, k0 + 2 * t + 8);
+      fa[3] = a.pair_along_cols(g + 8, k0 + 2 * t + 8);
+#pragma unroll
+      for (int nt = 0; nt < kNT; ++nt) {
+        // B fragment (16x8, "col"): b0 = (k 2t..2t+1, n g), b1 = (k 2t+8..2t+9, n g).
+        uint32_t fb[2];
+        fb[0] = b.pair_along_rows(k0 + 2 * t, 8 * nt + g);
+        fb[1] = b.pair_along_rows(k0 + 2 * t + 8, 8 * nt + g);
+        mma_m16n8k16<E>(acc[nt], fa, fb);
+      }
+    }
+  } else {
+#pragma unroll 4
+    for (int k = 0; k < kK; ++k) {
+      const float a0 = a.at(g, k);
+      const float a1 = a.at(g + 8, k);
+#pragma unroll
+      for (int nt = 0; nt < kNT; ++nt) {
+        const float b0 = b.at(k, 8 * nt + 2 * t);
+        const float b1 = b.at(k, 8 * nt + 2 * t + 1);
+        acc[nt][0] = fmaf(a0, b0, acc[nt][0]);
+        acc[nt][1] = fmaf(a0, b1, acc[nt][1]);
+        acc[nt][2] = fmaf(a1, b0, acc[nt][2]);
+        acc[nt][3] = fmaf(a1, b1, acc[nt][3]);
+      }
+    }
+  }
+}
+
+// Row and column (within the warp's 16 x 8*kNT block) of accumulator element acc[nt][e].
+__device__ __forceinline__ int acc_row(int e) { return ((threadIdx.x & 31) >> 2) + (e >= 2 ? 8 : 0); }
+__device__ __forceinline__ int acc_col(int nt, int e) { return 8 * nt + 2 * (threadIdx.x & 3) + (e & 1); }
+
+// Stores a warp's accumulator block, converted to the element type, into shared memory at `dst` (row pitch
+// `pitch`): how P and dS become the A operand of the next product.
+template <typename E, int kNT>
+__device__ __forceinline__ void store_acc(typename E::S* dst, int pitch, const float (&acc)[kNT][4]) {
+#pragma unroll
+  for (int nt = 0; nt < kNT; ++nt) {
+#pragma unroll
+    for (int e = 0; e < 4; ++e) dst[acc_row(e) * pitch + acc_col(nt, e)] = E::from_float(acc[nt][e]);
+  }
+}
+
+}  // namespace fa

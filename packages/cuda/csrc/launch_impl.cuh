@@ -1,0 +1,105 @@
+// Per-element-type launchers, the head-dim half of the dispatch. Defined here and instantiated once per type in
+// launch_f32.cu, launch_f16.cu and launch_bf16.cu, so that the three heavy translation units compile in
+// parallel; launch.cu holds the dtype half.
+#pragma once
+
+#include <utility>
+
+#include "kernel_bwd_dkdv.cuh"
+#include "kernel_bwd_dq.cuh"
+#include "kernel_bwd_preprocess.cuh"
+#include "kernel_fwd.cuh"
+#include "launch.h"
+
+namespace fa {
+
+template <typename E>
+bool tile_shape_for(int dim, TileShape* shape);
+template <typename E>
+cudaError_t forward_for(const AttnParams& p, cudaStream_t stream);
+template <typename E>
+cudaError_t backward_for(const AttnParams& p, cudaStream_t stream);
+
+#ifdef FA_LAUNCH_DEFINITIONS
+
+template <int kD>
+using Dim = std::integral_constant<int, kD>;
+
+// Calls f(Dim<kD>{}) for the smallest bucket that holds `dim`; false when none does.
+template <typename F>
+bool dispatch_dim(int dim, F&& f) {
+  if (dim < 1) return false;
+  if (dim <= 32) return f(Dim<32>{}), true;
+  if (dim <= 64) return f(Dim<64>{}), true;
+  if (dim <= 96) return f(Dim<96>{}), true;
+  if (dim <= 128) return f(Dim<128>{}), true;
+  if (dim <= 192) return f(Dim<192>{}), true;
+  if (dim <= 256) return f(Dim<256>{}), true;
+  return false;
+}
+
+// Launches `kernel` over `blocks` blocks, first raising its dynamic shared memory limit when it needs more than
+// the default 48 KiB.
+template <typename Kernel>
+cudaError_t launch_kernel(Kernel kernel, long long blocks, int threads, int smem, const AttnParams& p,
+                          cudaStream_t stream) {
+  if (blocks <= 0) return cudaSuccess;
+  if (smem > 48 * 1024) {
+    const cudaError_t err = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, smem);
+    if (err != cudaSuccess) return err;
+  }
+  kernel<<<static_cast<unsigned>(blocks), threads, smem, stream>>>(p);
+  return cudaGetLastError();
+}
+
+inline int bucket_dim(const AttnParams& p) { return p.dim > p.dim_v ? p.dim : p.dim_v; }
+
+template <typename E>
+bool tile_shape_for(int dim, TileShape* shape) {
+  return dispatch_dim(dim, [&](auto kd) {
+    constexpr int kD = decltype(kd)::value;
+    *shape = TileShape{kD, FwdTraits<E, kD>::kBM, DqTraits<E, kD>::kBM, DkdvTraits<E, kD>::kBN};
+  });
+}
+
+template <typename E>
+cudaError_t forward_for(const AttnParams& p, cudaStream_t stream) {
+  cudaError_t err = cudaErrorInvalidValue;
+  dispatch_dim(bucket_dim(p), [&](auto kd) {
+    constexpr int kD = decltype(kd)::value;
+    using T = FwdTraits<E, kD>;
+    // Blocks of one tile for every head are adjacent: block = tile * h + head.
+    err = launch_kernel(fwd_kernel<E, kD>, static_cast<long long>(p.num_tiles) * p.h, T::kThreads, T::kSmemBytes, p,
+                        stream);
+  });
+  return err;
+}
+
+template <typename E>
+cudaError_t backward_for(const AttnParams& p, cudaStream_t stream) {
+  cudaError_t err = cudaErrorInvalidValue;
+  dispatch_dim(bucket_dim(p), [&](auto kd) {
+    constexpr int kD = decltype(kd)::value;
+    const long long pairs = static_cast<long long>(p.total_q) * p.h;
+    err = launch_kernel(bwd_preprocess_kernel<E>, (pairs + kPreprocessWarps - 1) / kPreprocessWarps,
+                        kPreprocessWarps * 32, 0, p, stream);
+    if (err != cudaSuccess) return;
+    using Tk = DkdvTraits<E, kD>;
+    err = launch_kernel(bwd_dkdv_kernel<E, kD>, static_cast<long long>(p.num_key_tiles) * p.h_k, Tk::kThreads,
+                        Tk::kSmemBytes, p, stream);
+    if (err != cudaSuccess) return;
+    using Tq = DqTraits<E, kD>;
+    err = launch_kernel(bwd_dq_kernel<E, kD>, static_cast<long long>(p.num_tiles) * p.h, Tq::kThreads,
+                        Tq::kSmemBytes, p, stream);
+  });
+  return err;
+}
+
+#define FA_INSTANTIATE_LAUNCHERS(E)                                               \
+  template bool tile_shape_for<E>(int, TileShape*);                               \
+  template cudaError_t forward_for<E>(const AttnParams&, cudaStream_t);           \
+  template cudaError_t backward_for<E>(const AttnParams&, cudaStream_t);
+
+#endif  // FA_LAUNCH_DEFINITIONS
+
+}  // namespace fa

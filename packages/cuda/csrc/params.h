@@ -1,0 +1,68 @@
+// The one struct every kernel receives by value. The binding fills it after validating every field (see
+// binding.cc); kernels trust it and check nothing again.
+#pragma once
+
+#include <cstdint>
+
+namespace fa {
+
+enum class DType : int { kF32 = 0, kF16 = 1, kBF16 = 2 };
+
+// Layouts are the packed varlen ones of @fa/core, contiguous:
+//   q: (total_q, h, dim)   k: (total_k, h_k, dim)   v: (total_k, h_k, dim_v)
+//   out, dout: (total_q, h, dim_v)   lse, dsum: (h, total_q) f32
+//   dq: (total_q, h, dim)   dk: (total_k, h_k, dim)   dv: (total_k, h_k, dim_v)
+struct AttnParams {
+  int dtype;  // a DType
+  const void* q;
+  const void* k;
+  const void* v;
+  void* out;
+  float* lse;
+
+  // Backward only.
+  const void* dout;
+  const void* out_in;
+  const float* lse_in;
+  float* dsum;  // D_i = dO_i . O_i, written by the preprocess kernel.
+  void* dq;
+  void* dk;
+  void* dv;
+
+  // Device copies of the host arrays: cu_seqlens (batch + 1 each), ALiBi slopes (h) or null, and the work list:
+  // `tiles[2 * t]` is the sequence and `tiles[2 * t + 1]` the first query row of tile t (forward, dQ).
+  const int* cu_seqlens_q;
+  const int* cu_seqlens_k;
+  const float* alibi_slopes;
+  const int* tiles;
+  int num_tiles;
+  // Backward only: the dK/dV work list, `key_tiles[2 * t]` the sequence and `key_tiles[2 * t + 1]` the first key.
+  const int* key_tiles;
+  int num_key_tiles;
+
+  int batch;
+  int total_q;
+  int total_k;
+  int h;
+  int h_k;
+  int dim;    // head_dim of q and k
+  int dim_v;  // head_dim of v
+
+  // Whether every tile row starts on a 16-byte boundary (head dims and row strides are multiples of 16 bytes),
+  // which lets tile loads use 16-byte cp.async.
+  bool vec_loads;
+
+  float scale;
+  float softcap;  // 0 = off
+  int window_left;   // -1 = unbounded
+  int window_right;  // -1 = unbounded; 0 when causal
+
+  // Dropout: keep a score iff its Philox word >= threshold; kept weights are scaled by keep_scale = 1 / (1 - p).
+  bool dropout;
+  uint32_t dropout_threshold;
+  float keep_scale;
+  uint32_t seed_lo;
+  uint32_t seed_hi;
+};
+
+}  // namespace fa

@@ -1,0 +1,205 @@
+import {
+  type AttentionBackend,
+  type AttnProblem,
+  type BackendCapabilities,
+  bytesPerElement,
+  type DType,
+  FaError,
+  type HostTensor,
+  numel,
+} from '@fa/core';
+import type { DeviceBuffer, FaCudaAddon } from './addon.js';
+import { type CudaAvailabilityOptions, type CudaDeviceInfo, deviceAvailability } from './availability.js';
+import { toFaError } from './errors.js';
+import { loadAddon } from './loader.js';
+import { DTYPE_CODES, packProblem } from './params.js';
+import { keyWorkList, queryWorkList } from './tiles.js';
+
+export interface CudaBackendOptions extends CudaAvailabilityOptions {}
+
+export interface CudaBackendStats {
+  /** Device buffers alive: tensors not yet disposed. */
+  readonly liveBuffers: number;
+  readonly liveBytes: number;
+}
+
+/** The `cuda` backend. Handles are device allocations (`DeviceBuffer`), f16/bf16 as raw 16-bit values. */
+export interface CudaBackend extends AttentionBackend<DeviceBuffer> {
+  readonly device: CudaDeviceInfo;
+  /** The fa_cuda.node in use. */
+  readonly addonPath: string;
+  stats(): CudaBackendStats;
+  /** Frees every buffer this backend allocated; a handle used afterwards is refused. */
+  destroy(): void;
+}
+
+const CAPABILITIES: BackendCapabilities = {
+  dtypes: ['f32', 'f16', 'bf16'],
+  maxHeadDim: 256,
+  backward: true,
+  dropout: true,
+  // No kernel sums floats with atomics: dQ and dK/dV are each owned by one block.
+  deterministic: true,
+};
+
+function hostArray(dtype: DType, n: number): Float32Array | Int32Array | Uint16Array {
+  if (dtype === 'f32') return new Float32Array(n);
+  if (dtype === 'i32') return new Int32Array(n);
+  return new Uint16Array(n);
+}
+
+/**
+ * Creates the CUDA backend: FlashAttention-2 style forward and backward kernels (mma.sync tensor cores for
+ * f16/bf16, f32 FMA for f32) for packed variable-length batches. Throws `E_BACKEND_UNAVAILABLE` with the
+ * reason and what to do when the addon is missing or no usable GPU is present (see `cudaAvailability`).
+ */
+export function createCudaBackend(options: CudaBackendOptions = {}): CudaBackend {
+  const { addon, path } = loadAddon(options);
+  const availability = deviceAvailability(addon, path, options.deviceIndex ?? 0);
+  if (!availability.available) {
+    throw new FaError('E_BACKEND_UNAVAILABLE', availability.message, { argument: 'backend' });
+  }
+  return new CudaBackendImpl(addon, path, availability.device);
+}
+
+class CudaBackendImpl implements CudaBackend {
+  readonly name = 'cuda';
+  readonly capabilities = CAPABILITIES;
+  readonly #addon: FaCudaAddon;
+  readonly #live = new Set<DeviceBuffer>();
+
+  constructor(
+    addon: FaCudaAddon,
+    readonly addonPath: string,
+    readonly device: CudaDeviceInfo,
+  ) {
+    this.#addon = addon;
+  }
+
+  stats(): CudaBackendStats {
+    let liveBytes = 0;
+    for (const b of this.#live) liveBytes += b.bytes;
+    return { liveBuffers: this.#live.size, liveBytes };
+  }
+
+  #alloc(bytes: number, what: string): DeviceBuffer {
+    try {
+      const buffer = this.#addon.alloc(this.device.index, bytes);
+      this.#live.add(buffer);
+      return buffer;
+    } catch (error) {
+      throw toFaError(error, `allocating ${what} (${bytes} bytes)`);
+    }
+  }
+
+  #check(handle: DeviceBuffer, argument: string): DeviceBuffer {
+    if (!this.#live.has(handle)) {
+      throw new FaError(
+        handle?.freed ? 'E_DISPOSED' : 'E_BACKEND_MISMATCH',
+        handle?.freed
+          ? `Expected \`${argument}\` to be a live buffer, received one that was disposed.`
+          : `Expected \`${argument}\` to be a buffer of this cuda backend, received one it does not own.`,
+        { argument },
+      );
+    }
+    return handle;
+  }
+
+  async upload(tensor: HostTensor): Promise<DeviceBuffer> {
+    const buffer = this.#alloc(tensor.data.byteLength, 'an upload');
+    try {
+      await this.#addon.upload(buffer, tensor.data);
+      return buffer;
+    } catch (error) {
+      this.dispose(buffer);
+      throw toFaError(error, 'upload');
+    }
+  }
+
+  async download(handle: DeviceBuffer, shape: readonly number[], dtype: DType): Promise<HostTensor> {
+    this.#check(handle, 'handle');
+    const data = hostArray(dtype, numel(shape));
+    try {
+      await this.#addon.download(handle, data);
+    } catch (error) {
+      throw toFaError(error, 'download');
+    }
+    return { data, shape: [...shape], dtype } as HostTensor;
+  }
+
+  dispose(handle: DeviceBuffer): void {
+    // Freed on the spot, or when the call still using it completes; a second dispose does nothing.
+    this.#live.delete(handle);
+    handle.free();
+  }
+
+  async forward(
+    q: DeviceBuffer,
+    k: DeviceBuffer,
+    v: DeviceBuffer,
+    problem: AttnProblem,
+  ): Promise<{ out: DeviceBuffer; lse: DeviceBuffer }> {
+    const shape = this.#addon.tileShape(DTYPE_CODES[problem.dtype], problem.headDim, problem.headDimV);
+    const tiles = queryWorkList(problem, shape.forwardRows);
+    const es = bytesPerElement(problem.dtype);
+    const out = this.#alloc(problem.totalQ * problem.numHeads * problem.headDimV * es, 'out');
+    const lse = this.#alloc(problem.numHeads * problem.totalQ * 4, 'lse');
+    try {
+      await this.#addon.forward({
+        ...packProblem(problem, this.device.index, tiles),
+        q: this.#check(q, 'q'),
+        k: this.#check(k, 'k'),
+        v: this.#check(v, 'v'),
+        out,
+        lse,
+      });
+      return { out, lse };
+    } catch (error) {
+      this.dispose(out);
+      this.dispose(lse);
+      throw toFaError(error, 'forward');
+    }
+  }
+
+  async backward(
+    dout: DeviceBuffer,
+    q: DeviceBuffer,
+    k: DeviceBuffer,
+    v: DeviceBuffer,
+    out: DeviceBuffer,
+    lse: DeviceBuffer,
+    problem: AttnProblem,
+  ): Promise<{ dq: DeviceBuffer; dk: DeviceBuffer; dv: DeviceBuffer }> {
+    const shape = this.#addon.tileShape(DTYPE_CODES[problem.dtype], problem.headDim, problem.headDimV);
+    const es = bytesPerElement(problem.dtype);
+    const dq = this.#alloc(problem.totalQ * problem.numHeads * problem.headDim * es, 'dq');
+    const dk = this.#alloc(problem.totalK * problem.numHeadsK * problem.headDim * es, 'dk');
+    const dv = this.#alloc(problem.totalK * problem.numHeadsK * problem.headDimV * es, 'dv');
+    try {
+      await this.#addon.backward({
+        ...packProblem(problem, this.device.index, queryWorkList(problem, shape.dqRows)),
+        keyTiles: keyWorkList(problem, shape.dkdvKeys),
+        dout: this.#check(dout, 'dout'),
+        q: this.#check(q, 'q'),
+        k: this.#check(k, 'k'),
+        v: this.#check(v, 'v'),
+        out: this.#check(out, 'out'),
+        lse: this.#check(lse, 'lse'),
+        dq,
+        dk,
+        dv,
+      });
+      return { dq, dk, dv };
+    } catch (error) {
+      this.dispose(dq);
+      this.dispose(dk);
+      this.dispose(dv);
+      throw toFaError(error, 'backward');
+    }
+  }
+
+  destroy(): void {
+    for (const buffer of this.#live) buffer.free();
+    this.#live.clear();
+  }
+}
