@@ -1,4 +1,5 @@
 import { type AttentionBackend, describeValue, expectationError, type HostTensor } from '@fa/core';
+import { resolveBackend } from './backends.js';
 import { Tensor, tensorFrom } from './tensor.js';
 
 /** Where a tensor is expected, a façade `Tensor` or plain host data `{ data, shape, dtype? }` is accepted. */
@@ -35,9 +36,17 @@ export class CallInputs {
     return created;
   }
 
-  /** The backend the call should run on: the named one, else the one the first tensor already lives on. */
-  existingBackend(...tensors: Tensor[]): string | undefined {
-    return tensors.find((t) => t.backend !== undefined)?.backend;
+  /**
+   * The backend the call runs on: the one named, else the one the first tensor already lives on (the object
+   * itself: it may be registered under another name than its own), else the active or best one.
+   */
+  async backend(named: string | undefined, ...tensors: Tensor[]): Promise<AttentionBackend> {
+    if (named !== undefined) return resolveBackend(named);
+    for (const t of tensors) {
+      const residence = t.residence;
+      if (residence) return residence;
+    }
+    return resolveBackend();
   }
 
   /**

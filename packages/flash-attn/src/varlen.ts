@@ -7,7 +7,6 @@ import {
   FaError,
   resolveAttnProblem,
 } from '@fa/core';
-import { resolveBackend } from './backends.js';
 import { CallInputs, type TensorInput } from './inputs.js';
 import { Tensor } from './tensor.js';
 
@@ -71,7 +70,7 @@ export async function flashAttnVarlen(
     const tk = inputs.tensor(k, 'k');
     const tv = inputs.tensor(v, 'v');
     const problem = resolveAttnProblem(tq, tk, tv, options);
-    const backend = await resolveBackend(options.backend ?? inputs.existingBackend(tq, tk, tv));
+    const backend = await inputs.backend(options.backend, tq, tk, tv);
     checkCapabilities(backend, problem, false);
     const [hq, hk, hv] = await inputs.handles(backend, [
       [tq, 'q'],
@@ -121,7 +120,7 @@ export async function flashAttnVarlenBackward(
     checkTensorMeta(tdout, 'dout', [problem.totalQ, problem.numHeads, problem.headDimV], problem.dtype);
     checkTensorMeta(tout, 'out', [problem.totalQ, problem.numHeads, problem.headDimV], problem.dtype);
     checkTensorMeta(tlse, 'lse', [problem.numHeads, problem.totalQ], 'f32');
-    const backend = await resolveBackend(options.backend ?? inputs.existingBackend(tq, tk, tv, tdout, tout, tlse));
+    const backend = await inputs.backend(options.backend, tq, tk, tv, tdout, tout, tlse);
     checkCapabilities(backend, problem, true);
     const [hdout, hq, hk, hv, hout, hlse] = await inputs.handles(backend, [
       [tdout, 'dout'],
