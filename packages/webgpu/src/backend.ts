@@ -177,7 +177,8 @@ export async function createWebGpuBackend(options: WebGpuBackendOptions = {}): P
   function bufferOf(s: DeviceState, handle: GPUBuffer, argument: string): GPUBuffer {
     if (s.buffers.owns(handle)) return handle;
     const owner = owners.get(handle);
-    if (owner && owner !== s) {
+    // The device's loss clears its buffers, so a handle of a lost device is missing even from its own tracker.
+    if (owner && (owner !== s || s.lost)) {
       throw deviceLostError(argument, owner.lost, `\`${argument}\` was on that device; upload it again.`);
     }
     if (owner === s) {

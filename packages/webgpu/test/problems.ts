@@ -1,0 +1,90 @@
+import { type Comparison, compareToReference, type Quantity, type Random } from '@fa/conformance';
+import {
+  type AttnOptions,
+  encodeFromFloat,
+  type FloatDType,
+  type FloatHostTensor,
+  referenceAttnBackward,
+} from '@fa/core';
+
+/**
+ * Small random attention problems for the resource, concurrency and determinism tests, and their check against
+ * @fa/core's reference with the conformance suite's tolerances. Head dims stay at most 32 and the only score
+ * feature that changes shader code is dropout, so that a few dozen problems compile a handful of pipelines on
+ * SwiftShader; everything else (lengths, GQA, causal, windows, scale) is data.
+ */
+export interface Problem {
+  readonly q: FloatHostTensor;
+  readonly k: FloatHostTensor;
+  readonly v: FloatHostTensor;
+  readonly dout: FloatHostTensor;
+  readonly options: AttnOptions;
+}
+
+function cuSeqlens(lengths: readonly number[]): Int32Array {
+  const out = new Int32Array(lengths.length + 1);
+  lengths.forEach((length, b) => {
+    out[b + 1] = (out[b] as number) + length;
+  });
+  return out;
+}
+
+function randomTensor(random: Random, shape: number[], dtype: FloatDType): FloatHostTensor {
+  const n = shape.reduce((a, b) => a * b, 1);
+  return { data: encodeFromFloat(random.normals(n), dtype), shape, dtype };
+}
+
+/**
+ * Odd sizes, one to `maxBatch` sequences (empty ones included), self- or cross-attention, GQA, every dtype.
+ * Each (sequence, head) is one workgroup: `maxBatch` and `maxHeads` bound the work of one call.
+ */
+export function smallProblem(random: Random, { maxBatch = 4, maxHeads = 4 } = {}): Problem {
+  const lengthsQ = Array.from({ length: random.int(1, maxBatch) }, () => random.int(0, 9));
+  const lengthsK = random.next() < 0.3 ? lengthsQ.map(() => random.int(0, 9)) : lengthsQ;
+  const numHeadsK = random.int(1, Math.min(2, maxHeads));
+  const numHeads = numHeadsK * random.int(1, Math.floor(maxHeads / numHeadsK));
+  const headDim = random.int(1, 32);
+  const headDimV = random.next() < 0.3 ? random.int(1, 32) : headDim;
+  const dtype = (['f32', 'f16', 'bf16'] as const)[random.int(0, 2)] as FloatDType;
+  const totalQ = lengthsQ.reduce((a, b) => a + b, 0);
+  const totalK = lengthsK.reduce((a, b) => a + b, 0);
+  const dropout = random.next() < 0.25;
+  const window = random.next() < 0.25;
+  return {
+    q: randomTensor(random, [totalQ, numHeads, headDim], dtype),
+    k: randomTensor(random, [totalK, numHeadsK, headDim], dtype),
+    v: randomTensor(random, [totalK, numHeadsK, headDimV], dtype),
+    dout: randomTensor(random, [totalQ, numHeads, headDimV], dtype),
+    options: {
+      cuSeqlensQ: cuSeqlens(lengthsQ),
+      cuSeqlensK: cuSeqlens(lengthsK),
+      causal: random.next() < 0.3,
+      windowSize: window ? [random.int(0, 4), random.int(-1, 4)] : undefined,
+      softmaxScale: random.next() < 0.3 ? 0.2 + random.next() : undefined,
+      dropoutP: dropout ? 0.3 : undefined,
+      seed: dropout ? random.int(0, 2 ** 31) : undefined,
+    },
+  };
+}
+
+export type Results = Readonly<Record<Quantity, Float32Array>>;
+
+/** Every quantity's comparison with the float64 reference (and, for 16-bit dtypes, a same-precision one). */
+export function compareWithReference(problem: Problem, results: Results): Comparison[] {
+  const { q, k, v, dout, options } = problem;
+  const dtype = q.dtype;
+  const exact = referenceAttnBackward(dout, q, k, v, options);
+  const low = dtype === 'f32' ? null : referenceAttnBackward(dout, q, k, v, options, { precision: dtype });
+  return (['out', 'lse', 'dq', 'dk', 'dv'] as const).map((quantity) =>
+    compareToReference(quantity, dtype, results[quantity], exact[quantity], low?.[quantity] ?? null),
+  );
+}
+
+/** Index of the first differing byte of two tensors' storage, or -1: bits, not values (NaN included). */
+export function firstBitDifference(a: ArrayBufferView, b: ArrayBufferView): number {
+  const x = new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+  const y = new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+  if (x.length !== y.length) return 0;
+  for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return i;
+  return -1;
+}
