@@ -105,7 +105,7 @@ std::vector<T> get_typed_array(const Napi::Object& o, const char* name, napi_typ
                                const char* type_name) {
   const Napi::Value v = o.Get(name);
   if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != type) {
-    fail(o.Env(), name, std::string("an ") + type_name, describe(v));
+    fail(o.Env(), name, std::string("a ") + type_name, describe(v));
   }
   const auto ta = v.As<Napi::TypedArrayOf<T>>();
   return std::vector<T>(ta.Data(), ta.Data() + ta.ElementLength());

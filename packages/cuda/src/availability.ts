@@ -117,7 +117,7 @@ export function cudaAvailability(options: CudaAvailabilityOptions = {}): CudaAva
       .map((f) => `  * ${f}`)
       .join('\n');
     const tried = `Tried:\n${formatAttempts(attempts)}\nTo fix:\n${fixes}`;
-    const explicitFailed = attempts.some((a) => a.source !== 'build');
+    const explicitFailed = attempts.some((a) => a.source === 'option' || a.source === 'env');
     if (attempts.some((a) => a.failure === 'load-error') || explicitFailed) {
       return unavailable('load-error', `The CUDA addon did not load. ${tried}`, attempts);
     }

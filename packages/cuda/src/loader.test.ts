@@ -5,7 +5,7 @@ import { isFaError } from '@fa/core';
 import { describe, expect, it } from 'vitest';
 import { cudaAvailability, findNvcc } from './availability.js';
 import { createCudaBackend } from './backend.js';
-import { buildOutputPath, loadAddon, tryLoadAddon } from './loader.js';
+import { buildOutputPath, loadAddon, prebuildPath, tryLoadAddon } from './loader.js';
 
 const built = 'addon' in tryLoadAddon({ env: {} });
 const emptyPackage = mkdtempSync(join(tmpdir(), 'fa-cuda-loader-'));
@@ -27,23 +27,31 @@ describe('loader', () => {
     expect(isFaError(error, 'E_BACKEND_UNAVAILABLE')).toBe(true);
     const message = (error as Error).message;
     expect(message).toContain('addonPath option /nonexistent/fa_cuda.node: no file there');
-    expect(message).toContain(`package build output ${buildOutputPath(emptyPackage)}: no file there`);
     expect(message).toContain('pnpm --filter @fa/cuda build');
     expect(message).toContain('FA_CUDA_ADDON');
     expect(message).toContain('Check the path given by the addonPath option');
   });
 
-  it('tries FA_CUDA_ADDON after the option and before the build output', () => {
-    const result = tryLoadAddon({
-      addonPath: '/a/fa_cuda.node',
-      env: { FA_CUDA_ADDON: '/b/fa_cuda.node' },
-      packageDir: emptyPackage,
-    });
-    expect('attempts' in result && result.attempts.map((a) => [a.source, a.path])).toEqual([
+  it('tries only an explicit choice (option over FA_CUDA_ADDON), else the build output and a prebuild', () => {
+    const sources = (options: Parameters<typeof tryLoadAddon>[0]) => {
+      const result = tryLoadAddon({ packageDir: emptyPackage, ...options });
+      return 'attempts' in result ? result.attempts.map((a) => [a.source, a.path]) : [];
+    };
+    expect(sources({ addonPath: '/a/fa_cuda.node', env: { FA_CUDA_ADDON: '/b/fa_cuda.node' } })).toEqual([
       ['option', '/a/fa_cuda.node'],
-      ['env', '/b/fa_cuda.node'],
-      ['build', buildOutputPath(emptyPackage)],
     ]);
+    expect(sources({ env: { FA_CUDA_ADDON: '/b/fa_cuda.node' } })).toEqual([['env', '/b/fa_cuda.node']]);
+    expect(sources({ env: {} })).toEqual([
+      ['build', buildOutputPath(emptyPackage)],
+      ['prebuild', prebuildPath(emptyPackage)],
+    ]);
+    const error = thrown(() => loadAddon({ env: {}, packageDir: emptyPackage }));
+    expect((error as Error).message).toContain(`package build output ${buildOutputPath(emptyPackage)}: no file there`);
+    expect((error as Error).message).toContain(`prebuilt binary ${prebuildPath(emptyPackage)}: no file there`);
+    const viaEnv = cudaAvailability({ env: { FA_CUDA_ADDON: '/b/fa_cuda.node' }, packageDir: emptyPackage });
+    expect(viaEnv.available).toBe(false);
+    expect(!viaEnv.available && viaEnv.reason).toBe('load-error');
+    expect(!viaEnv.available && viaEnv.message).toContain('Check the path given by the FA_CUDA_ADDON');
   });
 
   it('reports a file that is not a loadable addon as a load error, with the loader message', () => {

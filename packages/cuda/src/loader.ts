@@ -17,7 +17,7 @@ export interface LoaderOptions {
 /** Why one place did not yield an addon. */
 export interface LoadAttempt {
   readonly path: string;
-  readonly source: 'option' | 'env' | 'build';
+  readonly source: 'option' | 'env' | 'build' | 'prebuild';
   /** 'missing': no file there; 'load-error': the file did not load or is not this addon (or is stale). */
   readonly failure: 'missing' | 'load-error';
   readonly message: string;
@@ -37,14 +37,24 @@ export function buildOutputPath(packageDir: string = defaultPackageDir()): strin
   return join(packageDir, 'build', 'Release', 'fa_cuda.node');
 }
 
+/** Where a prebuilt binary for this platform would sit inside the package (none ship yet; the slot is reserved). */
+export function prebuildPath(packageDir: string = defaultPackageDir()): string {
+  return join(packageDir, 'prebuilds', `${process.platform}-${process.arch}`, 'fa_cuda.node');
+}
+
+/**
+ * An explicit choice (the option, else FA_CUDA_ADDON) is the only place tried: a user who names a binary must
+ * never silently get another one. Otherwise the package's own build output, then a prebuild.
+ */
 function candidates(options: LoaderOptions): { path: string; source: LoadAttempt['source'] }[] {
   const env = options.env ?? process.env;
-  const list: { path: string; source: LoadAttempt['source'] }[] = [];
-  if (options.addonPath !== undefined) list.push({ path: resolve(options.addonPath), source: 'option' });
+  if (options.addonPath !== undefined) return [{ path: resolve(options.addonPath), source: 'option' }];
   const fromEnv = env.FA_CUDA_ADDON;
-  if (fromEnv) list.push({ path: resolve(fromEnv), source: 'env' });
-  list.push({ path: buildOutputPath(options.packageDir), source: 'build' });
-  return list;
+  if (fromEnv) return [{ path: resolve(fromEnv), source: 'env' }];
+  return [
+    { path: buildOutputPath(options.packageDir), source: 'build' },
+    { path: prebuildPath(options.packageDir), source: 'prebuild' },
+  ];
 }
 
 function checkAddon(value: unknown): string | null {
@@ -64,8 +74,8 @@ function describeError(error: unknown): string {
 }
 
 /**
- * Tries each place the addon may be, in order: `options.addonPath`, `$FA_CUDA_ADDON`, the package's build output.
- * Returns the first that loads, or reports every attempt.
+ * Tries each place the addon may be: `options.addonPath` or else `$FA_CUDA_ADDON` when given (and then only that),
+ * otherwise the package's build output and a prebuild. Returns the first that loads, or reports every attempt.
  */
 export function tryLoadAddon(options: LoaderOptions = {}): LoadedAddon | { attempts: LoadAttempt[] } {
   const attempts: LoadAttempt[] = [];
@@ -96,12 +106,13 @@ const SOURCE_LABEL: Record<LoadAttempt['source'], string> = {
   option: 'addonPath option',
   env: 'FA_CUDA_ADDON',
   build: 'package build output',
+  prebuild: 'prebuilt binary',
 };
 
 /** Concrete ways out, for the error message and `cudaAvailability()`. */
 export function loaderFixes(attempts: readonly LoadAttempt[]): string[] {
   const fixes: string[] = [];
-  const explicit = attempts.filter((a) => a.source !== 'build' && a.failure === 'missing');
+  const explicit = attempts.filter((a) => (a.source === 'option' || a.source === 'env') && a.failure === 'missing');
   for (const a of explicit)
     fixes.push(`Check the path given by the ${SOURCE_LABEL[a.source]}: ${a.path} does not exist.`);
   if (attempts.some((a) => a.failure === 'load-error' && /GLIBC|GLIBCXX|cannot open shared object/.test(a.message))) {

@@ -1,0 +1,197 @@
+import { describe, expect, it } from 'vitest';
+import { addon as built, missingReason } from '../test/addon.js';
+import type { AddonForwardArgs, DeviceBuffer, FaCudaAddon } from './addon.js';
+
+/**
+ * The binding checks every argument on the JS thread before any device work, so all of this runs without a GPU:
+ * each bad call must throw a JS error naming the argument (never crash the process, never reach CUDA).
+ */
+const addon = built as FaCudaAddon;
+
+function argumentOf(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (error) {
+    expect((error as { code?: string }).code).toBe('E_ADDON_ARGUMENT');
+    expect((error as Error).message).toMatch(/^Expected .+ for `.+`, received .+\.$/);
+    return (error as { argument: string }).argument;
+  }
+  throw new Error('expected the call to throw');
+}
+
+/** A valid forward call: three sequences (one empty), every buffer sized for it but holding 0 bytes is invalid. */
+function validArgs(over: Partial<Record<keyof AddonForwardArgs, unknown>> = {}): AddonForwardArgs {
+  const zero = () => addon.alloc(0, 0);
+  return {
+    device: 0,
+    dtype: 0,
+    batch: 3,
+    totalQ: 0,
+    totalK: 0,
+    numHeads: 4,
+    numHeadsK: 2,
+    headDim: 64,
+    headDimV: 64,
+    softmaxScale: 0.125,
+    softcap: 0,
+    windowLeft: -1,
+    windowRight: -1,
+    dropout: false,
+    dropoutThreshold: 0,
+    keepScale: 1,
+    seedLo: 0,
+    seedHi: 0,
+    cuSeqlensQ: new Int32Array(4),
+    cuSeqlensK: new Int32Array(4),
+    alibiSlopes: null,
+    tiles: new Int32Array(0),
+    q: zero(),
+    k: zero(),
+    v: zero(),
+    out: zero(),
+    lse: zero(),
+    ...over,
+  } as AddonForwardArgs;
+}
+
+describe.skipIf(!built)(`binding argument checks${built ? '' : ` (skipped: ${missingReason})`}`, () => {
+  it('alloc checks device and byte count; zero bytes allocates nothing', () => {
+    expect(argumentOf(() => addon.alloc(-1, 16))).toBe('device');
+    expect(argumentOf(() => addon.alloc('0' as never, 16))).toBe('device');
+    expect(argumentOf(() => addon.alloc(0, -5))).toBe('bytes');
+    expect(argumentOf(() => addon.alloc(0, 1.5))).toBe('bytes');
+    expect(argumentOf(() => addon.alloc(0, Number.NaN))).toBe('bytes');
+    expect(argumentOf(() => addon.alloc(0, 2 ** 60))).toBe('bytes');
+    const empty = addon.alloc(0, 0);
+    expect(empty.bytes).toBe(0);
+    expect(empty.freed).toBe(false);
+    empty.free();
+    empty.free(); // a second free is harmless
+    expect(empty.freed).toBe(true);
+  });
+
+  it('refuses DeviceBuffers made from JS and look-alike objects', () => {
+    const Ctor = (addon as unknown as { DeviceBuffer: new (...args: unknown[]) => DeviceBuffer }).DeviceBuffer;
+    expect(() => new Ctor()).toThrow(/cannot be constructed directly/);
+    const fake = Object.create(Ctor.prototype) as DeviceBuffer;
+    expect(argumentOf(() => addon.upload(fake, new Float32Array(0)))).toBe('buffer');
+    expect(argumentOf(() => addon.upload({ bytes: 0 } as unknown as DeviceBuffer, new Float32Array(0)))).toBe('buffer');
+  });
+
+  it('upload and download check the buffer, the array and their sizes', async () => {
+    const empty = addon.alloc(0, 0);
+    expect(argumentOf(() => addon.upload(null as never, new Float32Array(0)))).toBe('buffer');
+    expect(argumentOf(() => addon.upload(empty, 'data' as never))).toBe('data');
+    expect(argumentOf(() => addon.upload(empty, new Float32Array(3)))).toBe('data');
+    expect(argumentOf(() => addon.download(empty, new Uint16Array(1)))).toBe('target');
+    expect(argumentOf(() => addon.download(empty, [] as never))).toBe('target');
+    // Zero bytes: nothing to copy, so this completes even without a device.
+    await expect(addon.upload(empty, new Float32Array(0))).resolves.toBeUndefined();
+    await expect(addon.download(empty, new Uint16Array(0))).resolves.toBeUndefined();
+    empty.free();
+    expect(argumentOf(() => addon.upload(empty, new Float32Array(0)))).toBe('buffer');
+  });
+
+  it('a valid call passes every check and fails only at the device, as a rejected promise', async () => {
+    const args = validArgs();
+    const count = addon.deviceCount();
+    if (count.count > 0) return; // on a GPU machine this call would just run; the conformance suite covers that
+    const error = await addon.forward(args).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect((error as { code?: string }).code).toBe('E_CUDA');
+    expect((error as Error).message).toMatch(/^forward failed: cuda\w+/);
+  });
+
+  it.each<[string, Partial<Record<keyof AddonForwardArgs, unknown>>, string]>([
+    ['dtype code out of range', { dtype: 3 }, 'dtype'],
+    ['dtype as a string', { dtype: 'f16' }, 'dtype'],
+    ['negative batch', { batch: -1 }, 'batch'],
+    ['fractional totalQ', { totalQ: 0.5 }, 'totalQ'],
+    ['no heads', { numHeads: 0 }, 'numHeads'],
+    ['heads not a multiple of key heads', { numHeadsK: 3 }, 'numHeadsK'],
+    ['head dim 0', { headDim: 0 }, 'headDim'],
+    ['head dim 257', { headDim: 257 }, 'headDim'],
+    ['head dim v missing', { headDimV: undefined }, 'headDimV'],
+    ['scale 0', { softmaxScale: 0 }, 'softmaxScale'],
+    ['scale NaN', { softmaxScale: Number.NaN }, 'softmaxScale'],
+    ['negative softcap', { softcap: -1 }, 'softcap'],
+    ['window below -1', { windowLeft: -2 }, 'windowLeft'],
+    ['dropout not a boolean', { dropout: 1 }, 'dropout'],
+    ['threshold past 2^32', { dropoutThreshold: 2 ** 32 }, 'dropoutThreshold'],
+    ['keep scale below 1', { keepScale: 0.5 }, 'keepScale'],
+    ['negative seed word', { seedLo: -1 }, 'seedLo'],
+    ['cu_seqlens as a plain array', { cuSeqlensQ: [0, 0, 0, 0] }, 'cuSeqlensQ'],
+    ['cu_seqlens of the wrong type', { cuSeqlensK: new Uint32Array(4) }, 'cuSeqlensK'],
+    ['cu_seqlens length mismatch', { cuSeqlensQ: new Int32Array(3) }, 'cuSeqlensQ'],
+    ['cu_seqlens not starting at 0', { cuSeqlensQ: Int32Array.of(1, 1, 1, 1), totalQ: 1 }, 'cuSeqlensQ'],
+    ['cu_seqlens decreasing', { cuSeqlensK: Int32Array.of(0, 2, 1, 2), totalK: 2 }, 'cuSeqlensK'],
+    ['cu_seqlens not ending at the total', { cuSeqlensQ: Int32Array.of(0, 1, 1, 2) }, 'cuSeqlensQ'],
+    ['alibi of the wrong length', { alibiSlopes: new Float32Array(3) }, 'alibiSlopes'],
+    ['alibi of the wrong type', { alibiSlopes: new Float64Array(4) }, 'alibiSlopes'],
+    ['alibi not finite', { alibiSlopes: Float32Array.of(1, Number.NaN, 1, 1) }, 'alibiSlopes'],
+    ['tiles missing', { tiles: undefined }, 'tiles'],
+    ['tiles listing a tile that does not exist', { tiles: Int32Array.of(0, 0) }, 'tiles'],
+    ['args not an object', {}, 'args'],
+  ])('rejects %s', (name, over, argument) => {
+    const args = name === 'args not an object' ? (42 as never) : validArgs(over);
+    expect(argumentOf(() => addon.forward(args))).toBe(argument);
+  });
+
+  it('checks work lists entry by entry: every tile once, inside its sequence, on a tile boundary', () => {
+    const rows = addon.tileShape(0, 64, 64).forwardRows;
+    const cu = Int32Array.of(0, rows + 1, rows + 1, rows + 3); // tiles: (0, 0), (0, rows), (2, 0)
+    const problem = { cuSeqlensQ: cu, totalQ: rows + 3 };
+    const q = addon.alloc(0, 0);
+    // Buffers are checked after the work list, so zero-byte buffers do not get in the way here.
+    const call = (tiles: number[]) =>
+      argumentOf(() => addon.forward(validArgs({ ...problem, q, tiles: Int32Array.from(tiles) })));
+    expect(call([0, 0, 0, rows])).toBe('tiles'); // one short
+    expect(call([0, 0, 0, rows, 2, 0, 2, 0])).toBe('tiles'); // one too many
+    expect(call([0, 0, 0, 0, 2, 0])).toBe('tiles'); // (0, 0) twice
+    expect(call([0, 0, 0, rows, 1, 0])).toBe('tiles'); // sequence 1 is empty
+    expect(call([0, 0, 0, rows, 3, 0])).toBe('tiles'); // no sequence 3
+    expect(call([0, 0, 0, 1, 2, 0])).toBe('tiles'); // not on a tile boundary
+    expect(call([0, 0, 0, rows, -1, 0])).toBe('tiles');
+    // The right list passes the work-list check and stops at the (empty) q buffer.
+    expect(call([2, 0, 0, 0, 0, rows])).toBe('q');
+  });
+
+  it('checks every buffer: type, liveness, size, and that outputs alias nothing', () => {
+    const sized = { cuSeqlensQ: Int32Array.of(0, 3, 3, 3), totalQ: 3 };
+    const rows = addon.tileShape(0, 64, 64).forwardRows;
+    expect(rows).toBeGreaterThan(3);
+    const tiles = Int32Array.of(0, 0);
+    expect(argumentOf(() => addon.forward(validArgs({ ...sized, tiles })))).toBe('q'); // 0 bytes < 3 * 4 * 64 * 4
+    const freed = addon.alloc(0, 0);
+    freed.free();
+    expect(argumentOf(() => addon.forward(validArgs({ k: freed })))).toBe('k');
+    expect(argumentOf(() => addon.forward(validArgs({ v: null })))).toBe('v');
+    expect(argumentOf(() => addon.forward(validArgs({ out: {} })))).toBe('out');
+    const shared = addon.alloc(0, 0);
+    expect(argumentOf(() => addon.forward(validArgs({ q: shared, out: shared })))).toBe('out');
+    expect(argumentOf(() => addon.forward(validArgs({ out: shared, lse: shared })))).toBe('out');
+    const other = addon.alloc(1, 0);
+    expect(argumentOf(() => addon.forward(validArgs({ q: other })))).toBe('q'); // made for device 1
+  });
+
+  it('backward checks its own buffers and the dK/dV work list', () => {
+    const zero = () => addon.alloc(0, 0);
+    const base = { ...validArgs(), keyTiles: new Int32Array(0), dout: zero(), dq: zero(), dk: zero(), dv: zero() };
+    expect(argumentOf(() => addon.backward({ ...base, keyTiles: undefined } as never))).toBe('keyTiles');
+    expect(argumentOf(() => addon.backward({ ...base, keyTiles: Int32Array.of(0, 0) }))).toBe('keyTiles');
+    expect(argumentOf(() => addon.backward({ ...base, dout: 1 } as never))).toBe('dout');
+    expect(argumentOf(() => addon.backward({ ...base, dq: base.q }))).toBe('dq');
+    expect(argumentOf(() => addon.backward({ ...base, dv: base.dk }))).toBe('dk');
+  });
+
+  it('device queries report failures as data or typed errors', () => {
+    const count = addon.deviceCount();
+    expect(typeof count.count).toBe('number');
+    if (count.count === 0) expect(count.error).toMatch(/^cuda\w+: /);
+    expect(argumentOf(() => addon.deviceInfo(-1))).toBe('device');
+    expect(argumentOf(() => addon.tileShape(0, 0, 64))).toBe('headDim');
+    expect(argumentOf(() => addon.tileShape(5, 64, 64))).toBe('dtype');
+  });
+});
