@@ -2,6 +2,14 @@ export { type ExpectedRejection, type Outcome, outcomeOf, rejectionProblem } fro
 export { type BadInputOptions, describeBadInputs } from './bad-input/suite.js';
 export { type ConformanceCase, fixedCases, randomCase } from './cases.js';
 export { type Comparison, compareToReference, maxError, type Quantity } from './compare.js';
+export {
+  checkDeterminism,
+  type DeterminismOptions,
+  describeDeterminism,
+  firstDifference,
+  type ResultBits,
+  resultBits,
+} from './determinism.js';
 export { freshSeed, Random } from './random.js';
 export { createPerturbedBackend, type Perturbation } from './reference-backend.js';
 export { type ConformanceOptions, checkCase, describeConformance } from './suite.js';
