@@ -1,5 +1,6 @@
 import {
   type AttnOptions,
+  type AttnProblem,
   encodeFromFloat,
   type FloatDType,
   type FloatHostTensor,
@@ -211,6 +212,34 @@ export function compare(
 
 export const F32_TOLERANCE = { out: 2e-5, lse: 2e-5, grad: 1e-4 };
 
+export type Quantity = 'out' | 'lse' | 'dq' | 'dk' | 'dv';
+
+/**
+ * Compares results (those given: out and lse, and the gradients when present) with the float64 reference for
+ * `inputs`; returns every mismatch.
+ */
+export function referenceMismatches(
+  inputs: Inputs,
+  results: Partial<Record<Quantity, HostTensor>>,
+  problem: AttnProblem,
+): Mismatch[] {
+  const { q, k, v, dout, options } = inputs;
+  const withBackward = results.dq !== undefined;
+  const exact = withBackward ? referenceAttnBackward(dout, q, k, v, options) : referenceAttnForward(q, k, v, options);
+  const low =
+    problem.dtype === 'f32' ? null : referenceAttnBackward(dout, q, k, v, options, { precision: problem.dtype });
+  const unit = problem.dtype === 'bf16' ? 2 ** -8 : 2 ** -11;
+  const mismatches: Array<Mismatch | null> = [];
+  for (const [quantity, tensor] of Object.entries(results) as Array<[Quantity, HostTensor]>) {
+    const forward = quantity === 'out' || quantity === 'lse';
+    const same = low ? { values: low[quantity], factor: forward ? 2 : 3, floor: forward ? 0 : 2 * unit } : null;
+    const tolerance = forward ? F32_TOLERANCE.out : F32_TOLERANCE.grad;
+    const reference = (exact as Partial<Record<Quantity, Float64Array>>)[quantity] as Float64Array;
+    mismatches.push(compare(quantity, values(tensor), reference, tolerance, same));
+  }
+  return mismatches.filter((m): m is Mismatch => m !== null);
+}
+
 /** Runs forward (and backward) on the backend and compares with the reference; returns every mismatch. */
 export async function checkAgainstReference(
   backend: CpuBackend,
@@ -218,37 +247,18 @@ export async function checkAgainstReference(
   seed: number,
   withBackward = true,
 ): Promise<Mismatch[]> {
-  const { q, k, v, dout, options } = makeInputs(c, seed);
-  const problem = resolveAttnProblem(q, k, v, options);
-  const grads = withBackward ? referenceAttnBackward(dout, q, k, v, options) : null;
-  const exact = grads ?? referenceAttnForward(q, k, v, options);
-  const low =
-    problem.dtype === 'f32' ? null : referenceAttnBackward(dout, q, k, v, options, { precision: problem.dtype });
-  const unit = problem.dtype === 'bf16' ? 2 ** -8 : 2 ** -11;
-  const same = (key: 'out' | 'lse' | 'dq' | 'dk' | 'dv') => {
-    if (!low) return null;
-    const forward = key === 'out' || key === 'lse';
-    return { values: low[key], factor: forward ? 2 : 3, floor: forward ? 0 : 2 * unit };
-  };
+  const inputs = makeInputs(c, seed);
+  const { q, k, v, dout } = inputs;
+  const problem = resolveAttnProblem(q, k, v, inputs.options);
   const forward = await backend.forward(q, k, v, problem);
   expectShape(forward.out, [problem.totalQ, problem.numHeads, problem.headDimV], problem.dtype);
   expectShape(forward.lse, [problem.numHeads, problem.totalQ], 'f32');
-  const mismatches = [
-    compare('out', values(forward.out), exact.out, F32_TOLERANCE.out, same('out')),
-    compare('lse', values(forward.lse), exact.lse, F32_TOLERANCE.lse, same('lse')),
-  ];
-  if (grads) {
-    const result = await backend.backward(dout, q, k, v, forward.out, forward.lse, problem);
-    expectShape(result.dq, q.shape, problem.dtype);
-    expectShape(result.dk, k.shape, problem.dtype);
-    expectShape(result.dv, v.shape, problem.dtype);
-    mismatches.push(
-      compare('dq', values(result.dq), grads.dq, F32_TOLERANCE.grad, same('dq')),
-      compare('dk', values(result.dk), grads.dk, F32_TOLERANCE.grad, same('dk')),
-      compare('dv', values(result.dv), grads.dv, F32_TOLERANCE.grad, same('dv')),
-    );
-  }
-  return mismatches.filter((m): m is Mismatch => m !== null);
+  if (!withBackward) return referenceMismatches(inputs, forward, problem);
+  const grads = await backend.backward(dout, q, k, v, forward.out, forward.lse, problem);
+  expectShape(grads.dq, q.shape, problem.dtype);
+  expectShape(grads.dk, k.shape, problem.dtype);
+  expectShape(grads.dv, v.shape, problem.dtype);
+  return referenceMismatches(inputs, { ...forward, ...grads }, problem);
 }
 
 function expectShape(tensor: HostTensor, shape: readonly number[], dtype: string): void {
