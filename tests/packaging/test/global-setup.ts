@@ -16,6 +16,19 @@ import { exportedSubpaths, publicPackages, specifierOf, workspacePackages } from
  */
 export default async function setup(project: TestProject): Promise<() => void> {
   const work = mkdtempSync(join(tmpdir(), 'fa-packaging-'));
+  const cleanUp = () => {
+    if (!process.env.FA_PACKAGING_KEEP) rmSync(work, { recursive: true, force: true });
+  };
+  try {
+    project.provide('packaging', await prepare(work));
+  } catch (error) {
+    cleanUp();
+    throw error;
+  }
+  return cleanUp;
+}
+
+async function prepare(work: string): Promise<PackagingContext> {
   const packages = publicPackages();
   const tarballDir = join(work, 'tarballs');
   mkdirSync(tarballDir);
@@ -47,9 +60,5 @@ export default async function setup(project: TestProject): Promise<() => void> {
     }
   }
 
-  const context: PackagingContext = { work, consumer, tarballs, importsWithoutPeers, linkedPeers };
-  project.provide('packaging', context);
-  return () => {
-    if (!process.env.FA_PACKAGING_KEEP) rmSync(work, { recursive: true, force: true });
-  };
+  return { work, consumer, tarballs, importsWithoutPeers, linkedPeers };
 }
