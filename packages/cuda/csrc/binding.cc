@@ -112,7 +112,7 @@ std::vector<T> get_typed_array(const Napi::Object& o, const char* name, napi_typ
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-// Device buffers: a JS object owns one cudaMalloc allocation. free() is idempotent; a buffer still in use by a
+// Device buffers: a JS object owns one device allocation. free() is idempotent; a buffer still in use by a
 // call in flight is freed when that call completes, so a dispose during a call can never free memory a kernel
 // still reads.
 
@@ -149,12 +149,15 @@ class DeviceBuffer : public Napi::ObjectWrap<DeviceBuffer> {
   bool freed = false;
   bool pending_free = false;
 
+  // Stream-ordered free on this thread's stream: unlike cudaFree, it does not wait for the whole device, so a
+  // dispose on the JS thread never stalls the event loop behind kernels of other calls. The buffer's own users
+  // are done by now: a buffer in use is freed only when its last call has completed (end_use).
   void release() {
     if (ptr != nullptr) {
       int current = 0;
       cudaGetDevice(&current);
       if (current != device) cudaSetDevice(device);
-      cudaFree(ptr);
+      cudaFreeAsync(ptr, cudaStreamPerThread);
       if (current != device) cudaSetDevice(current);
       ptr = nullptr;
     }
@@ -424,9 +427,12 @@ void parse_problem(const Napi::Object& a, ParsedCall& call, bool backward) {
   for (const auto& x : inputs) call.use.add(x.second);
   for (const auto& x : outputs) call.use.add(x.second);
 
-  // cudaMalloc aligns to 256 bytes, so rows are 16-byte aligned exactly when both head dims are whole 16 bytes.
+  // Rows are 16-byte aligned when the tensors start 16-byte aligned (allocations are) and both head dims are whole
+  // 16 bytes; then tile loads may use 16-byte cp.async.
   const int vec = 16 / element_bytes(p.dtype);
-  p.vec_loads = p.dim % vec == 0 && p.dim_v % vec == 0;
+  bool aligned = true;
+  for (const auto& x : inputs) aligned = aligned && reinterpret_cast<uintptr_t>(x.second->ptr) % 16 == 0;
+  p.vec_loads = aligned && p.dim % vec == 0 && p.dim_v % vec == 0;
 }
 
 class AttnWorker : public Napi::AsyncWorker {
@@ -441,7 +447,7 @@ class AttnWorker : public Napi::AsyncWorker {
     std::vector<void*> temps;
     cudaError_t err = run(temps);
     for (void* t : temps) {
-      const cudaError_t free_err = cudaFree(t);
+      const cudaError_t free_err = cudaFreeAsync(t, cudaStreamPerThread);
       if (err == cudaSuccess) err = free_err;
     }
     if (err != cudaSuccess) {
@@ -469,7 +475,7 @@ class AttnWorker : public Napi::AsyncWorker {
     *dst = nullptr;
     if (host.empty()) return cudaSuccess;
     void* ptr = nullptr;
-    cudaError_t err = cudaMalloc(&ptr, host.size() * sizeof(T));
+    cudaError_t err = cudaMallocAsync(&ptr, host.size() * sizeof(T), s);
     if (err != cudaSuccess) return err;
     temps.push_back(ptr);
     *dst = static_cast<const T*>(ptr);
@@ -490,7 +496,7 @@ class AttnWorker : public Napi::AsyncWorker {
       const size_t dsum_bytes = static_cast<size_t>(p.total_q) * p.h * sizeof(float);
       if (dsum_bytes > 0) {
         void* dsum = nullptr;
-        if ((err = cudaMalloc(&dsum, dsum_bytes)) != cudaSuccess) return err;
+        if ((err = cudaMallocAsync(&dsum, dsum_bytes, s)) != cudaSuccess) return err;
         temps.push_back(dsum);
         p.dsum = static_cast<float*>(dsum);
       }
@@ -540,7 +546,8 @@ long long get_arg_integer(const Napi::CallbackInfo& info, size_t index, const ch
   return static_cast<long long>(d);
 }
 
-// alloc(device, bytes): a new DeviceBuffer (uninitialised). Synchronous: cudaMalloc does not wait for kernels.
+// alloc(device, bytes): a new DeviceBuffer (uninitialised). Synchronous, but it waits only for this thread's
+// stream, never for kernels of calls in flight.
 Napi::Value Alloc(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const int device = static_cast<int>(get_arg_integer(info, 0, "device", 0, 1 << 20));
@@ -548,10 +555,13 @@ Napi::Value Alloc(const Napi::CallbackInfo& info) {
   void* ptr = nullptr;
   if (bytes > 0) {
     cudaError_t err = cudaSetDevice(device);
-    if (err == cudaSuccess) err = cudaMalloc(&ptr, static_cast<size_t>(bytes));
+    // From the stream-ordered pool, then waited for, so the memory is valid on every stream (the calls' worker
+    // threads use their own). Pool allocations are reused without a device-wide cudaMalloc/cudaFree each time.
+    if (err == cudaSuccess) err = cudaMallocAsync(&ptr, static_cast<size_t>(bytes), cudaStreamPerThread);
+    if (err == cudaSuccess) err = cudaStreamSynchronize(cudaStreamPerThread);
     if (err != cudaSuccess) {
       cudaGetLastError();  // clear a sticky-free error so the next call starts clean
-      Napi::Error error = Napi::Error::New(env, "cudaMalloc of " + std::to_string(bytes) + " bytes failed: " + cuda_message(err));
+      Napi::Error error = Napi::Error::New(env, "device allocation of " + std::to_string(bytes) + " bytes failed: " + cuda_message(err));
       error.Set("code", Napi::String::New(env, err == cudaErrorMemoryAllocation ? "E_CUDA_OOM" : "E_CUDA"));
       error.Set("cudaError", Napi::String::New(env, cudaGetErrorName(err)));
       throw error;
