@@ -78,6 +78,24 @@ describe('backends', () => {
   });
 });
 
+describe('backend of a call', () => {
+  it('is the backend object its tensors live on, whatever name it was registered under', async () => {
+    const { createCpuBackend } = await import('./cpu/index.js');
+    const aliased = createCpuBackend({ threads: 1 });
+    registerBackend('cpu-under-another-name', () => aliased, { priority: -1 });
+    const q = tensor(randomData(12 * 2 * 8), [12, 2, 8]);
+    const options = { cuSeqlensQ: cuSeqlens, cuSeqlensK: cuSeqlens };
+    const { out, lse } = await flashAttnVarlen(q, q, q, { ...options, backend: 'cpu-under-another-name' });
+    expect(aliased.stats().liveHandles).toBe(3);
+    // No backend named: the call follows q (named "cpu" by itself), not the registry's "cpu".
+    const dout = { data: randomData(12 * 2 * 8), shape: [12, 2, 8] };
+    const grads = await flashAttnVarlenBackward(dout, q, q, q, out, lse, options);
+    expect(aliased.stats().liveHandles).toBe(6);
+    for (const t of [q, out, lse, grads.dq, grads.dk, grads.dv]) t.dispose();
+    expect(aliased.stats().liveHandles).toBe(0);
+  });
+});
+
 describe('tensors', () => {
   it('decodes f16 and bf16 to float32 in toArray', async () => {
     const values = [0.5, -1.25, 3];

@@ -1,2 +1,2 @@
-export { type CpuBackend, type CpuBackendOptions, createCpuBackend } from './backend.js';
+export { type CpuBackend, type CpuBackendOptions, type CpuBackendStats, createCpuBackend } from './backend.js';
 export { attnBackwardSync, attnForwardSync } from './sync.js';
