@@ -180,10 +180,14 @@ export class Tensor {
     const owner = this.#root;
     if (owner.#backend === undefined) owner.#startUpload(backend);
     else if (owner.#backend !== backend) {
+      const resident = owner.#backend.name;
+      // Two instances of one backend (two registrations of `cpu`, say) share a name but not their memory.
+      const residentName =
+        resident === backend.name ? `another instance of backend "${resident}"` : `backend "${resident}"`;
       throw new FaError(
         'E_BACKEND_MISMATCH',
-        `Expected \`${argument}\` on backend "${backend.name}", received a tensor on "${owner.#backend.name}". Copy it with tensor(await t.toHost()).`,
-        { argument, expected: `backend "${backend.name}"`, received: `backend "${owner.#backend.name}"` },
+        `Expected \`${argument}\` on backend "${backend.name}", received a tensor on ${residentName}. Copy it with tensor(await t.toHost()).`,
+        { argument, expected: `backend "${backend.name}"`, received: residentName },
       );
     }
     return owner.#uploading ?? owner.#handle;
