@@ -1,4 +1,4 @@
-import { describeConformance } from '@fa/conformance';
+import { describeBadInputs, describeConformance } from '@fa/conformance';
 import { describe, expect, it } from 'vitest';
 import { cudaAvailability, registerCudaBackend } from './index.js';
 
@@ -11,6 +11,7 @@ const availability = cudaAvailability();
 if (availability.available) {
   registerCudaBackend();
   describeConformance({ backend: 'cuda', randomCases: 8 });
+  describeBadInputs({ backend: 'cuda' });
 } else if (process.env.FA_REQUIRE_CUDA === '1') {
   describe('conformance: cuda', () => {
     it('the cuda backend is available (FA_REQUIRE_CUDA=1)', () => {
