@@ -152,6 +152,28 @@ describe('packed attention ops', () => {
   });
 });
 
+describe('the backward of a forward run on a backend registered under another name', () => {
+  it('runs on that backend', async () => {
+    const { createCpuBackend } = await import('@fa/flash-attn/cpu');
+    const aliased = createCpuBackend({ threads: 1 });
+    registerBackend('cpu-by-another-name', () => aliased);
+    try {
+      const [q, k, v] = qkv(5).map((x) => variable(Float32Array.from(x.data), x.shape, { requiresGrad: true })) as [
+        Variable,
+        Variable,
+        Variable,
+      ];
+      const out = await attention(q, k, v, { cuSeqlensQ: cu, cuSeqlensK: cu, backend: 'cpu-by-another-name' });
+      await out.backward(new Float32Array(out.size).fill(1));
+      expect(q.grad?.some((g) => g !== 0)).toBe(true);
+      // Everything the call put on the backend is freed once the graph is released.
+      expect(aliased.stats().liveHandles).toBe(0);
+    } finally {
+      unregisterBackend('cpu-by-another-name');
+    }
+  });
+});
+
 describe('what crosses to the backend', () => {
   const counts = { upload: 0, download: 0, forward: 0, backward: 0, dispose: 0 };
   registerBackend('counting', async () => {
