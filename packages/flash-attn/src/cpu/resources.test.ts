@@ -27,8 +27,9 @@ import type { JobInfo } from './wasm-engine.js';
 
 /**
  * What the cpu backend owns goes back to where it was: handles (host copies), the kernels' WebAssembly memory,
- * worker threads, and the process's array buffers and heap after a garbage collection. Checked over 10,000
- * calls and after calls that fail half-way.
+ * worker threads, and this thread's array buffers and heap after a garbage collection (both are per isolate, so
+ * test files running in other workers do not move them). Checked over 10,000 calls and after calls that fail
+ * half-way.
  */
 
 // V8 flags are process-wide; `gc` becomes reachable in a fresh context once the flag is set.
@@ -43,12 +44,14 @@ function settledMemory(): { arrayBuffers: number; heapUsed: number } {
 }
 
 /**
- * What may come and go once warm, whatever the number of calls: V8's own array buffers by a few KiB, the heap
- * by a few hundred (JIT code, inline caches). Warming up creates what is made once and kept: the 256 KiB table
- * of f16 values, the compiled kernel module, the worker pool, linear memory for the largest problem.
+ * What may come and go once warm, whatever the number of calls (measured: array buffers by under 2 KiB, the heap
+ * by about 100 KiB of compiled code and inline caches). Keeping one small result per call (typed arrays this
+ * small live on the heap) would exceed the heap's slack by the last round. Warming up creates what is made once
+ * and kept: the 256 KiB table of f16 values, the compiled kernel module, the worker pool, linear memory for the
+ * largest problem.
  */
 const ARRAY_BUFFER_SLACK = 64 * 1024;
-const HEAP_SLACK = 2 * 1024 * 1024;
+const HEAP_SLACK = 1024 * 1024;
 /**
  * The kernels lay every call out from the same base, so linear memory grows to the largest call and stays there;
  * for these small problems that is at most a few 64 KiB pages.
