@@ -714,6 +714,8 @@ Napi::Value TileShapeOf(const Napi::CallbackInfo& info) {
   result.Set("forwardRows", Napi::Number::New(env, shape.fwd_rows));
   result.Set("dqRows", Napi::Number::New(env, shape.dq_rows));
   result.Set("dkdvKeys", Napi::Number::New(env, shape.dkdv_keys));
+  result.Set("forwardSharedMemory", Napi::Number::New(env, shape.fwd_smem));
+  result.Set("backwardSharedMemory", Napi::Number::New(env, shape.bwd_smem));
   return result;
 }
 

@@ -18,6 +18,8 @@ struct TileShape {
   int fwd_rows;  // query rows per forward block
   int dq_rows;   // query rows per dQ block
   int dkdv_keys; // keys per dK/dV block
+  int fwd_smem;   // dynamic shared memory of the forward kernel, bytes
+  int bwd_smem;   // the larger of the dK/dV and dQ kernels'
 };
 
 // False when no bucket holds max(dim, dim_v) (> kMaxHeadDim or < 1).

@@ -58,7 +58,11 @@ template <typename E>
 bool tile_shape_for(int dim, TileShape* shape) {
   return dispatch_dim(dim, [&](auto kd) {
     constexpr int kD = decltype(kd)::value;
-    *shape = TileShape{kD, FwdTraits<E, kD>::kBM, DqTraits<E, kD>::kBM, DkdvTraits<E, kD>::kBN};
+    constexpr int kBwdSmem = DqTraits<E, kD>::kSmemBytes > DkdvTraits<E, kD>::kSmemBytes
+                                 ? DqTraits<E, kD>::kSmemBytes
+                                 : DkdvTraits<E, kD>::kSmemBytes;
+    *shape = TileShape{kD, FwdTraits<E, kD>::kBM, DqTraits<E, kD>::kBM, DkdvTraits<E, kD>::kBN,
+                       FwdTraits<E, kD>::kSmemBytes, kBwdSmem};
   });
 }
 

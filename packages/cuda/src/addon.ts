@@ -35,6 +35,9 @@ export interface TileShape {
   readonly forwardRows: number;
   readonly dqRows: number;
   readonly dkdvKeys: number;
+  /** Dynamic shared memory per block, in bytes, of the forward kernel and of the larger backward kernel. */
+  readonly forwardSharedMemory: number;
+  readonly backwardSharedMemory: number;
 }
 
 /** Everything a kernel call needs, flat (see `packProblem`). */

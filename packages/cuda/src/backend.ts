@@ -8,7 +8,7 @@ import {
   type HostTensor,
   numel,
 } from '@fa/core';
-import type { DeviceBuffer, FaCudaAddon } from './addon.js';
+import type { DeviceBuffer, FaCudaAddon, TileShape } from './addon.js';
 import { type CudaAvailabilityOptions, type CudaDeviceInfo, deviceAvailability } from './availability.js';
 import { toFaError } from './errors.js';
 import { loadAddon } from './loader.js';
@@ -28,6 +28,8 @@ export interface CudaBackend extends AttentionBackend<DeviceBuffer> {
   readonly device: CudaDeviceInfo;
   /** The fa_cuda.node in use. */
   readonly addonPath: string;
+  /** Allocates device memory and copies the tensor's raw bits into it, off the JS thread. */
+  upload(tensor: HostTensor): Promise<DeviceBuffer>;
   stats(): CudaBackendStats;
   /** Frees every buffer this backend allocated; a handle used afterwards is refused. */
   destroy(): void;
@@ -59,7 +61,12 @@ export function createCudaBackend(options: CudaBackendOptions = {}): CudaBackend
   if (!availability.available) {
     throw new FaError('E_BACKEND_UNAVAILABLE', availability.message, { argument: 'backend' });
   }
-  return new CudaBackendImpl(addon, path, availability.device);
+  return backendWithAddon(addon, path, availability.device);
+}
+
+/** @internal The backend over a given addon and device: lets tests drive the TS layer with a fake addon. */
+export function backendWithAddon(addon: FaCudaAddon, addonPath: string, device: CudaDeviceInfo): CudaBackend {
+  return new CudaBackendImpl(addon, addonPath, device);
 }
 
 class CudaBackendImpl implements CudaBackend {
@@ -90,6 +97,24 @@ class CudaBackendImpl implements CudaBackend {
     } catch (error) {
       throw toFaError(error, `allocating ${what} (${bytes} bytes)`);
     }
+  }
+
+  /** The kernels' tiles for this problem, refused up front when they need more shared memory than the device has. */
+  #tileShape(problem: AttnProblem, pass: 'forward' | 'backward'): TileShape {
+    const shape = this.#addon.tileShape(DTYPE_CODES[problem.dtype], problem.headDim, problem.headDimV);
+    const needed = pass === 'forward' ? shape.forwardSharedMemory : shape.backwardSharedMemory;
+    if (needed > this.device.sharedMemoryPerBlockOptin) {
+      throw new FaError(
+        'E_UNSUPPORTED',
+        `The cuda ${pass} kernels for ${problem.dtype} with head dims (${problem.headDim}, ${problem.headDimV}) need ${needed} bytes of shared memory per block; ${this.device.name} allows ${this.device.sharedMemoryPerBlockOptin}. Use a smaller head dim, f16/bf16, or another backend.`,
+        {
+          argument: 'q',
+          expected: `head dims whose tiles fit ${this.device.sharedMemoryPerBlockOptin} bytes`,
+          received: `(${problem.headDim}, ${problem.headDimV})`,
+        },
+      );
+    }
+    return shape;
   }
 
   #check(handle: DeviceBuffer, argument: string): DeviceBuffer {
@@ -139,7 +164,8 @@ class CudaBackendImpl implements CudaBackend {
     v: DeviceBuffer,
     problem: AttnProblem,
   ): Promise<{ out: DeviceBuffer; lse: DeviceBuffer }> {
-    const shape = this.#addon.tileShape(DTYPE_CODES[problem.dtype], problem.headDim, problem.headDimV);
+    const inputs = { q: this.#check(q, 'q'), k: this.#check(k, 'k'), v: this.#check(v, 'v') };
+    const shape = this.#tileShape(problem, 'forward');
     const tiles = queryWorkList(problem, shape.forwardRows);
     const es = bytesPerElement(problem.dtype);
     const out = this.#alloc(problem.totalQ * problem.numHeads * problem.headDimV * es, 'out');
@@ -147,9 +173,7 @@ class CudaBackendImpl implements CudaBackend {
     try {
       await this.#addon.forward({
         ...packProblem(problem, this.device.index, tiles),
-        q: this.#check(q, 'q'),
-        k: this.#check(k, 'k'),
-        v: this.#check(v, 'v'),
+        ...inputs,
         out,
         lse,
       });
@@ -170,7 +194,15 @@ class CudaBackendImpl implements CudaBackend {
     lse: DeviceBuffer,
     problem: AttnProblem,
   ): Promise<{ dq: DeviceBuffer; dk: DeviceBuffer; dv: DeviceBuffer }> {
-    const shape = this.#addon.tileShape(DTYPE_CODES[problem.dtype], problem.headDim, problem.headDimV);
+    const inputs = {
+      dout: this.#check(dout, 'dout'),
+      q: this.#check(q, 'q'),
+      k: this.#check(k, 'k'),
+      v: this.#check(v, 'v'),
+      out: this.#check(out, 'out'),
+      lse: this.#check(lse, 'lse'),
+    };
+    const shape = this.#tileShape(problem, 'backward');
     const es = bytesPerElement(problem.dtype);
     const dq = this.#alloc(problem.totalQ * problem.numHeads * problem.headDim * es, 'dq');
     const dk = this.#alloc(problem.totalK * problem.numHeadsK * problem.headDim * es, 'dk');
@@ -179,12 +211,7 @@ class CudaBackendImpl implements CudaBackend {
       await this.#addon.backward({
         ...packProblem(problem, this.device.index, queryWorkList(problem, shape.dqRows)),
         keyTiles: keyWorkList(problem, shape.dkdvKeys),
-        dout: this.#check(dout, 'dout'),
-        q: this.#check(q, 'q'),
-        k: this.#check(k, 'k'),
-        v: this.#check(v, 'v'),
-        out: this.#check(out, 'out'),
-        lse: this.#check(lse, 'lse'),
+        ...inputs,
         dq,
         dk,
         dv,

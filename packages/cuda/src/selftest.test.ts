@@ -94,6 +94,9 @@ describe.skipIf(!built)(`device headers on the host${built ? '' : ` (skipped: ${
     for (const dtype of [0, 1, 2]) {
       for (const d of [32, 64, 96, 128, 192, 256]) {
         const shape = addon.tileShape(dtype, d, d);
+        // Every instantiation fits sm_80's 163 KiB of shared memory per block (kernel_traits.h asserts it too).
+        expect(Math.max(shape.forwardSharedMemory, shape.backwardSharedMemory)).toBeLessThanOrEqual(163 * 1024);
+        expect(shape.forwardSharedMemory).toBeGreaterThan(0);
         for (const rows of [shape.forwardRows, shape.dqRows, shape.dkdvKeys]) {
           expect(rows % 16).toBe(0); // whole mma row blocks
           expect(rows).toBeGreaterThanOrEqual(16);
