@@ -760,6 +760,7 @@ Napi::Value Span(const Napi::CallbackInfo& info, bool keys) {
   result[1] = out[1];
   return result;
 }
+Napi::Value GemmLayout(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), fa::gemm_layout_report()); }
 Napi::Value KeySpan(const Napi::CallbackInfo& info) { return Span(info, true); }
 Napi::Value RowSpan(const Napi::CallbackInfo& info) { return Span(info, false); }
 
@@ -781,6 +782,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   selftest.Set("dropoutKeep", Napi::Function::New<DropoutKeep>(env, "dropoutKeep"));
   selftest.Set("keySpan", Napi::Function::New<KeySpan>(env, "keySpan"));
   selftest.Set("rowSpan", Napi::Function::New<RowSpan>(env, "rowSpan"));
+  selftest.Set("gemmLayout", Napi::Function::New<GemmLayout>(env, "gemmLayout"));
   exports.Set("selftest", selftest);
   return exports;
 }

@@ -11,9 +11,11 @@
 // conformance suite's f32 bound (2e-5 relative), so f32 stays exact-f32 arithmetic.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 
 #include "dtype.h"
+#include "hd.h"
 
 namespace fa {
 
@@ -21,9 +23,9 @@ namespace fa {
 template <typename S, int kRS, int kCS>
 struct SmemMat {
   const S* p;
-  __device__ __forceinline__ S at(int r, int c) const { return p[r * kRS + c * kCS]; }
+  FA_HD S at(int r, int c) const { return p[r * kRS + c * kCS]; }
   // Elements (r, c) and (r, c + 1) as one 32-bit register, the lower column in the low half.
-  __device__ __forceinline__ uint32_t pair_along_cols(int r, int c) const {
+  FA_HD uint32_t pair_along_cols(int r, int c) const {
     if constexpr (kCS == 1) {
       return *reinterpret_cast<const uint32_t*>(p + r * kRS + c);
     } else {
@@ -31,7 +33,7 @@ struct SmemMat {
     }
   }
   // Elements (r, c) and (r + 1, c), the lower row in the low half.
-  __device__ __forceinline__ uint32_t pair_along_rows(int r, int c) const {
+  FA_HD uint32_t pair_along_rows(int r, int c) const {
     if constexpr (kRS == 1) {
       return *reinterpret_cast<const uint32_t*>(p + r + c * kCS);
     } else {
@@ -39,6 +41,57 @@ struct SmemMat {
     }
   }
 };
+
+// Lane `lane`'s A fragment of rows 0..15, columns k0..k0+15 (row-major 16x16 in mma.m16n8k16's layout):
+// a0 = (g, 2t..2t+1), a1 = (g+8, 2t..), a2 = (g, 2t+8..), a3 = (g+8, 2t+8..), with g = lane / 4, t = lane % 4.
+template <typename MatA>
+FA_HD void load_a_fragment(uint32_t (&fa)[4], const MatA& a, int k0, int lane) {
+  const int g = lane >> 2;
+  const int t = lane & 3;
+  fa[0] = a.pair_along_cols(g, k0 + 2 * t);
+  fa[1] = a.pair_along_cols(g + 8, k0 + 2 * t);
+  fa[2] = a.pair_along_cols(g, k0 + 2 * t + 8);
+  fa[3] = a.pair_along_cols(g + 8, k0 + 2 * t + 8);
+}
+
+// Lane `lane`'s B fragment of rows k0..k0+15, columns 8nt..8nt+7 (16x8, "col"): b0 = (k 2t..2t+1, n g),
+// b1 = (k 2t+8..2t+9, n g).
+template <typename MatB>
+FA_HD void load_b_fragment(uint32_t (&fb)[2], const MatB& b, int k0, int nt, int lane) {
+  const int g = lane >> 2;
+  const int t = lane & 3;
+  fb[0] = b.pair_along_rows(k0 + 2 * t, 8 * nt + g);
+  fb[1] = b.pair_along_rows(k0 + 2 * t + 8, 8 * nt + g);
+}
+
+// The f32 path for one lane: the same accumulator elements as the mma layout, by FMAs.
+template <int kNT, int kK, typename MatA, typename MatB>
+FA_HD void fma_gemm_lane(float (&acc)[kNT][4], const MatA& a, const MatB& b, int lane) {
+  const int g = lane >> 2;
+  const int t = lane & 3;
+#ifdef __CUDA_ARCH__
+#pragma unroll 4
+#endif
+  for (int k = 0; k < kK; ++k) {
+    const float a0 = a.at(g, k);
+    const float a1 = a.at(g + 8, k);
+#ifdef __CUDA_ARCH__
+#pragma unroll
+#endif
+    for (int nt = 0; nt < kNT; ++nt) {
+      const float b0 = b.at(k, 8 * nt + 2 * t);
+      const float b1 = b.at(k, 8 * nt + 2 * t + 1);
+      acc[nt][0] = fmaf(a0, b0, acc[nt][0]);
+      acc[nt][1] = fmaf(a0, b1, acc[nt][1]);
+      acc[nt][2] = fmaf(a1, b0, acc[nt][2]);
+      acc[nt][3] = fmaf(a1, b1, acc[nt][3]);
+    }
+  }
+}
+
+// Row and column (within a warp's 16 x 8*kNT block) of lane `lane`'s accumulator element acc[nt][e].
+FA_HD int acc_row_of(int lane, int e) { return (lane >> 2) + (e >= 2 ? 8 : 0); }
+FA_HD int acc_col_of(int lane, int nt, int e) { return 8 * nt + 2 * (lane & 3) + (e & 1); }
 
 template <typename E>
 __device__ __forceinline__ void mma_m16n8k16(float (&c)[4], const uint32_t (&a)[4], const uint32_t (&b)[2]);
@@ -71,48 +124,27 @@ __device__ __forceinline__ void zero(float (&acc)[kNT][4]) {
 template <typename E, int kNT, int kK, typename MatA, typename MatB>
 __device__ __forceinline__ void warp_gemm(float (&acc)[kNT][4], const MatA& a, const MatB& b) {
   const int lane = threadIdx.x & 31;
-  const int g = lane >> 2;
-  const int t = lane & 3;
   if constexpr (E::kMma) {
     static_assert(kK % 16 == 0, "mma.sync m16n8k16 consumes k in steps of 16");
 #pragma unroll
     for (int k0 = 0; k0 < kK; k0 += 16) {
-      // A fragment (row-major 16x16): a0 = (g, 2t..2t+1), a1 = (g+8, 2t..), a2 = (g, 2t+8..), a3 = (g+8, 2t+8..).
       uint32_t fa[4];
-      fa[0] = a.pair_along_cols(g, k0 + 2 * t);
-      fa[1] = a.pair_along_cols(g + 8, k0 + 2 * t);
-      fa[2] = a.pair_along_cols(g, k0 + 2 * t + 8);
-      fa[3] = a.pair_along_cols(g + 8, k0 + 2 * t + 8);
+      load_a_fragment(fa, a, k0, lane);
 #pragma unroll
       for (int nt = 0; nt < kNT; ++nt) {
-        // B fragment (16x8, "col"): b0 = (k 2t..2t+1, n g), b1 = (k 2t+8..2t+9, n g).
         uint32_t fb[2];
-        fb[0] = b.pair_along_rows(k0 + 2 * t, 8 * nt + g);
-        fb[1] = b.pair_along_rows(k0 + 2 * t + 8, 8 * nt + g);
+        load_b_fragment(fb, b, k0, nt, lane);
         mma_m16n8k16<E>(acc[nt], fa, fb);
       }
     }
   } else {
-#pragma unroll 4
-    for (int k = 0; k < kK; ++k) {
-      const float a0 = a.at(g, k);
-      const float a1 = a.at(g + 8, k);
-#pragma unroll
-      for (int nt = 0; nt < kNT; ++nt) {
-        const float b0 = b.at(k, 8 * nt + 2 * t);
-        const float b1 = b.at(k, 8 * nt + 2 * t + 1);
-        acc[nt][0] = fmaf(a0, b0, acc[nt][0]);
-        acc[nt][1] = fmaf(a0, b1, acc[nt][1]);
-        acc[nt][2] = fmaf(a1, b0, acc[nt][2]);
-        acc[nt][3] = fmaf(a1, b1, acc[nt][3]);
-      }
-    }
+    fma_gemm_lane<kNT, kK>(acc, a, b, lane);
   }
 }
 
 // Row and column (within the warp's 16 x 8*kNT block) of accumulator element acc[nt][e].
-__device__ __forceinline__ int acc_row(int e) { return ((threadIdx.x & 31) >> 2) + (e >= 2 ? 8 : 0); }
-__device__ __forceinline__ int acc_col(int nt, int e) { return 8 * nt + 2 * (threadIdx.x & 3) + (e & 1); }
+__device__ __forceinline__ int acc_row(int e) { return acc_row_of(threadIdx.x & 31, e); }
+__device__ __forceinline__ int acc_col(int nt, int e) { return acc_col_of(threadIdx.x & 31, nt, e); }
 
 // Stores a warp's accumulator block, converted to the element type, into shared memory at `dst` (row pitch
 // `pitch`): how P and dS become the A operand of the next product.

@@ -4,6 +4,7 @@
 #include <cuda_runtime_api.h>
 
 #include <cstdint>
+#include <string>
 
 #include "params.h"
 
@@ -37,5 +38,8 @@ bool dropout_keep_host(uint32_t seed_lo, uint32_t seed_hi, uint32_t threshold, i
 int dropout_keep_pair_host(uint32_t seed_lo, uint32_t seed_hi, uint32_t threshold, int b, int h, int i, int j);
 void key_span_host(int row0, int row1, int len_q, int len_k, int left, int right, int out[2]);
 void row_span_host(int col0, int col1, int len_q, int len_k, int left, int right, int out[2]);
+// gemm.h's fragment loaders and accumulator layout against an emulated mma.m16n8k16, for each product the kernels
+// make: one line per product, "name<TAB>mismatches<TAB>elements checked".
+std::string gemm_layout_report();
 
 }  // namespace fa

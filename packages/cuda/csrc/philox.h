@@ -6,11 +6,7 @@
 
 #include <cstdint>
 
-#ifdef __CUDACC__
-#define FA_HD __host__ __device__ __forceinline__
-#else
-#define FA_HD inline
-#endif
+#include "hd.h"
 
 namespace fa {
 

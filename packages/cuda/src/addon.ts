@@ -117,6 +117,8 @@ export interface FaCudaAddon {
     ): boolean | number;
     keySpan(row0: number, row1: number, lenQ: number, lenK: number, left: number, right: number): Int32Array;
     rowSpan(col0: number, col1: number, lenQ: number, lenK: number, left: number, right: number): Int32Array;
+    /** One line per kernel product: `name\tmismatches\tchecked` (see csrc/selftest.cu). */
+    gemmLayout(): string;
   };
 }
 

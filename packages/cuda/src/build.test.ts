@@ -20,7 +20,7 @@ describe('addon build', () => {
   it.skipIf(!addon)(`exports the binding${addon ? '' : ` (skipped: ${missingReason})`}`, () => {
     expect(addon?.abiVersion).toBe(ADDON_ABI_VERSION);
     for (const name of ADDON_EXPORTS) expect(typeof addon?.[name], name).toBe('function');
-    for (const name of ['philox', 'dropoutKeep', 'keySpan', 'rowSpan'] as const) {
+    for (const name of ['philox', 'dropoutKeep', 'keySpan', 'rowSpan', 'gemmLayout'] as const) {
       expect(typeof addon?.selftest[name], name).toBe('function');
     }
   });

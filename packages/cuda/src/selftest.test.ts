@@ -85,6 +85,24 @@ describe.skipIf(!built)(`device headers on the host${built ? '' : ` (skipped: ${
     );
   });
 
+  it('gemm.h feeds mma.m16n8k16 (emulated from the PTX fragment tables) and the FMA path every product right', () => {
+    const rows = (addon.selftest.gemmLayout() as string)
+      .trim()
+      .split('\n')
+      .map((line) => line.split('\t'));
+    const byName = new Map(rows.map(([name, mismatches, checked]) => [name, [Number(mismatches), Number(checked)]]));
+    for (const product of ['S = Q K^T', 'O = P V', 'S^T = K Q^T (slice)', 'dV = P^T dO (slice)']) {
+      for (const path of ['mma', 'fma']) {
+        const [mismatches, checked] = byName.get(`${product} (${path})`) ?? [Number.NaN, 0];
+        expect(checked, `${product} (${path})`).toBeGreaterThanOrEqual(512);
+        expect(mismatches, `${product} (${path})`).toBe(0);
+      }
+    }
+    // The control reads K untransposed: the check must see it.
+    expect(byName.get('control: K not transposed (mma)')?.[0]).toBeGreaterThan(0);
+    expect(byName.get('control: K not transposed (fma)')?.[0]).toBeGreaterThan(0);
+  });
+
   it('maps head dims to compile-time buckets and reports the tile shapes', () => {
     const bucket = (d: number, dv = d) => addon.tileShape(1, d, dv).bucket;
     expect([1, 32, 33, 64, 65, 96, 100, 128, 129, 192, 200, 256].map((d) => bucket(d))).toEqual([

@@ -1,0 +1,9 @@
+// Marks helpers that are compiled for the device and, in selftest.cu, for the host, so tests without a GPU can
+// run the very code the kernels use.
+#pragma once
+
+#ifdef __CUDACC__
+#define FA_HD __host__ __device__ __forceinline__
+#else
+#define FA_HD inline
+#endif
