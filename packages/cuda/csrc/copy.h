@@ -6,9 +6,23 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 
 namespace fa {
 
+#ifdef FA_EMULATE
+// The emulator copies at once: a later wait has nothing left to wait for.
+inline void cp_async_16(void* smem, const void* gmem, bool valid) {
+  if (valid) {
+    std::memcpy(smem, gmem, 16);
+  } else {
+    std::memset(smem, 0, 16);
+  }
+}
+inline void cp_async_commit() {}
+template <int kPending>
+inline void cp_async_wait() {}
+#else
 __device__ __forceinline__ void cp_async_16(void* smem, const void* gmem, bool valid) {
   const uint32_t dst = static_cast<uint32_t>(__cvta_generic_to_shared(smem));
   const int src_bytes = valid ? 16 : 0;  // 0: nothing is read and the 16 bytes are zero-filled
@@ -21,6 +35,7 @@ template <int kPending>
 __device__ __forceinline__ void cp_async_wait() {
   asm volatile("cp.async.wait_group %0;\n" ::"n"(kPending));
 }
+#endif
 
 // Loads rows [0, kRows) x columns [0, kCols) of a row-major global matrix (row stride `stride` elements) into
 // shared memory with row pitch kPitch; only rows < `rows` and columns < `cols` are read.

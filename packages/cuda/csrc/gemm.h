@@ -96,6 +96,16 @@ FA_HD int acc_col_of(int lane, int nt, int e) { return 8 * nt + 2 * (lane & 3) +
 template <typename E>
 __device__ __forceinline__ void mma_m16n8k16(float (&c)[4], const uint32_t (&a)[4], const uint32_t (&b)[2]);
 
+#ifdef FA_EMULATE
+template <>
+inline void mma_m16n8k16<F16>(float (&c)[4], const uint32_t (&a)[4], const uint32_t (&b)[2]) {
+  ::fa_emu::mma_m16n8k16(c, a, b, false);
+}
+template <>
+inline void mma_m16n8k16<BF16>(float (&c)[4], const uint32_t (&a)[4], const uint32_t (&b)[2]) {
+  ::fa_emu::mma_m16n8k16(c, a, b, true);
+}
+#else
 template <>
 __device__ __forceinline__ void mma_m16n8k16<F16>(float (&c)[4], const uint32_t (&a)[4], const uint32_t (&b)[2]) {
   asm volatile(
@@ -113,6 +123,7 @@ __device__ __forceinline__ void mma_m16n8k16<BF16>(float (&c)[4], const uint32_t
       : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
       : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
 }
+#endif
 
 template <int kNT>
 __device__ __forceinline__ void zero(float (&acc)[kNT][4]) {

@@ -7,3 +7,8 @@
 #else
 #define FA_HD inline
 #endif
+
+// The dynamic shared memory of a kernel (sized at launch); the emulator hands out its per-block buffer instead.
+#ifndef FA_EMULATE
+#define FA_DYNAMIC_SMEM(name) extern __shared__ __align__(16) unsigned char name[]
+#endif

@@ -10,6 +10,7 @@
 #include "block_info.h"
 #include "copy.h"
 #include "gemm.h"
+#include "hd.h"
 #include "kernel_traits.h"
 #include "mask.h"
 #include "params.h"
@@ -25,7 +26,7 @@ __global__ void __launch_bounds__(DkdvTraits<E, kD>::kThreads) bwd_dkdv_kernel(c
   constexpr int kNTs = kBM / T::kSplit / 8;  // transposed-score tiles per warp: 16 keys x kBM / kSplit queries
   constexpr int kNTg = kD / T::kSplit / 8;   // gradient tiles per warp: 16 keys x kD / kSplit dims
 
-  extern __shared__ __align__(16) unsigned char smem[];
+  FA_DYNAMIC_SMEM(smem);
   S* s_k = reinterpret_cast<S*>(smem);
   S* s_v = s_k + kBN * kPitch;
   S* s_q = s_v + kBN * kPitch;

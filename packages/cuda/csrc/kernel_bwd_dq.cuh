@@ -7,6 +7,7 @@
 #include "block_info.h"
 #include "copy.h"
 #include "gemm.h"
+#include "hd.h"
 #include "kernel_traits.h"
 #include "mask.h"
 #include "params.h"
@@ -22,7 +23,7 @@ __global__ void __launch_bounds__(DqTraits<E, kD>::kThreads) bwd_dq_kernel(const
   constexpr int kNTs = kBN / 8;
   constexpr int kNTq = kD / 8;
 
-  extern __shared__ __align__(16) unsigned char smem[];
+  FA_DYNAMIC_SMEM(smem);
   S* s_q = reinterpret_cast<S*>(smem);
   S* s_do = s_q + kBM * kPitch;
   S* s_k = s_do + kBM * kPitch;

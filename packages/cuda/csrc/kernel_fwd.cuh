@@ -9,6 +9,7 @@
 #include "block_info.h"
 #include "copy.h"
 #include "gemm.h"
+#include "hd.h"
 #include "kernel_traits.h"
 #include "mask.h"
 #include "params.h"
@@ -25,7 +26,7 @@ __global__ void __launch_bounds__(FwdTraits<E, kD>::kThreads) fwd_kernel(const A
   constexpr int kNTs = kBN / 8;  // score accumulator tiles per warp
   constexpr int kNTo = kD / 8;   // output accumulator tiles per warp
 
-  extern __shared__ __align__(16) unsigned char smem[];
+  FA_DYNAMIC_SMEM(smem);
   S* s_q = reinterpret_cast<S*>(smem);
   S* s_kv = s_q + kBM * kPitch;  // stage i: K at s_kv + 2i * kBN * kPitch, V right after
   S* s_p = s_kv + T::kStages * 2 * kBN * kPitch;

@@ -48,7 +48,12 @@ cudaError_t launch_kernel(Kernel kernel, long long blocks, int threads, int smem
     const cudaError_t err = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, smem);
     if (err != cudaSuccess) return err;
   }
+#ifdef FA_EMULATE
+  FA_LAUNCH(kernel, blocks, threads, smem, p);
+  (void)stream;
+#else
   kernel<<<static_cast<unsigned>(blocks), threads, smem, stream>>>(p);
+#endif
   return cudaGetLastError();
 }
 

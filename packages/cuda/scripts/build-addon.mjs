@@ -6,6 +6,10 @@
 // CUDA; with FA_REQUIRE_CUDA_BUILD=1 (CI) a missing toolchain or a failed compile fails the build.
 // FA_CUDA_ARCHS overrides the architectures ("80;90" by default); FA_CUDA_RESOURCE_USAGE=1 prints ptxas's
 // register/spill/shared-memory report for every kernel.
+//
+// With FA_CUDA_EMULATOR=1, or FA_REQUIRE_CUDA_BUILD=1, it also builds build/emu/Release/fa_cuda_emu.node: the same
+// binding and kernels compiled as plain C++ against a CPU emulator (csrc/emu), which needs no CUDA toolkit and
+// lets the tests run the kernel code through the conformance suite without a GPU.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -57,15 +61,9 @@ function findNodeHeaders() {
   return candidates.find((c) => c && existsSync(join(c, 'node_api.h')));
 }
 
+const wantEmulator = required || process.env.FA_CUDA_EMULATOR === '1';
 const cmake = onPath('cmake');
 if (!cmake) skip('cmake was not found on PATH.', 'Install CMake >= 3.18 (e.g. `apt-get install cmake`).');
-const nvcc = findNvcc();
-if (!nvcc) {
-  skip(
-    'nvcc (the CUDA toolkit) was not found (PATH, CUDACXX, CUDA_HOME, /usr/local/cuda).',
-    'Install the CUDA toolkit >= 12.0 and put nvcc on PATH, or point CUDACXX at it.',
-  );
-}
 const nodeHeaders = findNodeHeaders();
 if (!nodeHeaders) {
   skip(
@@ -73,45 +71,79 @@ if (!nodeHeaders) {
     'Install them (Debian: `apt-get install libnode-dev`; official tarballs include them) or set npm_config_nodedir.',
   );
 }
-const addonApi = createRequire(import.meta.url)('node-addon-api').include_dir;
+// include_dir is relative to the working directory; CMake would read it relative to the source directory.
+const addonApi = resolve(createRequire(import.meta.url)('node-addon-api').include_dir);
 
-const archs = process.env.FA_CUDA_ARCHS ?? '80;90';
-const configure = [
-  '-S',
-  packageDir,
-  '-B',
-  buildDir,
-  '-DCMAKE_BUILD_TYPE=Release',
-  `-DCMAKE_CUDA_COMPILER=${nvcc}`,
-  `-DCMAKE_CUDA_ARCHITECTURES=${archs}`,
-  `-DNODE_INCLUDE_DIR=${nodeHeaders}`,
-  `-DNODE_ADDON_API_DIR=${addonApi}`,
-  `-DFA_CUDA_RESOURCE_USAGE=${process.env.FA_CUDA_RESOURCE_USAGE === '1' ? 'ON' : 'OFF'}`,
-];
-
-function run(args) {
+/** Runs cmake; on failure exits 1 when `strict`, else 0 with the reason (the addon then reports itself unbuilt). */
+function run(args, strict) {
   const result = spawnSync(cmake, args, { stdio: 'inherit' });
-  if (result.status !== 0) {
-    const message = `@fa/cuda: \`cmake ${args.join(' ')}\` failed (exit ${result.status ?? result.signal}).`;
-    if (required) {
-      console.error(message);
-      process.exit(1);
-    }
-    // A broken local toolchain must not break the workspace build: report and carry on without the addon.
-    console.log(`${message}\n  The cuda backend will report itself unavailable (not built).`);
-    process.exit(0);
+  if (result.status === 0) return;
+  const message = `@fa/cuda: \`cmake ${args.join(' ')}\` failed (exit ${result.status ?? result.signal}).`;
+  if (strict) {
+    console.error(message);
+    process.exit(1);
   }
+  // A broken local toolchain must not break the workspace build: report and carry on without the addon.
+  console.log(`${message}\n  The cuda backend will report itself unavailable (not built).`);
+  process.exit(0);
 }
 
-const started = Date.now();
-console.log(`@fa/cuda: building the addon for sm_${archs.split(';').join(', sm_')} with ${nvcc}`);
-try {
-  console.log(`  ${execFileSync(nvcc, ['--version'], { encoding: 'utf8' }).trim().split('\n').pop()}`);
-} catch {
-  // The version line is informative only; CMake reports a broken compiler itself.
+const seconds = (since) => `${((Date.now() - since) / 1000).toFixed(0)} s`;
+const nvcc = findNvcc();
+if (nvcc) {
+  const archs = process.env.FA_CUDA_ARCHS ?? '80;90';
+  const started = Date.now();
+  console.log(`@fa/cuda: building the addon for sm_${archs.split(';').join(', sm_')} with ${nvcc}`);
+  try {
+    console.log(`  ${execFileSync(nvcc, ['--version'], { encoding: 'utf8' }).trim().split('\n').pop()}`);
+  } catch {
+    // The version line is informative only; CMake reports a broken compiler itself.
+  }
+  run(
+    [
+      '-S',
+      packageDir,
+      '-B',
+      buildDir,
+      '-DCMAKE_BUILD_TYPE=Release',
+      `-DCMAKE_CUDA_COMPILER=${nvcc}`,
+      `-DCMAKE_CUDA_ARCHITECTURES=${archs}`,
+      `-DNODE_INCLUDE_DIR=${nodeHeaders}`,
+      `-DNODE_ADDON_API_DIR=${addonApi}`,
+      `-DFA_CUDA_RESOURCE_USAGE=${process.env.FA_CUDA_RESOURCE_USAGE === '1' ? 'ON' : 'OFF'}`,
+    ],
+    required,
+  );
+  run(['--build', buildDir, '--parallel', String(availableParallelism())], required);
+  console.log(`@fa/cuda: built ${join(buildDir, 'Release', 'fa_cuda.node')} in ${seconds(started)}`);
+} else if (!wantEmulator) {
+  skip(
+    'nvcc (the CUDA toolkit) was not found (PATH, CUDACXX, CUDA_HOME, /usr/local/cuda).',
+    'Install the CUDA toolkit >= 12.0 and put nvcc on PATH, or point CUDACXX at it.',
+  );
+} else if (required) {
+  skip(
+    'nvcc (the CUDA toolkit) was not found (PATH, CUDACXX, CUDA_HOME, /usr/local/cuda).',
+    'Install the CUDA toolkit.',
+  );
 }
-run(configure);
-run(['--build', buildDir, '--parallel', String(availableParallelism())]);
-console.log(
-  `@fa/cuda: built ${join(buildDir, 'Release', 'fa_cuda.node')} in ${((Date.now() - started) / 1000).toFixed(0)} s`,
-);
+
+if (wantEmulator) {
+  const emuDir = join(buildDir, 'emu');
+  const started = Date.now();
+  console.log('@fa/cuda: building the CPU emulator of the kernels (csrc/emu)');
+  run(
+    [
+      '-S',
+      join(packageDir, 'csrc', 'emu'),
+      '-B',
+      emuDir,
+      '-DCMAKE_BUILD_TYPE=Release',
+      `-DNODE_INCLUDE_DIR=${nodeHeaders}`,
+      `-DNODE_ADDON_API_DIR=${addonApi}`,
+    ],
+    true,
+  );
+  run(['--build', emuDir, '--parallel', String(availableParallelism())], true);
+  console.log(`@fa/cuda: built ${join(emuDir, 'Release', 'fa_cuda_emu.node')} in ${seconds(started)}`);
+}

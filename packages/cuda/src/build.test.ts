@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { addon, missingReason, required } from '../test/addon.js';
+import { addon, emulatorMissingReason, emulatorPath, missingReason, required } from '../test/addon.js';
 import { fatbinEntries } from '../test/fatbin.js';
 import { ADDON_ABI_VERSION, ADDON_EXPORTS } from './addon.js';
 import { buildOutputPath } from './loader.js';
@@ -15,6 +15,10 @@ describe('addon build', () => {
   it.runIf(required)('the addon was built (FA_REQUIRE_CUDA_BUILD=1)', () => {
     expect(existsSync(buildOutputPath()), missingReason).toBe(true);
     expect(addon, missingReason).toBeDefined();
+  });
+
+  it.runIf(required)('the CPU emulator of the kernels was built (FA_REQUIRE_CUDA_BUILD=1)', () => {
+    expect(emulatorPath, emulatorMissingReason).toBeDefined();
   });
 
   it.skipIf(!addon)(`exports the binding${addon ? '' : ` (skipped: ${missingReason})`}`, () => {

@@ -1,0 +1,75 @@
+// The CUDA device built-ins the kernels use, emulated on the CPU: force-included (-include) when csrc/ is
+// compiled as plain C++ for the emulator addon (fa_cuda_emu.node). A block runs as one fiber per thread on the
+// calling OS thread; __syncthreads, __syncwarp, shuffles and mma.sync are collective operations among those
+// fibers. This exists so that the real kernel sources run through the conformance suite on machines without a
+// GPU: it checks indexing, masking, tiling and numerics, not timing, memory ordering or the hardware's own
+// instructions (mma is emulated from the PTX ISA's fragment tables).
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+
+#define FA_EMULATE 1
+#define __global__
+#define __device__
+#define __host__
+#define __forceinline__ inline
+#define __launch_bounds__(...)
+#define __align__(n) alignas(n)
+
+namespace fa_emu {
+
+struct Dim3 {
+  unsigned x = 0, y = 0, z = 0;
+};
+
+struct ThreadContext {
+  Dim3 thread_idx;
+  Dim3 block_idx;
+  int warp = 0;
+  int lane = 0;
+  int parity = 0;  // which of a warp's two exchange buffers this lane's next collective operation uses
+};
+
+ThreadContext& current();
+unsigned char* dynamic_smem();
+void block_sync();
+void warp_sync();
+
+// Exchange slots of one warp: each lane publishes its operands, all meet at a barrier, each reads what it needs.
+struct LaneSlot {
+  uint32_t a[4];
+  uint32_t b[2];
+  float value;
+};
+LaneSlot* warp_slots(int parity);  // 32 slots of the current warp
+
+float shfl_xor(float value, int lane_mask);
+void mma_m16n8k16(float (&c)[4], const uint32_t (&a)[4], const uint32_t (&b)[2], bool bf16);
+
+// Launch: runs `blocks` blocks of `threads` fibers each, one block after another.
+using KernelEntry = void (*)(const void* params);
+void launch(KernelEntry entry, const void* params, long long blocks, int threads, int smem_bytes);
+
+}  // namespace fa_emu
+
+#define threadIdx (::fa_emu::current().thread_idx)
+#define blockIdx (::fa_emu::current().block_idx)
+
+inline void __syncthreads() { ::fa_emu::block_sync(); }
+inline void __syncwarp(unsigned = 0xffffffffu) { ::fa_emu::warp_sync(); }
+inline float __shfl_xor_sync(unsigned, float value, int lane_mask) { return ::fa_emu::shfl_xor(value, lane_mask); }
+
+#define FA_DYNAMIC_SMEM(name) unsigned char* name = ::fa_emu::dynamic_smem()
+
+// kernel<<<blocks, threads, smem>>>(params) for a kernel (a function pointer) taking `const AttnParams`.
+#define FA_LAUNCH(kernel, blocks, threads, smem, params)                                         \
+  do {                                                                                           \
+    struct Call {                                                                                \
+      void (*fn)(::fa::AttnParams);                                                              \
+      const ::fa::AttnParams* p;                                                                 \
+    } call{kernel, &(params)};                                                                   \
+    ::fa_emu::launch([](const void* x) { static_cast<const Call*>(x)->fn(*static_cast<const Call*>(x)->p); }, \
+                     &call, blocks, threads, smem);                                              \
+  } while (0)

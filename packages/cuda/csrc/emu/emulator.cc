@@ -1,0 +1,281 @@
+// The emulator's scheduler and runtime (see device.h). Each CUDA thread of a block is a fiber with its own
+// stack, switched with _setjmp/_longjmp (entered once with setcontext), cooperatively: a fiber runs until it
+// reaches a barrier, then the next one runs. Barriers count only threads that have not exited, as on current
+// GPUs. A round in which no fiber arrives anywhere, releases anything or exits is a deadlock (a barrier some
+// threads never reach) and aborts with a message rather than hanging.
+#include <setjmp.h>
+#include <ucontext.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+#include <vector>
+
+#include "cuda_runtime_api.h"
+#include "device.h"
+#include "../dtype.h"
+
+namespace fa_emu {
+namespace {
+
+constexpr size_t kStackBytes = 256 * 1024;
+
+struct Barrier {
+  int arrived = 0;
+  unsigned generation = 0;
+};
+
+struct Fiber {
+  ThreadContext ctx;
+  ucontext_t start;
+  jmp_buf jump;
+  std::unique_ptr<char[]> stack;
+  bool started = false;
+  bool done = false;
+};
+
+struct Block {
+  KernelEntry entry = nullptr;
+  const void* params = nullptr;
+  std::vector<Fiber> fibers;
+  std::vector<unsigned char> smem;
+  int live = 0;
+  std::vector<int> warp_live;
+  Barrier block_barrier;
+  std::vector<Barrier> warp_barriers;
+  std::vector<LaneSlot> slots;  // [warp][parity][lane]
+  unsigned long long epoch = 0;  // bumps on every arrival, release and exit: progress, for deadlock detection
+};
+
+thread_local Block* tls_block = nullptr;
+thread_local Fiber* tls_fiber = nullptr;
+thread_local jmp_buf tls_scheduler;
+
+// The only two places that call _setjmp, each in its own non-inlined function with no locals live across it,
+// so nothing can be clobbered by the jumps.
+__attribute__((noinline)) void yield() {
+  if (!_setjmp(tls_fiber->jump)) _longjmp(tls_scheduler, 1);
+}
+
+__attribute__((noinline)) void resume(Fiber& fiber) {
+  tls_fiber = &fiber;
+  if (!_setjmp(tls_scheduler)) {
+    if (!fiber.started) {
+      fiber.started = true;
+      setcontext(&fiber.start);
+    }
+    _longjmp(fiber.jump, 1);
+  }
+}
+
+void release_if_complete(Barrier& barrier, int participants, Block& block) {
+  if (barrier.arrived > 0 && barrier.arrived >= participants) {
+    barrier.arrived = 0;
+    barrier.generation++;
+    block.epoch++;
+  }
+}
+
+void arrive(Barrier& barrier, const int& participants) {
+  Block& block = *tls_block;
+  const unsigned generation = barrier.generation;
+  barrier.arrived++;
+  block.epoch++;
+  release_if_complete(barrier, participants, block);
+  while (barrier.generation == generation) yield();
+}
+
+void fiber_main() {
+  Fiber* fiber = tls_fiber;
+  tls_block->entry(tls_block->params);
+  fiber->done = true;
+  _longjmp(tls_scheduler, 1);
+}
+
+// getcontext returns twice in principle; kept apart so that no caller's locals are live across it.
+__attribute__((noinline)) void prepare(Fiber& fiber) {
+  fiber.stack.reset(new char[kStackBytes]);
+  getcontext(&fiber.start);
+  fiber.start.uc_stack.ss_sp = fiber.stack.get();
+  fiber.start.uc_stack.ss_size = kStackBytes;
+  fiber.start.uc_link = nullptr;
+  makecontext(&fiber.start, fiber_main, 0);
+}
+
+__attribute__((noinline)) void run_block(Block& block) {
+  for (;;) {
+    bool alive = false;
+    const unsigned long long before = block.epoch;
+    for (Fiber& fiber : block.fibers) {
+      if (fiber.done) continue;
+      alive = true;
+      resume(fiber);
+      if (fiber.done) {
+        // An exited thread no longer holds up barriers.
+        block.live--;
+        block.warp_live[fiber.ctx.warp]--;
+        block.epoch++;
+        release_if_complete(block.block_barrier, block.live, block);
+        release_if_complete(block.warp_barriers[fiber.ctx.warp], block.warp_live[fiber.ctx.warp], block);
+      }
+    }
+    if (!alive) return;
+    if (block.epoch == before) {
+      std::fprintf(stderr, "fa emulator: deadlock in block %u: a barrier some threads never reach\n",
+                   block.fibers[0].ctx.block_idx.x);
+      std::abort();
+    }
+  }
+}
+
+}  // namespace
+
+ThreadContext& current() { return tls_fiber->ctx; }
+
+unsigned char* dynamic_smem() { return tls_block->smem.data(); }
+
+void block_sync() { arrive(tls_block->block_barrier, tls_block->live); }
+
+void warp_sync() {
+  const int warp = tls_fiber->ctx.warp;
+  arrive(tls_block->warp_barriers[warp], tls_block->warp_live[warp]);
+}
+
+LaneSlot* warp_slots(int parity) { return &tls_block->slots[(tls_fiber->ctx.warp * 2 + parity) * 32]; }
+
+// Double-buffered exchange: a lane writes buffer p, meets the warp, reads buffer p. Its next collective
+// operation uses the other buffer, and reaching the one after needs every lane past the next barrier, so nobody
+// overwrites a buffer another lane is still reading.
+float shfl_xor(float value, int lane_mask) {
+  ThreadContext& ctx = current();
+  LaneSlot* slots = warp_slots(ctx.parity);
+  slots[ctx.lane].value = value;
+  warp_sync();
+  const float result = slots[ctx.lane ^ lane_mask].value;
+  ctx.parity ^= 1;
+  return result;
+}
+
+// mma.sync.aligned.m16n8k16.row.col.f32.{f16,bf16}: D = A B + C, from the PTX ISA's fragment tables. Lane l
+// (g = l / 4, t = l % 4) holds A register i, half h = A[g + 8 (i % 2)][2t + h + 8 (i / 2)],
+// B register i, half h = B[2t + h + 8i][g], and C element e = C[g + 8 (e / 2)][2t + e % 2].
+void mma_m16n8k16(float (&c)[4], const uint32_t (&a)[4], const uint32_t (&b)[2], bool bf16) {
+  auto to_float = [](uint16_t bits, bool is_bf16) {
+    return is_bf16 ? fa::bf16_bits_to_float(bits) : fa::f16_bits_to_float(bits);
+  };
+  ThreadContext& ctx = current();
+  LaneSlot* slots = warp_slots(ctx.parity);
+  std::memcpy(slots[ctx.lane].a, a, sizeof(slots[ctx.lane].a));
+  std::memcpy(slots[ctx.lane].b, b, sizeof(slots[ctx.lane].b));
+  warp_sync();
+  auto a_at = [&](int row, int k) {
+    const LaneSlot& s = slots[(row % 8) * 4 + (k % 8) / 2];
+    return to_float(static_cast<uint16_t>(s.a[row / 8 + 2 * (k / 8)] >> (16 * (k % 2))), bf16);
+  };
+  auto b_at = [&](int k, int col) {
+    const LaneSlot& s = slots[col * 4 + (k % 8) / 2];
+    return to_float(static_cast<uint16_t>(s.b[k / 8] >> (16 * (k % 2))), bf16);
+  };
+  const int g = ctx.lane / 4;
+  const int t = ctx.lane % 4;
+  for (int e = 0; e < 4; ++e) {
+    const int row = g + 8 * (e / 2);
+    const int col = 2 * t + e % 2;
+    float sum = c[e];
+    // Products of 16-bit floats are exact in f32; the hardware's summation order is unspecified.
+    for (int k = 0; k < 16; ++k) sum += a_at(row, k) * b_at(k, col);
+    c[e] = sum;
+  }
+  ctx.parity ^= 1;
+}
+
+void launch(KernelEntry entry, const void* params, long long blocks, int threads, int smem_bytes) {
+  const int warps = (threads + 31) / 32;
+  for (long long b = 0; b < blocks; ++b) {
+    Block block;
+    block.entry = entry;
+    block.params = params;
+    // Shared memory starts as all-ones bytes (NaN in f32, f16 and bf16), so reading what no thread wrote shows.
+    block.smem.assign(static_cast<size_t>(smem_bytes) + 16, 0xff);
+    block.live = threads;
+    block.warp_live.assign(warps, 0);
+    block.warp_barriers.assign(warps, Barrier{});
+    block.slots.assign(static_cast<size_t>(warps) * 2 * 32, LaneSlot{});
+    block.fibers.resize(threads);
+    for (int t = 0; t < threads; ++t) {
+      Fiber& fiber = block.fibers[t];
+      fiber.ctx.thread_idx.x = t;
+      fiber.ctx.block_idx.x = static_cast<unsigned>(b);
+      fiber.ctx.warp = t / 32;
+      fiber.ctx.lane = t % 32;
+      block.warp_live[t / 32]++;
+      prepare(fiber);
+    }
+    tls_block = &block;
+    run_block(block);
+    tls_block = nullptr;
+    tls_fiber = nullptr;
+  }
+}
+
+}  // namespace fa_emu
+
+// ---------------------------------------------------------------------------------------------------------------
+// Runtime: "device" memory is host memory; there is one device and every call completes before it returns.
+
+const char* cudaGetErrorName(cudaError_t error) {
+  switch (error) {
+    case cudaSuccess:
+      return "cudaSuccess";
+    case cudaErrorInvalidValue:
+      return "cudaErrorInvalidValue";
+    case cudaErrorMemoryAllocation:
+      return "cudaErrorMemoryAllocation";
+    case cudaErrorInvalidDevice:
+      return "cudaErrorInvalidDevice";
+  }
+  return "cudaErrorUnknown";
+}
+const char* cudaGetErrorString(cudaError_t error) { return error == cudaSuccess ? "no error" : "emulated error"; }
+cudaError_t cudaGetLastError() { return cudaSuccess; }
+cudaError_t cudaGetDeviceCount(int* count) {
+  *count = 1;
+  return cudaSuccess;
+}
+cudaError_t cudaGetDevice(int* device) {
+  *device = 0;
+  return cudaSuccess;
+}
+cudaError_t cudaSetDevice(int device) { return device == 0 ? cudaSuccess : cudaErrorInvalidDevice; }
+cudaError_t cudaGetDeviceProperties(cudaDeviceProp* prop, int device) {
+  if (device != 0) return cudaErrorInvalidDevice;
+  *prop = cudaDeviceProp{};
+  std::snprintf(prop->name, sizeof(prop->name), "fa CUDA emulator (CPU)");
+  prop->totalGlobalMem = size_t{16} << 30;
+  prop->major = 9;
+  prop->minor = 0;
+  prop->multiProcessorCount = 1;
+  prop->sharedMemPerBlockOptin = 227 * 1024;
+  return cudaSuccess;
+}
+cudaError_t cudaRuntimeGetVersion(int* version) {
+  *version = 0;
+  return cudaSuccess;
+}
+cudaError_t cudaDriverGetVersion(int* version) {
+  *version = 0;
+  return cudaSuccess;
+}
+cudaError_t cudaMallocAsync(void** ptr, size_t bytes, cudaStream_t) {
+  *ptr = std::aligned_alloc(256, (bytes + 255) / 256 * 256);
+  return *ptr ? cudaSuccess : cudaErrorMemoryAllocation;
+}
+cudaError_t cudaFreeAsync(void* ptr, cudaStream_t) {
+  std::free(ptr);
+  return cudaSuccess;
+}
+cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t bytes, cudaMemcpyKind, cudaStream_t) {
+  std::memcpy(dst, src, bytes);
+  return cudaSuccess;
+}
+cudaError_t cudaStreamSynchronize(cudaStream_t) { return cudaSuccess; }

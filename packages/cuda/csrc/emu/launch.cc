@@ -1,0 +1,2 @@
+// The emulator builds launch.cu as C++ (see device.h).
+#include "../launch.cu"

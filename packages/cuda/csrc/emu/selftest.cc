@@ -1,0 +1,2 @@
+// The emulator builds selftest.cu as C++ (see device.h).
+#include "../selftest.cu"
