@@ -160,6 +160,24 @@ function disposeAll(value: unknown): void {
   }
 }
 
+/** The façade's forward on a call whose arguments are loosely typed on purpose. */
+function forwardOf(call: AttnCall, backend: string) {
+  return flashAttnVarlen(call.q as never, call.k as never, call.v as never, { ...call.options, backend } as never);
+}
+
+/** The float64 reference (or the same-precision one) for a call and an output gradient. */
+function referenceOf(call: AttnCall, dout: unknown, precision?: FloatDType) {
+  const config = precision === undefined ? undefined : { precision };
+  return referenceAttnBackward(
+    dout as never,
+    call.q as never,
+    call.k as never,
+    call.v as never,
+    call.options as never,
+    config,
+  );
+}
+
 /**
  * Declares the bad-input properties for one backend: random wrong calls are rejected with a typed error naming the
  * argument (never a crash, a hang or an answer), and random unusual-but-valid calls are computed right.
@@ -248,12 +266,7 @@ export function describeBadInputs(options: BadInputOptions): void {
       );
       expect(rejectionProblem(disposed, { argument: 'q', codes: ['E_DISPOSED'] })).toBeUndefined();
 
-      const elsewhere = await flashAttnVarlen(
-        call.q as never,
-        call.k as never,
-        call.v as never,
-        { ...call.options, backend: foreign } as never,
-      );
+      const elsewhere = await forwardOf(call, foreign);
       const { dout } = backwardExtras(spec, random);
       const mismatch = await outcomeOf(() =>
         flashAttnVarlenBackward(dout, call.q as never, call.k as never, call.v as never, elsewhere.out, elsewhere.lse, {
@@ -267,19 +280,8 @@ export function describeBadInputs(options: BadInputOptions): void {
       elsewhere.lse.dispose();
 
       // The same call, now valid, still computes: the rejections left nothing behind.
-      const exact = referenceAttnBackward(
-        dout,
-        call.q as never,
-        call.k as never,
-        call.v as never,
-        call.options as never,
-      );
-      const result = await flashAttnVarlen(
-        call.q as never,
-        call.k as never,
-        call.v as never,
-        { ...call.options, backend } as never,
-      );
+      const exact = referenceOf(call, dout);
+      const result = await forwardOf(call, backend);
       try {
         const c = compareToReference('out', 'f32', await result.out.toArray(), exact.out, null);
         expect(c.pass, `${c.maxError} > ${c.tolerance}`).toBe(true);
@@ -300,24 +302,9 @@ export function describeBadInputs(options: BadInputOptions): void {
           variation.vary(call, spec);
           const { dout } = backwardExtras(spec, random);
           const precision = spec.dtype === 'f32' ? null : spec.dtype;
-          const exact = referenceAttnBackward(
-            dout,
-            call.q as never,
-            call.k as never,
-            call.v as never,
-            call.options as never,
-          );
-          const low = precision
-            ? referenceAttnBackward(dout, call.q as never, call.k as never, call.v as never, call.options as never, {
-                precision,
-              })
-            : null;
-          const forward = await flashAttnVarlen(
-            call.q as never,
-            call.k as never,
-            call.v as never,
-            { ...call.options, backend } as never,
-          );
+          const exact = referenceOf(call, dout);
+          const low = precision ? referenceOf(call, dout, precision) : null;
+          const forward = await forwardOf(call, backend);
           try {
             const grads = await flashAttnVarlenBackward(
               dout,
