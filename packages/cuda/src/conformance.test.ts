@@ -1,5 +1,6 @@
 import { describeBadInputs, describeConformance } from '@fa/conformance';
 import { describe, expect, it } from 'vitest';
+import { BAD_INPUT_DTYPES } from '../test/addon.js';
 import { cudaAvailability, registerCudaBackend } from './index.js';
 
 /**
@@ -11,7 +12,7 @@ const availability = cudaAvailability();
 if (availability.available) {
   registerCudaBackend();
   describeConformance({ backend: 'cuda', randomCases: 8 });
-  describeBadInputs({ backend: 'cuda' });
+  describeBadInputs({ backend: 'cuda', dtypes: BAD_INPUT_DTYPES });
 } else if (process.env.FA_REQUIRE_CUDA === '1') {
   describe('conformance: cuda', () => {
     it('the cuda backend is available (FA_REQUIRE_CUDA=1)', () => {

@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
+#include <utility>
 #include <vector>
 
 #include "cuda_runtime_api.h"
@@ -102,11 +103,21 @@ __attribute__((noinline)) void prepare(Fiber& fiber) {
   makecontext(&fiber.start, fiber_main, 0);
 }
 
-__attribute__((noinline)) void run_block(Block& block) {
+// Fibers run in a different pseudo-random order every round, so that a write in one thread and a read in
+// another with no barrier between them is caught in both orders (a read before the write sees the NaN fill).
+__attribute__((noinline)) void run_block(Block& block, uint32_t seed) {
+  std::vector<int> order(block.fibers.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = static_cast<int>(i);
+  uint32_t state = seed | 1u;
   for (;;) {
     bool alive = false;
     const unsigned long long before = block.epoch;
-    for (Fiber& fiber : block.fibers) {
+    for (size_t i = order.size(); i > 1; --i) {
+      state = state * 1664525u + 1013904223u;
+      std::swap(order[i - 1], order[(state >> 8) % i]);
+    }
+    for (int index : order) {
+      Fiber& fiber = block.fibers[index];
       if (fiber.done) continue;
       alive = true;
       resume(fiber);
@@ -212,7 +223,7 @@ void launch(KernelEntry entry, const void* params, long long blocks, int threads
       prepare(fiber);
     }
     tls_block = &block;
-    run_block(block);
+    run_block(block, static_cast<uint32_t>(b) * 2654435761u + 12345u);
     tls_block = nullptr;
     tls_fiber = nullptr;
   }
