@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import type { DeviceProperties, FaCudaAddon } from './addon.js';
 import { formatAttempts, type LoadAttempt, type LoaderOptions, loaderFixes, tryLoadAddon } from './loader.js';
+import { checkCudaOptions } from './options.js';
 
 /** Kernels use cp.async and mma.sync (sm_80); older GPUs cannot run them. */
 export const MIN_COMPUTE_CAPABILITY = 8.0;
@@ -110,6 +111,7 @@ export function deviceAvailability(addon: FaCudaAddon, addonPath: string, device
  * usable GPU (`no-device`, `unsupported-device`). Never throws.
  */
 export function cudaAvailability(options: CudaAvailabilityOptions = {}): CudaAvailability {
+  checkCudaOptions(options);
   const loaded = tryLoadAddon(options);
   if (!('addon' in loaded)) {
     const { attempts } = loaded;

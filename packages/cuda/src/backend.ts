@@ -12,6 +12,7 @@ import type { DeviceBuffer, FaCudaAddon, TileShape } from './addon.js';
 import { type CudaAvailabilityOptions, type CudaDeviceInfo, deviceAvailability } from './availability.js';
 import { toFaError } from './errors.js';
 import { loadAddon } from './loader.js';
+import { checkCudaOptions } from './options.js';
 import { DTYPE_CODES, packProblem } from './params.js';
 import { keyWorkList, queryWorkList } from './tiles.js';
 
@@ -56,6 +57,7 @@ function hostArray(dtype: DType, n: number): Float32Array | Int32Array | Uint16A
  * reason and what to do when the addon is missing or no usable GPU is present (see `cudaAvailability`).
  */
 export function createCudaBackend(options: CudaBackendOptions = {}): CudaBackend {
+  checkCudaOptions(options);
   const { addon, path } = loadAddon(options);
   const availability = deviceAvailability(addon, path, options.deviceIndex ?? 0);
   if (!availability.available) {

@@ -4,6 +4,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { FaError } from '@fa/core';
 import { ADDON_ABI_VERSION, ADDON_EXPORTS, type FaCudaAddon } from './addon.js';
+import { checkCudaOptions } from './options.js';
 
 export interface LoaderOptions {
   /** A prebuilt `fa_cuda.node` to load; tried first. */
@@ -133,6 +134,7 @@ export function formatAttempts(attempts: readonly LoadAttempt[]): string {
 
 /** Loads the addon or throws one `E_BACKEND_UNAVAILABLE` error listing every place tried and what to do. */
 export function loadAddon(options: LoaderOptions = {}): LoadedAddon {
+  checkCudaOptions(options);
   const result = tryLoadAddon(options);
   if ('addon' in result) return result;
   const fixes = loaderFixes(result.attempts).map((f) => `  * ${f}`);

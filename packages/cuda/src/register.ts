@@ -1,5 +1,6 @@
 import { registerBackend } from '@fa/core';
 import type { CudaBackendOptions } from './backend.js';
+import { checkCudaOptions } from './options.js';
 
 /** Above `webgpu` (10) and `cpu` (0): a CUDA GPU, when present, is the fastest backend of the library. */
 export const CUDA_PRIORITY = 20;
@@ -10,6 +11,7 @@ export const CUDA_PRIORITY = 20;
  * backend (`resolveBackend` lists why each one it skipped could not start).
  */
 export function registerCudaBackend(options: CudaBackendOptions = {}): void {
+  checkCudaOptions(options);
   registerBackend('cuda', async () => (await import('./backend.js')).createCudaBackend(options), {
     priority: CUDA_PRIORITY,
   });

@@ -1,4 +1,5 @@
 import { type AttnProblem, visibleKeySpan } from '@fa/core';
+import { checkProblem, checkTileExtent } from './options.js';
 
 /**
  * Work lists, built on the host from cu_seqlens: one `(sequence, first row)` (or `first key`) pair per real tile,
@@ -45,6 +46,8 @@ function pack(entries: { b: number; start: number; cost: number }[]): Int32Array
 
 /** Query tiles of `rows` rows: the forward's and the dQ kernel's work. Cost: visible keys × rows (core's `visibleKeySpan`, which `visible_key_span` in csrc/block_info.h mirrors). */
 export function queryWorkList(problem: MaskProblem, rows: number): Int32Array {
+  checkProblem(problem);
+  checkTileExtent(rows, 'rows');
   const entries: { b: number; start: number; cost: number }[] = [];
   for (let b = 0; b < problem.batch; b++) {
     const { lq, lk } = lengths(problem, b);
@@ -59,6 +62,8 @@ export function queryWorkList(problem: MaskProblem, rows: number): Int32Array {
 
 /** Key tiles of `keys` keys: the dK/dV kernel's work. Cost: visible query rows × keys. */
 export function keyWorkList(problem: MaskProblem, keys: number): Int32Array {
+  checkProblem(problem);
+  checkTileExtent(keys, 'keys');
   const entries: { b: number; start: number; cost: number }[] = [];
   for (let b = 0; b < problem.batch; b++) {
     const { lq, lk } = lengths(problem, b);

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { autogradSpecs, tfjsSpecs } from './specs/autograd.js';
 import { coreSpecs } from './specs/core.js';
+import { cudaSpecs } from './specs/cuda.js';
 import { cpuSpecs, flashAttnSpecs } from './specs/flash-attn.js';
 import { seqpackSpecs } from './specs/seqpack.js';
 import { webgpuSpecs } from './specs/webgpu.js';
@@ -12,6 +13,7 @@ const entryPoints: ReadonlyArray<readonly [string, () => Promise<Record<string, 
   ['@fa/flash-attn', () => import('@fa/flash-attn'), flashAttnSpecs],
   ['@fa/flash-attn/cpu', () => import('@fa/flash-attn/cpu'), cpuSpecs],
   ['@fa/webgpu', () => import('@fa/webgpu'), webgpuSpecs],
+  ['@fa/cuda', () => import('@fa/cuda'), cudaSpecs],
   ['@fa/autograd', () => import('@fa/autograd'), autogradSpecs],
   ['@fa/autograd/tfjs', () => import('@fa/autograd/tfjs'), tfjsSpecs],
 ];

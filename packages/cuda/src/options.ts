@@ -1,0 +1,54 @@
+import { describeValue, expectationError, isOptionsBag } from '@fa/core';
+import type { CudaAvailabilityOptions } from './availability.js';
+
+/** Checks the loader/backend options where they are given: a typo must not read as "the addon is missing". */
+export function checkCudaOptions(options: unknown): asserts options is CudaAvailabilityOptions {
+  if (!isOptionsBag(options)) {
+    throw expectationError(
+      'E_VALUE',
+      'options',
+      'an options object { addonPath?, deviceIndex?, env? }',
+      describeValue(options),
+    );
+  }
+  for (const key of ['addonPath', 'packageDir'] as const) {
+    const value = options[key];
+    if (value !== undefined && (typeof value !== 'string' || value.length === 0)) {
+      throw expectationError('E_VALUE', `options.${key}`, 'a non-empty path', describeValue(value));
+    }
+  }
+  const { deviceIndex, env } = options;
+  if (
+    deviceIndex !== undefined &&
+    !(typeof deviceIndex === 'number' && Number.isInteger(deviceIndex) && deviceIndex >= 0 && deviceIndex <= 2147483647)
+  ) {
+    throw expectationError('E_VALUE', 'options.deviceIndex', 'a non-negative integer', describeValue(deviceIndex));
+  }
+  if (env !== undefined && !isOptionsBag(env)) {
+    throw expectationError('E_VALUE', 'options.env', 'an environment object such as process.env', describeValue(env));
+  }
+}
+
+/** A positive tile extent: zero would make a work-list loop never advance. */
+export function checkTileExtent(value: unknown, argument: string): number {
+  if (!(typeof value === 'number' && Number.isSafeInteger(value) && value >= 1 && value <= 65536)) {
+    throw expectationError('E_VALUE', argument, 'an integer in [1, 65536]', describeValue(value));
+  }
+  return value;
+}
+
+/** A problem as `resolveAttnProblem` makes it; the work lists and the addon read its offsets directly. */
+export function checkProblem(problem: unknown): void {
+  const p = problem as { cuSeqlensQ?: unknown; cuSeqlensK?: unknown; batch?: unknown } | null;
+  const ok =
+    p !== null &&
+    typeof p === 'object' &&
+    p.cuSeqlensQ instanceof Int32Array &&
+    p.cuSeqlensK instanceof Int32Array &&
+    typeof p.batch === 'number' &&
+    p.batch === p.cuSeqlensQ.length - 1 &&
+    p.batch === p.cuSeqlensK.length - 1;
+  if (!ok) {
+    throw expectationError('E_VALUE', 'problem', 'an AttnProblem made by resolveAttnProblem', describeValue(problem));
+  }
+}
