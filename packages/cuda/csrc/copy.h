@@ -13,6 +13,8 @@ namespace fa {
 #ifdef FA_EMULATE
 // The emulator copies at once: a later wait has nothing left to wait for.
 inline void cp_async_16(void* smem, const void* gmem, bool valid) {
+  ::fa_emu::check_shared(smem, 16, 16, "cp.async destination");
+  if (valid) ::fa_emu::check_global_alignment(gmem, 16, "cp.async source");
   if (valid) {
     std::memcpy(smem, gmem, 16);
   } else {

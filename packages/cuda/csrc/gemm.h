@@ -22,11 +22,17 @@ namespace fa {
 // A read-only view of a matrix in shared memory: element (r, c) at p[r * kRS + c * kCS].
 template <typename S, int kRS, int kCS>
 struct SmemMat {
+  using Elem = S;
+  static constexpr int kRowStride = kRS;
+  static constexpr int kColStride = kCS;
   const S* p;
   FA_HD S at(int r, int c) const { return p[r * kRS + c * kCS]; }
   // Elements (r, c) and (r, c + 1) as one 32-bit register, the lower column in the low half.
   FA_HD uint32_t pair_along_cols(int r, int c) const {
     if constexpr (kCS == 1) {
+#ifdef FA_EMULATE
+      ::fa_emu::check_shared(p + r * kRS + c, 4, 4, "32-bit fragment load");
+#endif
       return *reinterpret_cast<const uint32_t*>(p + r * kRS + c);
     } else {
       return static_cast<uint32_t>(at(r, c)) | (static_cast<uint32_t>(at(r, c + 1)) << 16);
@@ -35,6 +41,9 @@ struct SmemMat {
   // Elements (r, c) and (r + 1, c), the lower row in the low half.
   FA_HD uint32_t pair_along_rows(int r, int c) const {
     if constexpr (kRS == 1) {
+#ifdef FA_EMULATE
+      ::fa_emu::check_shared(p + r + c * kCS, 4, 4, "32-bit fragment load");
+#endif
       return *reinterpret_cast<const uint32_t*>(p + r + c * kCS);
     } else {
       return static_cast<uint32_t>(at(r, c)) | (static_cast<uint32_t>(at(r + 1, c)) << 16);
@@ -125,6 +134,38 @@ __device__ __forceinline__ void mma_m16n8k16<BF16>(float (&c)[4], const uint32_t
 }
 #endif
 
+#ifndef FA_LDMATRIX
+#define FA_LDMATRIX 1
+#endif
+
+// Two 8x8 blocks of 16-bit values, transposed on the way: the B fragment of one n-tile when B's k runs down the
+// rows of a row-major tile (V in O = P V, K in dQ = dS K, dO and Q in the dK/dV products), where the pair a
+// register holds is not contiguous. Lanes 0..15 give the row addresses (rows k0..k0+15, columns 8nt..8nt+7);
+// lane l receives (row 2t..2t+1, column g) of each block, which is b0 and b1 of mma.m16n8k16.
+#ifdef FA_EMULATE
+inline void ldmatrix_x2_trans(uint32_t (&r)[2], const void* row) { ::fa_emu::ldmatrix_x2_trans(r, row); }
+#else
+__device__ __forceinline__ void ldmatrix_x2_trans(uint32_t (&r)[2], const void* row) {
+  const uint32_t address = static_cast<uint32_t>(__cvta_generic_to_shared(row));
+  asm volatile("ldmatrix.sync.aligned.m8n8.x2.trans.shared.b16 {%0, %1}, [%2];\n"
+               : "=r"(r[0]), "=r"(r[1])
+               : "r"(address));
+}
+#endif
+
+// This warp's B fragment for k-step k0 and n-tile nt: ldmatrix where B's pairs run down rows of 16-byte aligned
+// rows, else the per-lane loader.
+template <typename MatB>
+__device__ __forceinline__ void warp_load_b_fragment(uint32_t (&fb)[2], const MatB& b, int k0, int nt) {
+  const int lane = threadIdx.x & 31;
+  if constexpr (FA_LDMATRIX && MatB::kColStride == 1 && MatB::kRowStride != 1 && sizeof(typename MatB::Elem) == 2) {
+    const int row = k0 + (lane & 15);  // lanes 16..31 repeat 0..15; .x2 reads addresses from lanes 0..15 only
+    ldmatrix_x2_trans(fb, b.p + row * MatB::kRowStride + 8 * nt);
+  } else {
+    load_b_fragment(fb, b, k0, nt, lane);
+  }
+}
+
 template <int kNT>
 __device__ __forceinline__ void zero(float (&acc)[kNT][4]) {
 #pragma unroll
@@ -144,12 +185,35 @@ __device__ __forceinline__ void warp_gemm(float (&acc)[kNT][4], const MatA& a, c
 #pragma unroll
       for (int nt = 0; nt < kNT; ++nt) {
         uint32_t fb[2];
-        load_b_fragment(fb, b, k0, nt, lane);
+        warp_load_b_fragment(fb, b, k0, nt);
         mma_m16n8k16<E>(acc[nt], fa, fb);
       }
     }
   } else {
     fma_gemm_lane<kNT, kK>(acc, a, b, lane);
+  }
+}
+
+// acc += A * B where A (16 x kK) is this warp's own accumulator block `a` (16 x kK, f32, from an earlier
+// product), rounded to the element type on the way. The accumulator layout of n-tiles 2j and 2j + 1 is exactly
+// the A fragment of k-step j (a0 = C(g, 2t..) of tile 2j, a1 = C(g+8, 2t..) of tile 2j, a2, a3 the same of tile
+// 2j + 1), so P and dS go from one product into the next without touching shared memory (mma path only).
+template <typename E, int kNT, int kK, typename MatB>
+__device__ __forceinline__ void warp_gemm_acc_a(float (&acc)[kNT][4], const float (&a)[kK / 8][4], const MatB& b) {
+  static_assert(E::kMma, "the f32 path has no register fragments; it stages A through shared memory");
+  auto pack = [](float lo, float hi) {
+    return static_cast<uint32_t>(E::from_float(lo)) | (static_cast<uint32_t>(E::from_float(hi)) << 16);
+  };
+#pragma unroll
+  for (int j = 0; j < kK / 16; ++j) {
+    const uint32_t fa[4] = {pack(a[2 * j][0], a[2 * j][1]), pack(a[2 * j][2], a[2 * j][3]),
+                            pack(a[2 * j + 1][0], a[2 * j + 1][1]), pack(a[2 * j + 1][2], a[2 * j + 1][3])};
+#pragma unroll
+    for (int nt = 0; nt < kNT; ++nt) {
+      uint32_t fb[2];
+      warp_load_b_fragment(fb, b, 16 * j, nt);
+      mma_m16n8k16<E>(acc[nt], fa, fb);
+    }
   }
 }
 

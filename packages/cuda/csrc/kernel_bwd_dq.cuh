@@ -29,7 +29,7 @@ __global__ void __launch_bounds__(DqTraits<E, kD>::kThreads) bwd_dq_kernel(const
   S* s_k = s_do + kBM * kPitch;
   S* s_v = s_k + kBN * kPitch;
   S* s_ds = s_v + kBN * kPitch;
-  float* s_lse = reinterpret_cast<float*>(s_ds + kBM * kPitchS);
+  float* s_lse = reinterpret_cast<float*>(s_ds + T::kDsRows * kPitchS);
   float* s_dsum = s_lse + kBM;
 
   const int item = blockIdx.x / p.h;
@@ -108,11 +108,15 @@ __global__ void __launch_bounds__(DqTraits<E, kD>::kThreads) bwd_dq_kernel(const
       }
     }
 
-    // dQ += dS K: dS through this warp's rows of shared memory; B(k = key, n = dim) = K[key][dim].
-    S* s_dsw = s_ds + local0 * kPitchS;
-    store_acc<E, kNTs>(s_dsw, kPitchS, acc_s);
-    __syncwarp();
-    warp_gemm<E, kNTq, kBN>(acc_dq, SmemMat<S, kPitchS, 1>{s_dsw}, SmemMat<S, kPitch, 1>{s_k});
+    // dQ += dS K, B(k = key, n = dim) = K[key][dim]; dS from registers (mma) or this warp's shared rows (f32).
+    if constexpr (E::kMma) {
+      warp_gemm_acc_a<E, kNTq, kBN>(acc_dq, acc_s, SmemMat<S, kPitch, 1>{s_k});
+    } else {
+      S* s_dsw = s_ds + local0 * kPitchS;
+      store_acc<E, kNTs>(s_dsw, kPitchS, acc_s);
+      __syncwarp();
+      warp_gemm<E, kNTq, kBN>(acc_dq, SmemMat<S, kPitchS, 1>{s_dsw}, SmemMat<S, kPitch, 1>{s_k});
+    }
     __syncthreads();
   }
   cp_async_wait<0>();

@@ -2,7 +2,7 @@
 // cu_seqlens, longest first) holds only real tiles, so padding never launches a block. Per block:
 //   q tile: (kBM, d) resident in shared memory; for each key tile the mask leaves visible:
 //   S = Q K^T (scaled, softcapped, ALiBi, masked) -> online softmax -> P (rounded to the element type, dropped
-//   entries zeroed) -> O += P V.
+//   entries zeroed; kept in registers on the mma path) -> O += P V.
 // out: (total_q, h, dv) and lse: (h, total_q) are written once at the end.
 #pragma once
 
@@ -125,11 +125,16 @@ __global__ void __launch_bounds__(FwdTraits<E, kD>::kThreads) fwd_kernel(const A
       }
     }
 
-    // O += P V: P goes through this warp's rows of shared memory to become an A operand; B(k = key, n = dim) = V.
-    S* s_pw = s_p + warp * 16 * kPitchP;
-    store_acc<E, kNTs>(s_pw, kPitchP, acc_s);
-    __syncwarp();
-    warp_gemm<E, kNTo, kBN>(acc_o, SmemMat<S, kPitchP, 1>{s_pw}, SmemMat<S, kPitch, 1>{s_v});
+    // O += P V, B(k = key, n = dim) = V. Tensor cores take P straight from the score registers (rounded to the
+    // element type); the f32 path stages it through this warp's rows of shared memory.
+    if constexpr (E::kMma) {
+      warp_gemm_acc_a<E, kNTo, kBN>(acc_o, acc_s, SmemMat<S, kPitch, 1>{s_v});
+    } else {
+      S* s_pw = s_p + warp * 16 * kPitchP;
+      store_acc<E, kNTs>(s_pw, kPitchP, acc_s);
+      __syncwarp();
+      warp_gemm<E, kNTo, kBN>(acc_o, SmemMat<S, kPitchP, 1>{s_pw}, SmemMat<S, kPitch, 1>{s_v});
+    }
     __syncthreads();
   }
   cp_async_wait<0>();

@@ -29,7 +29,8 @@ struct FwdTraits {
   static constexpr int kPitchP = pitch_of<S, kBN>();
   static constexpr int kQBytes = kBM * kPitch * sizeof(S);
   static constexpr int kKVBytes = 2 * kBN * kPitch * sizeof(S);  // one K tile and one V tile
-  static constexpr int kPBytes = kBM * kPitchP * sizeof(S);
+  // f32 stages P through shared memory to become an A operand; the mma path keeps it in registers.
+  static constexpr int kPBytes = E::kMma ? 0 : kBM * kPitchP * sizeof(S);
   static constexpr int kStages = kQBytes + 2 * kKVBytes + kPBytes <= 110 * 1024 ? 2 : 1;
   static constexpr int kSmemBytes = kQBytes + kStages * kKVBytes + kPBytes;
   static_assert(kSmemBytes <= kMaxSmemBytes, "forward tile does not fit in shared memory");
@@ -46,8 +47,10 @@ struct DqTraits {
   static constexpr int kThreads = kWarps * 32;
   static constexpr int kPitch = pitch_of<S, kD>();
   static constexpr int kPitchS = pitch_of<S, kBN>();
+  // As in the forward, only the f32 path stages dS through shared memory.
+  static constexpr int kDsRows = E::kMma ? 0 : kBM;
   static constexpr int kSmemBytes =
-      (2 * kBM * kPitch + 2 * kBN * kPitch + kBM * kPitchS) * sizeof(S) + 2 * kBM * sizeof(float);
+      (2 * kBM * kPitch + 2 * kBN * kPitch + kDsRows * kPitchS) * sizeof(S) + 2 * kBM * sizeof(float);
   static_assert(kSmemBytes <= kMaxSmemBytes, "dQ tile does not fit in shared memory");
 };
 

@@ -5,7 +5,8 @@
 // Without nvcc or cmake it prints why and exits 0, so `pnpm install`/`pnpm build` never fail on machines without
 // CUDA; with FA_REQUIRE_CUDA_BUILD=1 (CI) a missing toolchain or a failed compile fails the build.
 // FA_CUDA_ARCHS overrides the architectures ("80;90" by default); FA_CUDA_RESOURCE_USAGE=1 prints ptxas's
-// register/spill/shared-memory report for every kernel.
+// register/spill/shared-memory report for every kernel; FA_CUDA_LDMATRIX=0 builds without ldmatrix (16-bit loads
+// instead), to bisect a failure seen only on hardware.
 //
 // With FA_CUDA_EMULATOR=1, or FA_REQUIRE_CUDA_BUILD=1, it also builds build/emu/Release/fa_cuda_emu.node: the same
 // binding and kernels compiled as plain C++ against a CPU emulator (csrc/emu), which needs no CUDA toolkit and
@@ -111,6 +112,7 @@ if (nvcc) {
       `-DNODE_INCLUDE_DIR=${nodeHeaders}`,
       `-DNODE_ADDON_API_DIR=${addonApi}`,
       `-DFA_CUDA_RESOURCE_USAGE=${process.env.FA_CUDA_RESOURCE_USAGE === '1' ? 'ON' : 'OFF'}`,
+      `-DFA_CUDA_LDMATRIX=${process.env.FA_CUDA_LDMATRIX === '0' ? 'OFF' : 'ON'}`,
     ],
     required,
   );

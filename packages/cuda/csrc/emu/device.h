@@ -34,6 +34,10 @@ struct ThreadContext {
 
 ThreadContext& current();
 unsigned char* dynamic_smem();
+// Aborts with a message unless [address, address + bytes) lies in this block's shared memory and `address` is a
+// multiple of `alignment`: what the hardware would fault on (misaligned ldmatrix/cp.async/32-bit loads).
+void check_shared(const void* address, int bytes, int alignment, const char* what);
+void check_global_alignment(const void* address, int alignment, const char* what);
 void block_sync();
 void warp_sync();
 
@@ -42,11 +46,13 @@ struct LaneSlot {
   uint32_t a[4];
   uint32_t b[2];
   float value;
+  const void* address;
 };
 LaneSlot* warp_slots(int parity);  // 32 slots of the current warp
 
 float shfl_xor(float value, int lane_mask);
 void mma_m16n8k16(float (&c)[4], const uint32_t (&a)[4], const uint32_t (&b)[2], bool bf16);
+void ldmatrix_x2_trans(uint32_t (&r)[2], const void* row_address);
 
 // Launch: runs `blocks` blocks of `threads` fibers each, one block after another.
 using KernelEntry = void (*)(const void* params);

@@ -17,6 +17,13 @@
 #include "../dtype.h"
 
 namespace fa_emu {
+void check_global_alignment(const void* address, int alignment, const char* what) {
+  if (reinterpret_cast<uintptr_t>(address) % alignment != 0) {
+    std::fprintf(stderr, "fa emulator: misaligned %s (%p, alignment %d)\n", what, address, alignment);
+    std::abort();
+  }
+}
+
 namespace {
 
 constexpr size_t kStackBytes = 256 * 1024;
@@ -145,6 +152,19 @@ ThreadContext& current() { return tls_fiber->ctx; }
 
 unsigned char* dynamic_smem() { return tls_block->smem.data(); }
 
+void check_shared(const void* address, int bytes, int alignment, const char* what) {
+  if (tls_block == nullptr) return;  // host code (the selftests) shares these helpers
+  const auto* p = static_cast<const unsigned char*>(address);
+  const unsigned char* begin = tls_block->smem.data();
+  const unsigned char* end = begin + tls_block->smem.size();
+  if (p < begin || p + bytes > end || reinterpret_cast<uintptr_t>(p) % alignment != 0) {
+    std::fprintf(stderr, "fa emulator: %s at shared offset %lld (%d bytes, alignment %d) in block %u, thread %u\n", what,
+                 static_cast<long long>(p - begin), bytes, alignment, tls_fiber->ctx.block_idx.x,
+                 tls_fiber->ctx.thread_idx.x);
+    std::abort();
+  }
+}
+
 void block_sync() { arrive(tls_block->block_barrier, tls_block->live); }
 
 void warp_sync() {
@@ -196,6 +216,25 @@ void mma_m16n8k16(float (&c)[4], const uint32_t (&a)[4], const uint32_t (&b)[2],
     // Products of 16-bit floats are exact in f32; the hardware's summation order is unspecified.
     for (int k = 0; k < 16; ++k) sum += a_at(row, k) * b_at(k, col);
     c[e] = sum;
+  }
+  ctx.parity ^= 1;
+}
+
+// ldmatrix.sync.aligned.m8n8.x2.trans.shared.b16, from the PTX ISA: lanes 8i..8i+7 give the row addresses of
+// block i (eight 16-bit values each); with .trans, lane l (g = l / 4, t = l % 4) receives elements (row 2t, col g)
+// and (row 2t + 1, col g) of block i in register i, the lower row in the low half.
+void ldmatrix_x2_trans(uint32_t (&r)[2], const void* row_address) {
+  ThreadContext& ctx = current();
+  LaneSlot* slots = warp_slots(ctx.parity);
+  if (ctx.lane < 16) check_shared(row_address, 16, 16, "ldmatrix row");
+  slots[ctx.lane].address = row_address;
+  warp_sync();
+  const int g = ctx.lane / 4;
+  const int t = ctx.lane % 4;
+  for (int i = 0; i < 2; ++i) {
+    const uint16_t* row0 = static_cast<const uint16_t*>(slots[8 * i + 2 * t].address);
+    const uint16_t* row1 = static_cast<const uint16_t*>(slots[8 * i + 2 * t + 1].address);
+    r[i] = static_cast<uint32_t>(row0[g]) | (static_cast<uint32_t>(row1[g]) << 16);
   }
   ctx.parity ^= 1;
 }
