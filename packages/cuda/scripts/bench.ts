@@ -6,6 +6,7 @@
  *
  *   node --conditions=@fa/source --import tsx scripts/bench.ts [--tokens 32768] [--seqlen 2048] [--heads 16]
  *     [--dims 64,128,256] [--dtypes f16,bf16] [--causal true,false] [--no-backward] [--iters 10] [--json FILE]
+ *     [--addon PATH]
  *
  * No number from this script has been recorded yet: it has not run on a GPU.
  */
@@ -29,8 +30,10 @@ const CAUSAL = option('--causal', 'false,true')
 const BACKWARD = !argv.includes('--no-backward');
 const ITERS = Number(option('--iters', '10'));
 const JSON_OUT = option('--json', '');
+// --addon PATH: another build, e.g. the CPU emulator, to check this script itself (its timings mean nothing).
+const ADDON = option('--addon', '');
 
-const backend = createCudaBackend();
+const backend = createCudaBackend(ADDON ? { addonPath: ADDON } : {});
 console.log(`${backend.device.name}, ${TOKENS} tokens in sequences of ${SEQLEN}, ${HEADS} heads`);
 
 function host(n: number, shape: number[], dtype: FloatDType, salt: number): HostTensor {

@@ -3,7 +3,8 @@
  * failure shows every quantity, not the first), bit-identical repeats (the kernels use no float atomics), and
  * whether a long call leaves the event loop free. Small enough to run under compute-sanitizer:
  *
- *   node --conditions=@fa/source --import tsx scripts/smoke.ts [--case SUBSTRING] [--no-extras]
+ *   node --conditions=@fa/source --import tsx scripts/smoke.ts [--case SUBSTRING] [--no-extras] [--addon PATH]
+ *     [--big-tokens N]
  *   compute-sanitizer --tool memcheck node --conditions=@fa/source --import tsx scripts/smoke.ts --case zero-length --no-extras
  *
  * Exits 1 when a case fails or the backend is unavailable.
@@ -13,9 +14,15 @@ import { encodeFromFloat, type FloatDType, type HostTensor, resolveAttnProblem }
 import { createCudaBackend, cudaAvailability, registerCudaBackend } from '../src/index.js';
 
 const argv = process.argv.slice(2);
-const filter = argv.includes('--case') ? (argv[argv.indexOf('--case') + 1] ?? '') : '';
+const option = (name: string) => (argv.includes(name) ? argv[argv.indexOf(name) + 1] : undefined);
+const filter = option('--case') ?? '';
+// --addon PATH: another build of the addon, e.g. build/emu/Release/fa_cuda_emu.node (the CPU emulator).
+const addonPath = option('--addon');
+// --big-tokens N: length of the event-loop check's sequence (default 16384; small for the emulator).
+const bigTokens = Number(option('--big-tokens') ?? 16384);
+const backendOptions = addonPath ? { addonPath } : {};
 
-const availability = cudaAvailability();
+const availability = cudaAvailability(backendOptions);
 if (!availability.available) {
   console.error(`cuda unavailable (${availability.reason}): ${availability.message}`);
   process.exit(1);
@@ -23,7 +30,7 @@ if (!availability.available) {
 console.log(
   `${availability.device.name} (sm_${availability.device.computeCapability.replace('.', '')}), addon ${availability.addonPath}`,
 );
-registerCudaBackend();
+registerCudaBackend(backendOptions);
 
 let failures = 0;
 for (const testCase of fixedCases().filter((c) => c.name.includes(filter))) {
@@ -50,7 +57,7 @@ function randomHost(n: number, shape: number[], dtype: FloatDType, salt: number)
 }
 
 if (!argv.includes('--no-extras')) {
-  const backend = createCudaBackend();
+  const backend = createCudaBackend(backendOptions);
   // Determinism: the same backward twice must give the same bits (dQ and dK/dV are each owned by one block).
   const lengths = [300, 0, 77, 1, 129];
   const cu = Int32Array.from([0, ...lengths.map((_, b) => lengths.slice(0, b + 1).reduce((a, x) => a + x, 0))]);
@@ -82,7 +89,7 @@ if (!argv.includes('--no-extras')) {
   );
 
   // The event loop keeps turning while a large call runs on the thread pool.
-  const big = 16384;
+  const big = bigTokens;
   const bq = randomHost(big * 16 * 128, [big, 16, 128], 'f16', 5);
   const bigProblem = resolveAttnProblem(bq, bq, bq, {
     cuSeqlensQ: Int32Array.of(0, big),
