@@ -316,6 +316,7 @@ struct ParsedCall {
   HostArrays host;
   int device = 0;
   bool backward = false;
+  bool deterministic = false;
   BufferUse use;
 };
 
@@ -352,6 +353,7 @@ void parse_problem(const Napi::Object& a, ParsedCall& call, bool backward) {
   p.window_right = static_cast<int>(get_integer(a, "windowRight", -1, kIntMax));
 
   p.dropout = get_bool(a, "dropout");
+  call.deterministic = get_bool(a, "deterministic");
   p.dropout_threshold = static_cast<uint32_t>(get_integer(a, "dropoutThreshold", 0, 4294967295.0));
   const double keep_scale = get_number(a, "keepScale");
   if (!(std::isfinite(keep_scale) && keep_scale >= 1)) fail(env, "keepScale", "a finite number >= 1", describe(a.Get("keepScale")), true);
@@ -499,6 +501,16 @@ class AttnWorker : public Napi::AsyncWorker {
         if ((err = cudaMallocAsync(&dsum, dsum_bytes, s)) != cudaSuccess) return err;
         temps.push_back(dsum);
         p.dsum = static_cast<float*>(dsum);
+      }
+      // Not deterministic: dQ is summed with f32 atomics by the dK/dV kernel (flash-attention's default).
+      const size_t accum_bytes = static_cast<size_t>(p.total_q) * p.h * p.dim * sizeof(float);
+      p.dq_accum = nullptr;
+      if (!call_.deterministic && accum_bytes > 0) {
+        void* accum = nullptr;
+        if ((err = cudaMallocAsync(&accum, accum_bytes, s)) != cudaSuccess) return err;
+        temps.push_back(accum);
+        if ((err = cudaMemsetAsync(accum, 0, accum_bytes, s)) != cudaSuccess) return err;
+        p.dq_accum = static_cast<float*>(accum);
       }
       err = fa::launch_backward(p, s);
     } else {

@@ -2,9 +2,10 @@
 // GQA group and every query tile that sees this key tile (visible_row_span), with scores transposed so that a
 // warp's rows are keys:
 //   S^T = K Q^T -> P^T = exp(S^T - lse) -> dP^T = V dO^T -> dS^T = P^T * (dP'^T - D) * softcap'
-//   dV += dropout(P^T) dO,   dK += dS^T Q
+//   dV += dropout(P^T) dO,   dK += dS^T Q,   and, unless deterministic, dQ += dS K into an f32 accumulator
 // The group's heads are summed in registers, so dK/dV need no atomics and come out the same every run. Key
-// tiles no query sees still write their zeros.
+// tiles no query sees still write their zeros. dQ's atomics (flash-attention's default) make its low bits vary
+// with the order blocks finish; `deterministic` runs the separate dQ kernel instead.
 #pragma once
 
 #include "block_info.h"
@@ -127,6 +128,30 @@ __global__ void __launch_bounds__(DkdvTraits<E, kD>::kThreads) bwd_dkdv_kernel(c
                               SmemMat<S, kPitch, 1>{s_do + d_col0});
       warp_gemm<E, kNTg, kBM>(acc_dk, SmemMat<S, kPitchT, 1>{s_dst + key_local * kPitchT},
                               SmemMat<S, kPitch, 1>{s_q + d_col0});
+
+      if (p.dq_accum != nullptr) {
+        // This key tile's share of dQ = dS K, added to the f32 accumulator: A(query, key) = dS^T[key][query]
+        // (a transposed view of the same tile), B(k = key, n = dim) = K; warps split the (kBM x kD) block.
+        constexpr int kQRowBlocks = kBM / 16;
+        constexpr int kQSlices = T::kWarps / kQRowBlocks;
+        constexpr int kNTq = kD / kQSlices / 8;
+        static_assert(kNTq >= 1 && kD % (kQSlices * 8) == 0, "dQ slices are whole n8 tiles");
+        const int q_local0 = (warp % kQRowBlocks) * 16;
+        const int dq_col0 = (warp / kQRowBlocks) * (kD / kQSlices);
+        float acc_dq[kNTq][4];
+        zero(acc_dq);
+        warp_gemm<E, kNTq, kBN>(acc_dq, SmemMat<S, 1, kPitchT>{s_dst + q_local0}, SmemMat<S, kPitch, 1>{s_k + dq_col0});
+        float* g_dq = p.dq_accum + (bi.q_start + row0 + q_local0) * q_stride + h * p.dim;
+#pragma unroll
+        for (int nt = 0; nt < kNTq; ++nt) {
+#pragma unroll
+          for (int e = 0; e < 4; ++e) {
+            const int r = acc_row(e);
+            const int c = dq_col0 + acc_col(nt, e);
+            if (q_local0 + r < n_rows && c < p.dim) atomicAdd(g_dq + r * q_stride + c, acc_dq[nt][e]);
+          }
+        }
+      }
       __syncthreads();
     }
   }

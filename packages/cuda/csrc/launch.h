@@ -28,7 +28,8 @@ bool tile_shape(DType dtype, int dim, int dim_v, TileShape* shape);
 
 // Enqueue on `stream`; return the launch error, if any (not the kernels' completion).
 cudaError_t launch_forward(const AttnParams& p, cudaStream_t stream);
-// Preprocess (dsum), then dK/dV, then dQ.
+// Preprocess (dsum), then dK/dV, then dQ: the dQ kernel, or (p.dq_accum set) the conversion of what the dK/dV
+// kernel added there.
 cudaError_t launch_backward(const AttnParams& p, cudaStream_t stream);
 
 // Host copies of device-side helpers, compiled from the same headers (selftest.cu), for the tests.

@@ -5,6 +5,7 @@
 
 #include <utility>
 
+#include "kernel_bwd_convert.cuh"
 #include "kernel_bwd_dkdv.cuh"
 #include "kernel_bwd_dq.cuh"
 #include "kernel_bwd_preprocess.cuh"
@@ -97,6 +98,13 @@ cudaError_t backward_for(const AttnParams& p, cudaStream_t stream) {
     err = launch_kernel(bwd_dkdv_kernel<E, kD>, static_cast<long long>(p.num_key_tiles) * p.h_k, Tk::kThreads,
                         Tk::kSmemBytes, p, stream);
     if (err != cudaSuccess) return;
+    if (p.dq_accum != nullptr) {
+      // The dK/dV kernel has added dQ's shares; scale and convert.
+      const long long n = static_cast<long long>(p.total_q) * p.h * p.dim;
+      err = launch_kernel(bwd_dq_convert_kernel<E>, (n + kConvertThreads - 1) / kConvertThreads, kConvertThreads, 0,
+                          p, stream);
+      return;
+    }
     using Tq = DqTraits<E, kD>;
     err = launch_kernel(bwd_dq_kernel<E, kD>, static_cast<long long>(p.num_tiles) * p.h, Tq::kThreads,
                         Tq::kSmemBytes, p, stream);

@@ -25,6 +25,10 @@ struct AttnParams {
   const void* out_in;
   const float* lse_in;
   float* dsum;  // D_i = dO_i . O_i, written by the preprocess kernel.
+  // (total_q, h, dim) f32, zeroed: when set, the dK/dV kernel also adds each key tile's share of dQ here with
+  // atomics (flash-attention's default; the order of those additions varies run to run) and a last kernel
+  // scales and converts it. Null for `deterministic`: the dQ kernel then owns each dQ tile.
+  float* dq_accum;
   void* dq;
   void* dk;
   void* dv;

@@ -65,6 +65,8 @@ export interface AddonProblemArgs {
   readonly alibiSlopes: Float32Array | null;
   /** (sequence, first row) pairs of the forward's (or, in backward, the dQ kernel's) query tiles. */
   readonly tiles: Int32Array;
+  /** Backward: the dQ kernel (bit-identical runs) instead of f32 atomics in the dK/dV kernel. */
+  readonly deterministic: boolean;
 }
 
 export interface AddonForwardArgs extends AddonProblemArgs {

@@ -1,7 +1,8 @@
 import { describeBadInputs, describeConformance } from '@fa/conformance';
+import { registerBackend } from '@fa/core';
 import { describe, expect, it } from 'vitest';
-import { BAD_INPUT_DTYPES } from '../test/addon.js';
-import { cudaAvailability, registerCudaBackend } from './index.js';
+import { BAD_INPUT_DTYPES, forcingDeterministic } from '../test/addon.js';
+import { createCudaBackend, cudaAvailability, registerCudaBackend } from './index.js';
 
 /**
  * The shared suite, on the GPU. Without one (or without the built addon) it skips with the reason written in the
@@ -11,7 +12,9 @@ const availability = cudaAvailability();
 
 if (availability.available) {
   registerCudaBackend();
+  registerBackend('cuda-deterministic', () => forcingDeterministic(createCudaBackend()));
   describeConformance({ backend: 'cuda', randomCases: 8 });
+  describeConformance({ backend: 'cuda-deterministic', randomCases: 4 });
   describeBadInputs({ backend: 'cuda', dtypes: BAD_INPUT_DTYPES });
 } else if (process.env.FA_REQUIRE_CUDA === '1') {
   describe('conformance: cuda', () => {

@@ -7,12 +7,17 @@
 import { describeBadInputs, describeConformance } from '@fa/conformance';
 import { registerBackend } from '@fa/core';
 import { describe, it } from 'vitest';
-import { BAD_INPUT_DTYPES, emulatorMissingReason, emulatorPath } from '../test/addon.js';
+import { BAD_INPUT_DTYPES, emulatorMissingReason, emulatorPath, forcingDeterministic } from '../test/addon.js';
 import { createCudaBackend } from './index.js';
 
 if (emulatorPath) {
   registerBackend('cuda-emu', () => createCudaBackend({ addonPath: emulatorPath as string }));
+  // The default backward adds dQ with atomics in the dK/dV kernel; the deterministic one runs the dQ kernel.
+  registerBackend('cuda-emu-deterministic', () =>
+    forcingDeterministic(createCudaBackend({ addonPath: emulatorPath as string })),
+  );
   describeConformance({ backend: 'cuda-emu', randomCases: 8 });
+  describeConformance({ backend: 'cuda-emu-deterministic', randomCases: 4 });
   // Random valid calls go through the binding's checks and the emulated kernels; invalid ones must be refused.
   // f32 only: see BAD_INPUT_DTYPES.
   describeBadInputs({ backend: 'cuda-emu', runs: 100, dtypes: BAD_INPUT_DTYPES });

@@ -45,6 +45,7 @@ describe('packProblem', () => {
       cuSeqlensK: cuK,
       alibiSlopes: slopes,
       tiles,
+      deterministic: false,
     });
   });
 

@@ -49,5 +49,6 @@ export function packProblem(problem: AttnProblem, device: number, tiles: Int32Ar
     cuSeqlensK: problem.cuSeqlensK,
     alibiSlopes: problem.alibiSlopes,
     tiles,
+    deterministic: problem.deterministic,
   };
 }

@@ -1,6 +1,8 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import type { FaCudaAddon } from '../src/addon.js';
+import type { AttentionBackend } from '@fa/core';
+import type { DeviceBuffer, FaCudaAddon } from '../src/addon.js';
+import type { CudaBackend } from '../src/backend.js';
 import { buildOutputPath, defaultPackageDir, tryLoadAddon } from '../src/loader.js';
 
 /**
@@ -36,3 +38,21 @@ export const emulatorMissingReason =
  * allowed 6e-5). f16/bf16 numerics are covered by the conformance suite's larger cases.
  */
 export const BAD_INPUT_DTYPES = ['f32'] as const;
+
+/**
+ * The same backend with `deterministic: true` forced on every call, so one conformance run covers the dQ-kernel
+ * backward and another (the default) the atomic-dQ one.
+ */
+export function forcingDeterministic(backend: CudaBackend): AttentionBackend<DeviceBuffer> {
+  return {
+    name: `${backend.name}-deterministic`,
+    capabilities: backend.capabilities,
+    upload: (tensor) => backend.upload(tensor),
+    download: (handle, shape, dtype) => backend.download(handle, shape, dtype),
+    dispose: (handle) => backend.dispose(handle),
+    forward: (q, k, v, problem) => backend.forward(q, k, v, { ...problem, deterministic: true }),
+    backward: (dout, q, k, v, out, lse, problem) =>
+      backend.backward(dout, q, k, v, out, lse, { ...problem, deterministic: true }),
+    destroy: () => backend.destroy(),
+  };
+}

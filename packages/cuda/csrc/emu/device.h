@@ -67,6 +67,13 @@ inline void __syncthreads() { ::fa_emu::block_sync(); }
 inline void __syncwarp(unsigned = 0xffffffffu) { ::fa_emu::warp_sync(); }
 inline float __shfl_xor_sync(unsigned, float value, int lane_mask) { return ::fa_emu::shfl_xor(value, lane_mask); }
 
+// Fibers of a launch run on one OS thread and never interleave inside a statement, so a plain add is atomic.
+inline float atomicAdd(float* address, float value) {
+  const float old = *address;
+  *address = old + value;
+  return old;
+}
+
 #define FA_DYNAMIC_SMEM(name) unsigned char* name = ::fa_emu::dynamic_smem()
 
 // kernel<<<blocks, threads, smem>>>(params) for a kernel (a function pointer) taking `const AttnParams`.
