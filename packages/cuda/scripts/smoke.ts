@@ -1,6 +1,6 @@
 /**
  * GPU smoke run for a session with a GPU: the conformance cases one by one with their errors printed (so a
- * failure shows every quantity, not the first), bit-identical repeats (the kernels use no float atomics), and
+ * failure shows every quantity, not the first), bit-identical repeats with `deterministic: true`, and
  * whether a long call leaves the event loop free. Small enough to run under compute-sanitizer:
  *
  *   node --conditions=@fa/source --import tsx scripts/smoke.ts [--case SUBSTRING] [--no-extras] [--addon PATH]

@@ -41,7 +41,8 @@ const CAPABILITIES: BackendCapabilities = {
   maxHeadDim: 256,
   backward: true,
   dropout: true,
-  // No kernel sums floats with atomics: dQ and dK/dV are each owned by one block.
+  // Honoured: with `deterministic: true` the backward runs the dQ kernel (each dQ tile owned by one block) instead
+  // of adding dQ with atomics, and dK/dV never use atomics.
   deterministic: true,
 };
 
