@@ -1,4 +1,4 @@
-import { describeValue, expectationError, isOptionsBag, isValidShape } from '@fa/core';
+import { checkOptionsBag, describeValue, expectationError, isValidShape } from '@fa/core';
 import type { Float } from './variable.js';
 
 /**
@@ -33,7 +33,7 @@ export function checkShape(value: unknown, argument: string): readonly number[] 
  */
 export function checkOptions<T extends object>(value: T | undefined, argument = 'options'): Partial<T> {
   if (value === undefined) return {};
-  if (!isOptionsBag(value)) throw expectationError('E_VALUE', argument, 'an options object', describeValue(value));
+  checkOptionsBag(value, argument, 'an options object');
   return value;
 }
 
@@ -43,7 +43,7 @@ export function checkOptions<T extends object>(value: T | undefined, argument = 
  */
 export function checkAttnOptions(options: unknown, required: readonly string[]): void {
   const expected = `an options object with ${required.join(' and ')}`;
-  if (!isOptionsBag(options)) throw expectationError('E_VALUE', 'options', expected, describeValue(options));
+  checkOptionsBag(options, 'options', expected);
   const missing = required.filter((key) => options[key] === undefined);
   if (missing.length > 0) {
     throw expectationError('E_VALUE', 'options', expected, `an object without ${missing.join(' and ')}`);

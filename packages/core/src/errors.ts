@@ -56,6 +56,15 @@ export function isOptionsBag(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === 'object' && !Array.isArray(value) && !ArrayBuffer.isView(value);
 }
 
+/** Throws the typed error for anything that is not an options bag; `expected` describes the bag for the message. */
+export function checkOptionsBag(
+  value: unknown,
+  argument: string,
+  expected: string,
+): asserts value is Record<string, unknown> {
+  if (!isOptionsBag(value)) throw expectationError('E_VALUE', argument, expected, describeValue(value));
+}
+
 /** A short, safe description of any value for error messages (never dumps a whole array). */
 export function describeValue(value: unknown): string {
   if (value === null) return 'null';

@@ -21,6 +21,7 @@ export {
   type StorageFor,
 } from './dtype.js';
 export {
+  checkOptionsBag,
   describeValue,
   expectationError,
   FaError,

@@ -1,5 +1,5 @@
 import { bf16BitsToF32, checkFloatDType, type FloatDType, f16BitsToF32, roundToDType } from './dtype.js';
-import { describeValue, expectationError, isOptionsBag } from './errors.js';
+import { checkOptionsBag, describeValue, expectationError } from './errors.js';
 import { visibleKeyRange } from './mask.js';
 import { type AttnOptions, type AttnProblem, checkTensorMeta, resolveAttnProblem } from './options.js';
 import { DropoutMask, dropoutThreshold, splitSeed } from './philox.js';
@@ -68,9 +68,7 @@ const PRECISIONS: readonly unknown[] = ['f64', 'f32', 'f16', 'bf16'];
 
 function checkConfig(config: unknown): ReferencePrecision {
   if (config === undefined) return 'f64';
-  if (!isOptionsBag(config)) {
-    throw expectationError('E_VALUE', 'config', 'a config object { precision? }', describeValue(config));
-  }
+  checkOptionsBag(config, 'config', 'a config object { precision? }');
   const { precision = 'f64' } = config as ReferenceConfig;
   if (!PRECISIONS.includes(precision)) {
     throw expectationError('E_VALUE', 'config.precision', "'f64', 'f32', 'f16' or 'bf16'", describeValue(precision));

@@ -1,5 +1,5 @@
 import type { AttentionBackend, BackendFactory } from './backend.js';
-import { describeValue, expectationError, FaError, isOptionsBag } from './errors.js';
+import { checkOptionsBag, describeValue, expectationError, FaError } from './errors.js';
 
 /**
  * The backend registry. It lives in `@fa/core`, which every backend package takes as a peer dependency, and its
@@ -51,9 +51,7 @@ export function registerBackend(name: string, factory: BackendFactory, options: 
   if (typeof factory !== 'function') {
     throw expectationError('E_VALUE', 'factory', 'a function that creates the backend', describeValue(factory));
   }
-  if (!isOptionsBag(options)) {
-    throw expectationError('E_VALUE', 'options', 'an options object { priority? }', describeValue(options));
-  }
+  checkOptionsBag(options, 'options', 'an options object { priority? }');
   const priority = options.priority ?? 0;
   if (!Number.isFinite(priority)) {
     throw expectationError('E_VALUE', 'options.priority', 'a finite number', describeValue(priority));

@@ -1,16 +1,9 @@
-import { describeValue, expectationError, isOptionsBag } from '@fa/core';
+import { checkOptionsBag, describeValue, expectationError } from '@fa/core';
 import type { CudaAvailabilityOptions } from './availability.js';
 
 /** Checks the loader/backend options where they are given: a typo must not read as "the addon is missing". */
 export function checkCudaOptions(options: unknown): asserts options is CudaAvailabilityOptions {
-  if (!isOptionsBag(options)) {
-    throw expectationError(
-      'E_VALUE',
-      'options',
-      'an options object { addonPath?, deviceIndex?, env? }',
-      describeValue(options),
-    );
-  }
+  checkOptionsBag(options, 'options', 'an options object { addonPath?, deviceIndex?, env? }');
   for (const key of ['addonPath', 'packageDir'] as const) {
     const value = options[key];
     if (value !== undefined && (typeof value !== 'string' || value.length === 0)) {
@@ -24,9 +17,7 @@ export function checkCudaOptions(options: unknown): asserts options is CudaAvail
   ) {
     throw expectationError('E_VALUE', 'options.deviceIndex', 'a non-negative integer', describeValue(deviceIndex));
   }
-  if (env !== undefined && !isOptionsBag(env)) {
-    throw expectationError('E_VALUE', 'options.env', 'an environment object such as process.env', describeValue(env));
-  }
+  if (env !== undefined) checkOptionsBag(env, 'options.env', 'an environment object such as process.env');
 }
 
 /** A positive tile extent: zero would make a work-list loop never advance. */

@@ -1,4 +1,4 @@
-import { checkCuSeqlens, describeValue, expectationError, formatShape, isOptionsBag } from '@fa/core';
+import { checkCuSeqlens, checkOptionsBag, expectationError, formatShape } from '@fa/core';
 import { CallInputs, type TensorInput } from './inputs.js';
 import { splitSecondAxis, stackSecondAxis } from './layout.js';
 import { type Tensor, tensor } from './tensor.js';
@@ -16,9 +16,7 @@ export type PackedOptions = Omit<VarlenOptions, 'cuSeqlensQ' | 'cuSeqlensK' | 'm
 };
 
 function varlenOptions(options: PackedOptions): VarlenOptions {
-  if (!isOptionsBag(options)) {
-    throw expectationError('E_VALUE', 'options', 'an options object with cuSeqlens', describeValue(options));
-  }
+  checkOptionsBag(options, 'options', 'an options object with cuSeqlens');
   const { cuSeqlens, maxSeqlen, ...rest } = options;
   // One array serves queries and keys; checked here so that errors name it as the caller wrote it.
   checkCuSeqlens(cuSeqlens, 'cuSeqlens');

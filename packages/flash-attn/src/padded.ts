@@ -1,4 +1,4 @@
-import { describeValue, expectationError, formatShape, type HostTensor, isOptionsBag } from '@fa/core';
+import { checkOptionsBag, expectationError, formatShape, type HostTensor } from '@fa/core';
 import { CallInputs, type TensorInput } from './inputs.js';
 import { swapLeadingAxes } from './layout.js';
 import { type Tensor, tensor } from './tensor.js';
@@ -30,9 +30,7 @@ function flatten(t: Tensor, argument: string): Tensor {
 }
 
 function varlenOptions(options: PaddedOptions, batch: number, seqlenQ: number, seqlenK: number): VarlenOptions {
-  if (!isOptionsBag(options)) {
-    throw expectationError('E_VALUE', 'options', 'an options object (or nothing)', describeValue(options));
-  }
+  checkOptionsBag(options, 'options', 'an options object (or nothing)');
   return { ...options, cuSeqlensQ: uniformCuSeqlens(batch, seqlenQ), cuSeqlensK: uniformCuSeqlens(batch, seqlenK) };
 }
 

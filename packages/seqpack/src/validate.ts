@@ -1,21 +1,19 @@
 import {
+  checkOptionsBag,
   describeValue,
   expectationError,
   FaError,
   formatShape,
   type HostTensor,
   hostTensor,
-  isOptionsBag,
 } from '@fa/core';
 
 export const INT32_MAX = 2147483647;
 
 /** Entry points take an options bag; anything else is a caller mistake worth naming. */
 export function checkOptions(value: unknown, argument: string, expected: string): Record<string, unknown> {
-  if (!isOptionsBag(value)) {
-    throw expectationError('E_VALUE', argument, expected, describeValue(value));
-  }
-  return value as Record<string, unknown>;
+  checkOptionsBag(value, argument, expected);
+  return value;
 }
 
 /** An integer count in `[min, max]`, e.g. a batch size or a tile size. */

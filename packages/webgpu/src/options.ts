@@ -1,4 +1,4 @@
-import { describeValue, expectationError, isOptionsBag } from '@fa/core';
+import { checkOptionsBag, describeValue, expectationError } from '@fa/core';
 import type { WebGpuBackendOptions } from './backend.js';
 
 const TILING_LIMITS = ['workgroupStorageBytes', 'invocations', 'minChunk'] as const;
@@ -13,14 +13,7 @@ function checkHasMethod(value: unknown, argument: string, method: string, what: 
 
 /** Checks the backend's options where they are given, so a typo fails at registration rather than at first use. */
 export function checkWebGpuOptions(options: unknown): asserts options is WebGpuBackendOptions {
-  if (!isOptionsBag(options)) {
-    throw expectationError(
-      'E_VALUE',
-      'options',
-      'an options object { device?, adapter?, gpu?, tilingLimits?, checkErrors? }',
-      describeValue(options),
-    );
-  }
+  checkOptionsBag(options, 'options', 'an options object { device?, adapter?, gpu?, tilingLimits?, checkErrors? }');
   checkHasMethod(options.device, 'options.device', 'createBuffer', 'a GPUDevice');
   checkHasMethod(options.adapter, 'options.adapter', 'requestDevice', 'a GPUAdapter');
   checkHasMethod(options.gpu, 'options.gpu', 'requestAdapter', 'a GPU (navigator.gpu)');
@@ -29,14 +22,7 @@ export function checkWebGpuOptions(options: unknown): asserts options is WebGpuB
   }
   const limits = options.tilingLimits;
   if (limits === undefined) return;
-  if (!isOptionsBag(limits)) {
-    throw expectationError(
-      'E_VALUE',
-      'options.tilingLimits',
-      'an object { workgroupStorageBytes?, invocations?, minChunk? }',
-      describeValue(limits),
-    );
-  }
+  checkOptionsBag(limits, 'options.tilingLimits', 'an object { workgroupStorageBytes?, invocations?, minChunk? }');
   for (const key of TILING_LIMITS) {
     const value = limits[key];
     if (value !== undefined && !(typeof value === 'number' && Number.isSafeInteger(value) && value > 0)) {

@@ -2,13 +2,13 @@ import {
   type AttentionBackend,
   type AttnProblem,
   type BackendCapabilities,
+  checkOptionsBag,
   type DType,
   describeValue,
   expectationError,
   FaError,
   type HostTensor,
   isFaError,
-  isOptionsBag,
 } from '@fa/core';
 import type { Engine } from './engine.js';
 import { JsEngine } from './js-engine.js';
@@ -70,9 +70,7 @@ const CAPABILITIES: BackendCapabilities = {
 };
 
 function checkOptions(options: CpuBackendOptions): void {
-  if (!isOptionsBag(options)) {
-    throw expectationError('E_VALUE', 'options', 'an options object', describeValue(options));
-  }
+  checkOptionsBag(options, 'options', 'an options object');
   const { threads, simd } = options as CpuBackendOptions;
   if (threads !== undefined && threads !== 'auto' && !(Number.isSafeInteger(threads) && threads >= 1)) {
     throw expectationError('E_VALUE', 'threads', "a positive integer or 'auto'", describeValue(threads));

@@ -77,6 +77,13 @@ export const coreSpecs: Record<string, Spec> = {
   isFloatDType: { kind: 'total', call: core.isFloatDType, samples: ANY_SAMPLES, returns: isBoolean },
   isFaError: { kind: 'total', call: core.isFaError, samples: ANY_SAMPLES, returns: isBoolean },
   isOptionsBag: { kind: 'total', call: core.isOptionsBag, samples: ANY_SAMPLES, returns: isBoolean },
+  checkOptionsBag: {
+    kind: 'checked',
+    call: core.checkOptionsBag,
+    args: () => [{ priority: 1 }, 'options', 'an options object'],
+    names: ['options', null, null],
+    valid: { 0: [{}] },
+  },
   isValidShape: { kind: 'total', call: core.isValidShape, samples: ANY_SAMPLES, returns: isBoolean },
   shapesEqual: {
     kind: 'total',
