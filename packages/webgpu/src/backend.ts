@@ -12,6 +12,7 @@ import {
 import { BufferTracker, TENSOR_USAGE } from './gpu/buffers.js';
 import { acquireDevice, type DeviceSource } from './gpu/device.js';
 import { PipelineCache } from './gpu/pipelines.js';
+import { subgroupReduceWidth } from './gpu/subgroups.js';
 import { checkWebGpuOptions } from './options.js';
 import type { TilingLimits } from './plan/config.js';
 import { runBackward } from './run/backward.js';
@@ -23,16 +24,28 @@ export interface WebGpuBackendOptions extends DeviceSource {
    * Caps on the limits the tiling may use, below the device's own: e.g. `{ workgroupStorageBytes: 16384 }` runs
    * the tiles every WebGPU device supports. Mostly for tests and tuning.
    */
-  readonly tilingLimits?: Partial<TilingLimits>;
+  readonly tilingLimits?: Partial<Omit<TilingLimits, 'subgroupWidth'>>;
   /**
    * Check every call for WebGPU validation and out-of-memory errors and throw them (default true). Costs one
    * round trip to the device's error queue per call.
    */
   readonly checkErrors?: boolean;
+  /**
+   * Use subgroup operations where the device offers them and they pass the layout check of gpu/subgroups.ts
+   * (default true). `false` keeps every reduction in workgroup memory; the results are the same bits either way.
+   */
+  readonly subgroups?: boolean;
 }
 
 export interface WebGpuFeatures {
+  /** The device has the `subgroups` feature. */
   readonly subgroups: boolean;
+  /**
+   * Lanes the kernels' subgroup reductions rely on: the adapter's minimum subgroup size, or 0 when the kernels
+   * reduce through workgroup memory instead (no `subgroups`, `options.subgroups: false`, no minimum size
+   * reported, or a subgroup layout other than the linear one).
+   */
+  readonly subgroupWidth: number;
   readonly timestampQuery: boolean;
   readonly shaderF16: boolean;
 }
@@ -96,8 +109,9 @@ function deviceLostError(argument: string, info: GPUDeviceLostInfo | null, detai
   });
 }
 
-function tilingOf(device: GPUDevice, caps: Partial<TilingLimits> | undefined): TilingLimits {
+function tilingOf(device: GPUDevice, caps: Partial<TilingLimits> | undefined, subgroupWidth: number): TilingLimits {
   return {
+    subgroupWidth,
     workgroupStorageBytes: Math.min(
       device.limits.maxComputeWorkgroupStorageSize,
       caps?.workgroupStorageBytes ?? Number.POSITIVE_INFINITY,
@@ -130,11 +144,12 @@ export async function createWebGpuBackend(options: WebGpuBackendOptions = {}): P
     devices++;
     const buffers = new BufferTracker(device, device.limits.maxStorageBufferBindingSize);
     const pipelines = new PipelineCache(device);
+    const subgroupWidth = options.subgroups === false ? 0 : await subgroupReduceWidth(device);
     const ctx: GpuContext = {
       device,
       buffers,
       pipelines,
-      tiling: tilingOf(device, options.tilingLimits),
+      tiling: tilingOf(device, options.tilingLimits, subgroupWidth),
       maxWorkgroupsPerDimension: device.limits.maxComputeWorkgroupsPerDimension,
       timestampWrites: (label) => timestampHook?.(label),
       checkErrors,
@@ -149,6 +164,7 @@ export async function createWebGpuBackend(options: WebGpuBackendOptions = {}): P
       lost: null,
       features: {
         subgroups: device.features.has('subgroups'),
+        subgroupWidth,
         timestampQuery: device.features.has('timestamp-query'),
         shaderF16: device.features.has('shader-f16'),
       },

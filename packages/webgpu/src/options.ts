@@ -13,12 +13,18 @@ function checkHasMethod(value: unknown, argument: string, method: string, what: 
 
 /** Checks the backend's options where they are given, so a typo fails at registration rather than at first use. */
 export function checkWebGpuOptions(options: unknown): asserts options is WebGpuBackendOptions {
-  checkOptionsBag(options, 'options', 'an options object { device?, adapter?, gpu?, tilingLimits?, checkErrors? }');
+  checkOptionsBag(
+    options,
+    'options',
+    'an options object { device?, adapter?, gpu?, tilingLimits?, checkErrors?, subgroups? }',
+  );
   checkHasMethod(options.device, 'options.device', 'createBuffer', 'a GPUDevice');
   checkHasMethod(options.adapter, 'options.adapter', 'requestDevice', 'a GPUAdapter');
   checkHasMethod(options.gpu, 'options.gpu', 'requestAdapter', 'a GPU (navigator.gpu)');
-  if (options.checkErrors !== undefined && typeof options.checkErrors !== 'boolean') {
-    throw expectationError('E_VALUE', 'options.checkErrors', 'a boolean', describeValue(options.checkErrors));
+  for (const key of ['checkErrors', 'subgroups'] as const) {
+    if (options[key] !== undefined && typeof options[key] !== 'boolean') {
+      throw expectationError('E_VALUE', `options.${key}`, 'a boolean', describeValue(options[key]));
+    }
   }
   const limits = options.tilingLimits;
   if (limits === undefined) return;

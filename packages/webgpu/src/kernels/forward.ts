@@ -18,6 +18,56 @@ export function forwardBindings(dtype: FloatDType): BindingSpec[] {
 }
 
 /**
+ * Row maximum and row sum over the TPR lanes of a row group by a butterfly of shuffles. Every lane ends with the
+ * same bits: each step adds its half to the other half, and IEEE addition commutes.
+ */
+function subgroupRowReductions(tpr: number): string {
+  const steps = (op: (mask: number) => string) => {
+    const lines: string[] = [];
+    for (let mask = 1; mask < tpr; mask *= 2) lines.push(`  r = ${op(mask)};`);
+    return lines.join('\n');
+  };
+  return /* wgsl */ `
+fn row_max(x: f32) -> f32 {
+  var r = x;
+${steps((mask) => `max(r, subgroupShuffleXor(r, ${mask}u))`)}
+  return r;
+}
+fn row_sum(x: f32) -> f32 {
+  var r = x;
+${steps((mask) => `r + subgroupShuffleXor(r, ${mask}u)`)}
+  return r;
+}`;
+}
+
+/**
+ * The same reductions over the lanes' partials in workgroup memory. The sum is the same pairwise tree as the
+ * butterfly's, so both paths give the same bits.
+ */
+function sharedRowReductions(): string {
+  return /* wgsl */ `
+fn part_max(r: u32) -> f32 {
+  var m = part[r * PART_S];
+  for (var e = 1u; e < TPR; e = e + 1u) {
+    m = max(m, part[r * PART_S + e]);
+  }
+  return m;
+}
+fn part_sum(r: u32) -> f32 {
+  var v: array<f32, TPR>;
+  for (var e = 0u; e < TPR; e = e + 1u) {
+    v[e] = part[r * PART_S + e];
+  }
+  for (var w = 1u; w < TPR; w = w * 2u) {
+    for (var e = 0u; e < TPR; e = e + 2u * w) {
+      v[e] = v[e] + v[e + w];
+    }
+  }
+  return v[0];
+}`;
+}
+
+/**
  * FlashAttention-2 forward. One workgroup per (query tile, head) of the item list built on the host (only real
  * tiles, longest first). The query tile stays in workgroup memory (or is re-staged per chunk when it does not
  * fit); key and value tiles stream through it; the softmax is online in f32, and `out` and `lse` are written once.
@@ -28,6 +78,7 @@ export function forwardBindings(dtype: FloatDType): BindingSpec[] {
  */
 export function forwardWgsl(c: TileConfig, dtype: FloatDType, f: ScoreFeatures): string {
   const tpr = rowThreads(c);
+  const sg = c.subgroupRows;
   const qIndex = '((q_start + row0 + rr) * p.num_heads + h) * head_dim';
   const loadQ = (targetColumn: string) =>
     stageLoad({
@@ -41,8 +92,17 @@ export function forwardWgsl(c: TileConfig, dtype: FloatDType, f: ScoreFeatures):
       columnLimit: 'head_dim',
       load: `load_q(${qIndex} + dc + d)`,
     });
-  return /* wgsl */ `
+  return /* wgsl */ `${sg ? 'enable subgroups;\n' : ''}
 ${attentionPrelude(c, forwardBindings(dtype), f, `const NO: u32 = ${c.dvp / tpr}u;   // output columns per row per invocation`)}
+${sg ? subgroupRowReductions(tpr) : sharedRowReductions()}
+
+// The running sum of an owned row after a key tile, and its output columns rescaled to the new maximum.
+fn rescale_row(u: u32, tile_sum: f32, alpha: f32, l: ptr<function, array<f32, RM>>, o: ptr<function, array<f32, RM * NO>>) {
+  (*l)[u] = (*l)[u] * alpha + tile_sum;
+  for (var c = 0u; c < NO; c = c + 1u) {
+    (*o)[u * NO + c] = (*o)[u * NO + c] * alpha;
+  }
+}
 
 @compute @workgroup_size(${c.wg})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) t: u32) {
@@ -102,6 +162,7 @@ ${zeroedArray('s', 'RM * NS', '    ')}
     // Scores, masked only where the tile is not fully visible; a bit per visible score.
     let full = kt >= ft0 && kt < ft1;
     var vis = 0u;
+    var m_new: array<f32, RM>;
     for (var u = 0u; u < RM; u = u + 1u) {
       let r = rg + RG * u;
       let i = i32(row0 + r);
@@ -115,21 +176,21 @@ ${zeroedArray('s', 'RM * NS', '    ')}
           local_max = max(local_max, sc);
         }
       }
-      part[r * PART_S + lane] = local_max;
+${
+  sg
+    ? `      m_new[u] = max(m[u], row_max(local_max));
+    }`
+    : `      part[r * PART_S + lane] = local_max;
     }
     workgroupBarrier();
-
-    // Online softmax: new running maxima (the partial maxima are read before the same array takes the partial
-    // sums, hence the barrier), probabilities relative to them, and the rescale of what came before.
-    var m_new: array<f32, RM>;
+    // The partial maxima are read before the same array takes the partial sums, hence the second barrier.
     for (var u = 0u; u < RM; u = u + 1u) {
-      let r = rg + RG * u;
-      m_new[u] = m[u];
-      for (var e = 0u; e < TPR; e = e + 1u) {
-        m_new[u] = max(m_new[u], part[r * PART_S + e]);
-      }
+      m_new[u] = max(m[u], part_max(rg + RG * u));
     }
-    workgroupBarrier();
+    workgroupBarrier();`
+}
+
+    // Online softmax: probabilities relative to the new running maxima, and the rescale of what came before.
     var alpha: array<f32, RM>;
     for (var u = 0u; u < RM; u = u + 1u) {
       let r = rg + RG * u;
@@ -149,22 +210,20 @@ ${zeroedArray('s', 'RM * NS', '    ')}
           probs[r * PROBS_S + col_of(lane, x)] = pr;
         }
       }
-      part[r * PART_S + lane] = local_sum;
       alpha[u] = exp(m[u] - m_new[u]);
       m[u] = m_new[u];
+${
+  sg
+    ? `      rescale_row(u, row_sum(local_sum), alpha[u], &l, &o);
+    }
+    // No barrier here: the one after staging V below also makes P visible.`
+    : `      part[r * PART_S + lane] = local_sum;
     }
     workgroupBarrier();
     for (var u = 0u; u < RM; u = u + 1u) {
-      let r = rg + RG * u;
-      var row_sum = 0.0;
-      for (var e = 0u; e < TPR; e = e + 1u) {
-        row_sum = row_sum + part[r * PART_S + e];
-      }
-      l[u] = l[u] * alpha[u] + row_sum;
-      for (var c = 0u; c < NO; c = c + 1u) {
-        o[u * NO + c] = o[u * NO + c] * alpha[u];
-      }
-    }
+      rescale_row(u, part_sum(rg + RG * u), alpha[u], &l, &o);
+    }`
+}
 
     // O += P V, the value head dim streamed in chunks of VC.
     for (var vc = 0u; vc < DVP; vc = vc + VC) {${stageLoad({

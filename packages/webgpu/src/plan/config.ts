@@ -37,6 +37,11 @@ export interface TileConfig {
   readonly rm: number;
   /** Keys per invocation in the dK/dV accumulation (1 for the other kernels). */
   readonly km: number;
+  /**
+   * forward: row maxima and sums are reduced across a row group's lanes with subgroup shuffles instead of
+   * through workgroup memory (which saves the `part` array and two barriers per key tile).
+   */
+  readonly subgroupRows: boolean;
 }
 
 /** The limits tiling must respect. */
@@ -48,6 +53,11 @@ export interface TilingLimits {
    * smallest shape always accepts 16). Tests lower it to run the largest shapes within a CPU adapter's limits.
    */
   readonly minChunk?: number;
+  /**
+   * Lanes a subgroup is guaranteed to hold in the linear layout (gpu/subgroups.ts), or 0 without subgroups. A
+   * shape whose row groups fit in it reduces rows with shuffles.
+   */
+  readonly subgroupWidth?: number;
 }
 
 /** WebGPU's guaranteed minimums: a tiling that fits these runs on every device. */
@@ -121,8 +131,8 @@ export function sharedLayout(c: TileConfig): Record<string, SharedArray> {
         q_tile: { rows: bm, stride: (resident ? dp : dc) + 1 },
         kv_tile: { rows: bn, stride: stage },
         probs: scores,
-        // Per-row partial maxima, then partial sums, of each lane.
-        part: { rows: bm, stride: rowThreads(c) },
+        // Per-row partial maxima, then partial sums, of each lane (subgroup shuffles need none).
+        ...(c.subgroupRows ? {} : { part: { rows: bm, stride: rowThreads(c) } }),
       };
     case 'dq':
       return resident
@@ -186,10 +196,11 @@ export function chooseTileConfig(
   for (const shape of shapes) {
     if (shape.wg > limits.invocations) continue;
     const smallest = shape === shapes[shapes.length - 1] ? 16 : (limits.minChunk ?? 32);
+    const subgroupRows = kind === 'forward' && rowThreads(shape) <= (limits.subgroupWidth ?? 0);
     for (const resident of [true, false]) {
       for (const dc of chunkSizes(dp).filter((size) => size >= smallest)) {
         for (const vc of chunkSizes(dvp).filter((size) => size >= smallest)) {
-          const config: TileConfig = { kind, ...shape, dp, dvp, dc, vc, resident };
+          const config: TileConfig = { kind, ...shape, dp, dvp, dc, vc, resident, subgroupRows };
           if (sharedFloats(config) * 4 <= limits.workgroupStorageBytes) return config;
         }
       }
@@ -201,5 +212,5 @@ export function chooseTileConfig(
 
 /** A stable string naming everything a configuration compiles into code. */
 export function configKey(c: TileConfig): string {
-  return `${c.kind}:wg${c.wg}:m${c.bm}:n${c.bn}:r${c.rm}:k${c.km}:d${c.dp}:dv${c.dvp}:c${c.dc}:vc${c.vc}:${c.resident ? 'res' : 'stream'}`;
+  return `${c.kind}:wg${c.wg}:m${c.bm}:n${c.bn}:r${c.rm}:k${c.km}:d${c.dp}:dv${c.dvp}:c${c.dc}:vc${c.vc}:${c.resident ? 'res' : 'stream'}${c.subgroupRows ? ':sg' : ''}`;
 }
