@@ -1,5 +1,6 @@
 /**
- * WebGPU backend throughput. TFLOP/s of useful work: forward = 2 · Σ Lq·Lk · H · (D + Dv) (= 4·Σ Lq·Lk·H·D,
+ * WebGPU backend throughput, on the workloads of scripts/workloads.mjs (the same cu_seqlens as the CUDA bench and
+ * the PyTorch script). TFLOP/s of useful work: forward = 2 · Σ Lq·Lk · H · (D + Dv) (= 4·Σ Lq·Lk·H·D,
  * halved when causal), backward = 2.5 × forward (FlashAttention's convention). Kernel time comes from timestamp
  * queries when the device has them, else from wall time of many calls per submit batch; the median of the
  * timed runs after warm-up is reported. Each configuration is checked against a float64 reference on a sample
@@ -11,18 +12,32 @@
  *   --heads N         query heads (default 16); --kv-heads N (default = heads)
  *   --dims a,b        head dims (default 128,64)
  *   --dtypes a,b      f32, f16, bf16 (default f32,f16)
- *   --layouts a,b     uniform, skewed (default both); --seqlen N for uniform (default 2048)
+ *   --layouts a,b     uniform (lengths drawn from 128..4096), skewed (half the tokens in a few sequences of
+ *                     4096..8192, half in many of 16..512), fixed (every sequence --seqlen long, default 2048);
+ *                     default uniform,skewed; see scripts/workloads.mjs
  *   --causal a,b      true,false (default both)
  *   --no-backward     forward only
  *   --warmup N        untimed runs (default 2); --iters N timed runs (default 10)
  *   --wall            force wall-clock timing even when timestamp queries exist
  *   --smoke           tiny sizes for a CPU adapter (SwiftShader): 512 tokens, 2 heads, 1 warm-up, 2 runs
+ *   --dawn-toggles a,b  extra Dawn toggles for the Node `webgpu` package (e.g. vulkan_enable_f16_on_nvidia,
+ *                     allow_unsafe_apis), added to the backend's own disable_workgroup_init
  *   --json FILE       also write the results as JSON
  *
  * Speed numbers are only meaningful on a real GPU; on SwiftShader this is a smoke test of the script.
  */
 import { writeFileSync } from 'node:fs';
-import { type AttnProblem, decodeToFloat32, encodeFromFloat, type FloatDType, resolveAttnProblem } from '@fa/core';
+import { decodeToFloat32, encodeFromFloat, type FloatDType, resolveAttnProblem } from '@fa/core';
+import {
+  BACKWARD_FLOP_FACTOR,
+  FORWARD_BACKWARD_FLOP_FACTOR,
+  forwardFlops,
+  GENERATOR_VERSION,
+  type Layout,
+  median,
+  normals,
+  workload,
+} from '../../../scripts/workloads.mjs';
 import { createWebGpuBackend, type WebGpuBackend } from '../src/index.js';
 import { sampledReference } from './sampled-reference.js';
 
@@ -38,7 +53,7 @@ const HEADS = Number(option('--heads', smoke ? '2' : '16'));
 const KV_HEADS = Number(option('--kv-heads', String(HEADS)));
 const DIMS = option('--dims', '128,64').split(',').map(Number);
 const DTYPES = option('--dtypes', 'f32,f16').split(',') as FloatDType[];
-const LAYOUTS = option('--layouts', 'uniform,skewed').split(',');
+const LAYOUTS = option('--layouts', 'uniform,skewed').split(',') as Layout[];
 const SEQLEN = Number(option('--seqlen', smoke ? '128' : '2048'));
 const CAUSAL = option('--causal', 'true,false')
   .split(',')
@@ -48,64 +63,10 @@ const WARMUP = Number(option('--warmup', smoke ? '1' : '2'));
 const ITERS = Number(option('--iters', smoke ? '2' : '10'));
 const WALL = has('--wall');
 const JSON_OUT = option('--json', '');
+const DAWN_TOGGLES = option('--dawn-toggles', '')
+  .split(',')
+  .filter((t) => t);
 const SAMPLE_ROWS = 24;
-
-/** mulberry32, so the skewed layout and the data are the same every run. */
-function generator(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function lengthsFor(layout: string): number[] {
-  if (layout === 'uniform') {
-    const count = Math.max(1, Math.round(TOKENS / SEQLEN));
-    return Array.from({ length: count }, (_, b) => (b < count - 1 ? SEQLEN : TOKENS - SEQLEN * (count - 1)));
-  }
-  // Skewed: lognormal lengths (median SEQLEN / 8, sigma 1.2) with one sequence of a quarter of the tokens.
-  const random = generator(7);
-  const lengths = [Math.floor(TOKENS / 4)];
-  let sum = lengths[0]!;
-  while (sum < TOKENS) {
-    const normal = Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
-    const length = Math.min(TOKENS - sum, Math.max(1, Math.round((SEQLEN / 8) * Math.exp(1.2 * normal))));
-    lengths.push(length);
-    sum += length;
-  }
-  return lengths;
-}
-
-function cuSeqlens(lengths: number[]): Int32Array {
-  const cu = new Int32Array(lengths.length + 1);
-  lengths.forEach((l, b) => {
-    cu[b + 1] = cu[b]! + l;
-  });
-  return cu;
-}
-
-function normals(n: number, seed: number): Float32Array {
-  const random = generator(seed);
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) out[i] = Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
-  return out;
-}
-
-/** Useful forward FLOPs: visible (query, key) pairs × 2 (D + Dv) × H, causal counted as half the square. */
-function forwardFlops(lengths: number[], problem: AttnProblem): number {
-  const pairs = lengths.reduce((a, l) => a + l * l, 0);
-  return (2 * pairs * problem.numHeads * (problem.headDim + problem.headDimV)) / (problem.causal ? 2 : 1);
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-}
 
 /** Timestamp queries around every compute pass; one call's time is the sum of its passes. */
 class PassTimer {
@@ -188,6 +149,7 @@ interface Result {
   dtype: FloatDType;
   headDim: number;
   layout: string;
+  digest: string;
   causal: boolean;
   sequences: number;
   tokens: number;
@@ -195,34 +157,48 @@ interface Result {
   forwardTflops: number;
   backwardMs: number | null;
   backwardTflops: number | null;
+  /** 3.5 × the forward FLOPs over forward + backward time. */
+  forwardBackwardTflops: number | null;
   timing: string;
   maxErrorOut: number;
   maxErrorLse: number;
   maxErrorDq: number | null;
 }
 
+/** Host data in the storage dtype; `values` is what the kernels read, decoded, for the reference. */
+interface HostData {
+  data: Float32Array | Uint16Array;
+  values: Float32Array;
+}
+
+function hostData(n: number, dtype: FloatDType, seed: number): HostData {
+  const data = encodeFromFloat(normals(n, seed), dtype);
+  return { data, values: decodeToFloat32(data, dtype) };
+}
+
 async function benchOne(
   backend: WebGpuBackend,
   dtype: FloatDType,
   headDim: number,
-  layout: string,
+  layout: Layout,
   causal: boolean,
+  inputs: { q: HostData; k: HostData; v: HostData; dout: HostData },
 ): Promise<Result> {
-  const lengths = lengthsFor(layout);
-  const cu = cuSeqlens(lengths);
-  const T = TOKENS;
+  const w = workload(layout, { tokens: TOKENS, seqlen: SEQLEN, heads: HEADS, sampleCount: SAMPLE_ROWS });
+  const { lengths, cuSeqlens: cu } = w;
+  const T = w.tokens;
   const qMeta = { shape: [T, HEADS, headDim], dtype };
   const kMeta = { shape: [T, KV_HEADS, headDim], dtype };
   const problem = resolveAttnProblem(qMeta, kMeta, kMeta, { cuSeqlensQ: cu, cuSeqlensK: cu, causal });
-  // Host data rounded to the storage dtype; `values` is what the kernels read, decoded, for the reference.
-  const host = (n: number, seed: number) => {
-    const data = encodeFromFloat(normals(n, seed), dtype);
-    return { data, values: decodeToFloat32(data, dtype) };
+  // Each layout uses a prefix of the (dtype, head dim)'s random tensors, sized for `TOKENS`.
+  const prefix = (h: HostData, heads: number) => {
+    const n = T * heads * headDim;
+    return { data: h.data.subarray(0, n), values: h.values.subarray(0, n) };
   };
-  const q = host(T * HEADS * headDim, 1);
-  const k = host(T * KV_HEADS * headDim, 2);
-  const v = host(T * KV_HEADS * headDim, 3);
-  const dout = host(T * HEADS * headDim, 4);
+  const q = prefix(inputs.q, HEADS);
+  const k = prefix(inputs.k, KV_HEADS);
+  const v = prefix(inputs.v, KV_HEADS);
+  const dout = prefix(inputs.dout, HEADS);
   const decode = async (buffer: GPUBuffer, shape: number[]) => {
     const t = await backend.download(buffer, shape, dtype);
     return decodeToFloat32(t.data as Float32Array | Uint16Array, dtype);
@@ -256,20 +232,10 @@ async function benchOne(
     for (const b of [g.dq, g.dk, g.dv]) backend.dispose(b);
   }
 
-  // Error on a sample of rows: the longest sequence's first and last rows and random rows elsewhere.
+  // Error on the workload's sampled rows (the longest sequence's first and last rows, then rows drawn over tokens).
   const outValues = await decode(out, qMeta.shape);
   const lseValues = new Float32Array((await backend.download(lse, [HEADS, T], 'f32')).data as Float32Array);
-  const random = generator(11);
-  const longest = lengths.indexOf(Math.max(...lengths));
-  const rows = [
-    { b: longest, h: 0, i: 0 },
-    { b: longest, h: HEADS - 1, i: lengths[longest]! - 1 },
-    ...Array.from({ length: SAMPLE_ROWS }, () => {
-      const b = Math.floor(random() * lengths.length);
-      return { b, h: Math.floor(random() * HEADS), i: Math.floor(random() * lengths[b]!) };
-    }),
-  ];
-  const sample = sampledReference(problem, q.values, k.values, v.values, BACKWARD ? dout.values : null, rows);
+  const sample = sampledReference(problem, q.values, k.values, v.values, BACKWARD ? dout.values : null, w.sampleRows);
   let errOut = 0;
   let errLse = 0;
   let errDq = 0;
@@ -285,18 +251,22 @@ async function benchOne(
   }
   for (const b of [hq, hk, hv, hd, out, lse]) backend.dispose(b);
 
-  const flops = forwardFlops(lengths, problem);
+  const flops = forwardFlops(w.sumSquares, problem.numHeads, (problem.headDim + problem.headDimV) / 2, causal);
   return {
     dtype,
     headDim,
     layout,
+    digest: w.digest,
     causal,
     sequences: lengths.length,
     tokens: T,
     forwardMs: forward.seconds * 1e3,
     forwardTflops: flops / forward.seconds / 1e12,
     backwardMs: backward ? backward.seconds * 1e3 : null,
-    backwardTflops: backward ? (2.5 * flops) / backward.seconds / 1e12 : null,
+    backwardTflops: backward ? (BACKWARD_FLOP_FACTOR * flops) / backward.seconds / 1e12 : null,
+    forwardBackwardTflops: backward
+      ? (FORWARD_BACKWARD_FLOP_FACTOR * flops) / (forward.seconds + backward.seconds) / 1e12
+      : null,
     timing: forward.method,
     maxErrorOut: errOut,
     maxErrorLse: errLse,
@@ -304,31 +274,69 @@ async function benchOne(
   };
 }
 
-const backend = await createWebGpuBackend({ checkErrors: false });
+/** The `webgpu` package's GPU with extra Dawn toggles (--dawn-toggles), its classes installed as globals. */
+async function gpuWithToggles(toggles: string[]): Promise<GPU> {
+  const specifier = 'webgpu';
+  const mod = (await import(/* @vite-ignore */ specifier)) as { create: (flags: string[]) => GPU; globals: object };
+  for (const [name, value] of Object.entries(mod.globals)) {
+    if (!(name in globalThis)) (globalThis as Record<string, unknown>)[name] = value;
+  }
+  return mod.create([`enable-dawn-features=${['disable_workgroup_init', ...toggles].join(',')}`]);
+}
+
+const command = `node ${process.execArgv.join(' ')} ${process.argv.slice(1).join(' ')}`;
+const backend = await createWebGpuBackend({
+  checkErrors: false,
+  ...(DAWN_TOGGLES.length ? { gpu: await gpuWithToggles(DAWN_TOGGLES) } : {}),
+});
 console.log(`# fa webgpu benchmark — ${backend.adapterInfo}`);
 console.log(
-  `tokens ${TOKENS}, heads ${HEADS}/${KV_HEADS}, timing: ${backend.features.timestampQuery && !WALL ? 'timestamp queries' : 'wall clock'}, ${WARMUP} warm-up + ${ITERS} runs, median\n`,
+  `tokens ${TOKENS}, heads ${HEADS}/${KV_HEADS}, timing: ${backend.features.timestampQuery && !WALL ? 'timestamp queries' : 'wall clock'}, ${WARMUP} warm-up + ${ITERS} runs, median`,
 );
 console.log(
-  '| dtype | D | layout | causal | seqs | fwd ms | fwd TFLOP/s | bwd ms | bwd TFLOP/s | err out | err lse | err dq |',
+  `features: ${JSON.stringify(backend.features)}${DAWN_TOGGLES.length ? `, Dawn toggles ${DAWN_TOGGLES}` : ''}\n`,
 );
-console.log('|---|---|---|---|---|---|---|---|---|---|---|---|');
+console.log(
+  '| dtype | D | layout | causal | seqs | fwd ms | fwd TFLOP/s | bwd ms | bwd TFLOP/s | fwd+bwd TFLOP/s | err out | err lse | err dq |',
+);
+console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|');
 const results: Result[] = [];
 for (const dtype of DTYPES) {
   for (const headDim of DIMS) {
+    // One set of random tensors per (dtype, head dim): generating them dominates the run time at 32k tokens.
+    const inputs = {
+      q: hostData(TOKENS * HEADS * headDim, dtype, 1),
+      k: hostData(TOKENS * KV_HEADS * headDim, dtype, 2),
+      v: hostData(TOKENS * KV_HEADS * headDim, dtype, 3),
+      dout: hostData(TOKENS * HEADS * headDim, dtype, 4),
+    };
     for (const layout of LAYOUTS) {
       for (const causal of CAUSAL) {
-        const r = await benchOne(backend, dtype, headDim, layout, causal);
+        const r = await benchOne(backend, dtype, headDim, layout, causal, inputs);
         results.push(r);
         const f = (x: number | null, digits = 3) =>
           x === null ? '—' : x < 1e-3 ? x.toPrecision(2) : x.toFixed(digits);
         const e = (x: number | null) => (x === null ? '—' : x.toExponential(1));
         console.log(
-          `| ${dtype} | ${headDim} | ${layout} | ${causal} | ${r.sequences} | ${f(r.forwardMs, 2)} | ${f(r.forwardTflops)} | ${f(r.backwardMs, 2)} | ${f(r.backwardTflops)} | ${e(r.maxErrorOut)} | ${e(r.maxErrorLse)} | ${e(r.maxErrorDq)} |`,
+          `| ${dtype} | ${headDim} | ${layout} | ${causal} | ${r.sequences} | ${f(r.forwardMs, 2)} | ${f(r.forwardTflops)} | ${f(r.backwardMs, 2)} | ${f(r.backwardTflops)} | ${f(r.forwardBackwardTflops)} | ${e(r.maxErrorOut)} | ${e(r.maxErrorLse)} | ${e(r.maxErrorDq)} |`,
         );
       }
     }
   }
 }
-if (JSON_OUT) writeFileSync(JSON_OUT, `${JSON.stringify({ adapter: backend.adapterInfo, results }, null, 2)}\n`);
+if (JSON_OUT) {
+  const document = {
+    tool: 'packages/webgpu/scripts/bench.ts',
+    command,
+    date: new Date().toISOString(),
+    node: process.version,
+    adapter: backend.adapterInfo,
+    features: backend.features,
+    dawnToggles: ['disable_workgroup_init', ...DAWN_TOGGLES],
+    workloads: { generator: 'scripts/workloads.mjs', version: GENERATOR_VERSION },
+    config: { tokens: TOKENS, heads: HEADS, kvHeads: KV_HEADS, warmup: WARMUP, iters: ITERS, wall: WALL },
+    results,
+  };
+  writeFileSync(JSON_OUT, `${JSON.stringify(document, null, 2)}\n`);
+}
 backend.destroy();
