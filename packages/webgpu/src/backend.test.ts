@@ -147,14 +147,19 @@ const TILING_CASES = [
   'bf16: dropout',
 ];
 
-function describeTiling(name: string, tilingLimits: WebGpuBackendOptions['tilingLimits'], forwardTile: number) {
+function describeTiling(
+  name: string,
+  tilingLimits: WebGpuBackendOptions['tilingLimits'],
+  forwardTile: number | [number, number],
+) {
+  const [bm, bn] = typeof forwardTile === 'number' ? [forwardTile, forwardTile] : forwardTile;
   describe(name, () => {
     const backendName = `webgpu-${name.split(' ')[0]}`;
     registerBackend(backendName, () => fresh({ tilingLimits }));
-    it(`uses ${forwardTile}×${forwardTile} forward tiles`, async () => {
+    it(`uses ${bm}×${bn} forward tiles`, async () => {
       const backend = (await getBackend(backendName)) as WebGpuBackend;
       const config = chooseTileConfig('forward', 128, 128, backend.tiling);
-      expect([config.bm, config.bn]).toEqual([forwardTile, forwardTile]);
+      expect([config.bm, config.bn]).toEqual([bm, bn]);
     });
     for (const caseName of TILING_CASES) {
       it(caseName, async () => {
@@ -182,6 +187,38 @@ describeTiling(
   { workgroupStorageBytes: 32768, invocations: 256, minChunk: 16 },
   64,
 );
+
+// Candidate shapes given by the caller (how a new device is tuned): rectangular score tiles, and dK/dV with two
+// keys per invocation.
+describeTiling(
+  'custom shapes (64×32 forward, 32×32 dQ, 32×64 dK/dV)',
+  {
+    workgroupStorageBytes: 32768,
+    invocations: 256,
+    shapes: {
+      forward: [{ wg: 128, bm: 64, bn: 32, rm: 4, km: 1 }],
+      dq: [{ wg: 64, bm: 32, bn: 32, rm: 2, km: 1 }],
+      dkdv: [{ wg: 128, bm: 32, bn: 64, rm: 2, km: 2 }],
+    },
+  },
+  [64, 32],
+);
+
+describe('tile shape options', () => {
+  it('refuses a shape the kernels cannot run, naming it and saying why', async () => {
+    const shapes = {
+      dq: [
+        { wg: 64, bm: 32, bn: 32, rm: 2, km: 1 },
+        { wg: 96, bm: 32, bn: 32, rm: 2, km: 1 },
+      ],
+    };
+    const error = await createWebGpuBackend({ tilingLimits: { shapes } }).catch((e: unknown) => e);
+    expect(isFaError(error) && error.argument).toBe('options.tilingLimits.shapes.dq[1]');
+    expect((error as Error).message).toMatch(/lanes per row group/);
+    const empty = await createWebGpuBackend({ tilingLimits: { shapes: { forward: [] } } }).catch((e: unknown) => e);
+    expect(isFaError(empty) && empty.argument).toBe('options.tilingLimits.shapes.forward');
+  });
+});
 
 describe('webgpu through the façade', () => {
   it('keeps results on the device between forward and backward', async () => {

@@ -122,6 +122,7 @@ function tilingOf(device: GPUDevice, caps: Partial<TilingLimits> | undefined, su
       caps?.invocations ?? Number.POSITIVE_INFINITY,
     ),
     ...(caps?.minChunk === undefined ? {} : { minChunk: caps.minChunk }),
+    ...(caps?.shapes === undefined ? {} : { shapes: caps.shapes }),
   };
 }
 

@@ -6,5 +6,5 @@ export {
   type WebGpuFeatures,
 } from './backend.js';
 export type { DeviceSource } from './gpu/device.js';
-export { BASELINE_LIMITS, type TilingLimits } from './plan/config.js';
+export { BASELINE_LIMITS, TILE_SHAPES, type TileShape, type TilingLimits } from './plan/config.js';
 export { registerWebGpuBackend } from './register.js';

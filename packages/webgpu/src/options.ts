@@ -1,5 +1,6 @@
 import { checkOptionsBag, describeValue, expectationError } from '@fa/core';
 import type { WebGpuBackendOptions } from './backend.js';
+import { type KernelKind, type TileShape, tileShapeProblem } from './plan/config.js';
 
 const TILING_LIMITS = ['workgroupStorageBytes', 'invocations', 'minChunk'] as const;
 
@@ -28,11 +29,42 @@ export function checkWebGpuOptions(options: unknown): asserts options is WebGpuB
   }
   const limits = options.tilingLimits;
   if (limits === undefined) return;
-  checkOptionsBag(limits, 'options.tilingLimits', 'an object { workgroupStorageBytes?, invocations?, minChunk? }');
+  checkOptionsBag(
+    limits,
+    'options.tilingLimits',
+    'an object { workgroupStorageBytes?, invocations?, minChunk?, shapes? }',
+  );
   for (const key of TILING_LIMITS) {
     const value = limits[key];
     if (value !== undefined && !(typeof value === 'number' && Number.isSafeInteger(value) && value > 0)) {
       throw expectationError('E_VALUE', `options.tilingLimits.${key}`, 'a positive integer', describeValue(value));
     }
+  }
+  if (limits.shapes !== undefined) checkShapes(limits.shapes);
+}
+
+const KINDS: readonly KernelKind[] = ['forward', 'dq', 'dkdv'];
+
+function checkShapes(shapes: unknown): void {
+  checkOptionsBag(shapes, 'options.tilingLimits.shapes', 'an object { forward?, dq?, dkdv? } of tile shape arrays');
+  for (const kind of KINDS) {
+    const list = (shapes as Record<string, unknown>)[kind];
+    if (list === undefined) continue;
+    const argument = `options.tilingLimits.shapes.${kind}`;
+    if (!Array.isArray(list) || list.length === 0) {
+      throw expectationError('E_VALUE', argument, 'a non-empty array of { wg, bm, bn, rm, km }', describeValue(list));
+    }
+    list.forEach((shape: unknown, index) => {
+      checkOptionsBag(shape, `${argument}[${index}]`, 'a tile shape { wg, bm, bn, rm, km }');
+      const problem = tileShapeProblem(kind, shape as unknown as TileShape);
+      if (problem) {
+        throw expectationError(
+          'E_VALUE',
+          `${argument}[${index}]`,
+          `a shape the kernels can run (${problem})`,
+          describeValue(shape),
+        );
+      }
+    });
   }
 }

@@ -1,3 +1,5 @@
+import { FaError } from '@fa/core';
+
 /**
  * Tile shapes and shared-memory staging for each kernel, chosen from the device's limits and the head dims only.
  * Sequence lengths never enter here: they are data, so a new batch never compiles a new pipeline.
@@ -58,12 +60,18 @@ export interface TilingLimits {
    * shape whose row groups fit in it reduces rows with shuffles.
    */
   readonly subgroupWidth?: number;
+  /**
+   * Candidate tile shapes per kernel, largest first, in place of the built-in ones (`TILE_SHAPES`): for tuning
+   * on a new device. Each must pass `tileShapeProblem`.
+   */
+  readonly shapes?: Partial<Record<KernelKind, readonly TileShape[]>>;
 }
 
 /** WebGPU's guaranteed minimums: a tiling that fits these runs on every device. */
 export const BASELINE_LIMITS: TilingLimits = { workgroupStorageBytes: 16384, invocations: 256 };
 
-interface Shape {
+/** A kernel's invocation layout; chooseTileConfig then picks residency and chunk widths for it. */
+export interface TileShape {
   readonly wg: number;
   readonly bm: number;
   readonly bn: number;
@@ -77,7 +85,7 @@ interface Shape {
  * invocation and at most 16 lanes per row group. dK/dV holds two score-sized tiles (P and dS), so its largest
  * shape takes 32 query rows at a time against 64 keys.
  */
-const SHAPES: Record<KernelKind, readonly Shape[]> = {
+export const TILE_SHAPES: Readonly<Record<KernelKind, readonly TileShape[]>> = deepFreeze({
   forward: [
     { wg: 256, bm: 64, bn: 64, rm: 4, km: 1 },
     { wg: 128, bm: 32, bn: 32, rm: 2, km: 1 },
@@ -93,12 +101,44 @@ const SHAPES: Record<KernelKind, readonly Shape[]> = {
     { wg: 128, bm: 32, bn: 32, rm: 2, km: 2 },
     { wg: 64, bm: 16, bn: 16, rm: 1, km: 1 },
   ],
-};
+});
 
 export const HEAD_DIM_ALIGN = 32;
 
 export function padHeadDim(d: number): number {
   return Math.max(HEAD_DIM_ALIGN, Math.ceil(d / HEAD_DIM_ALIGN) * HEAD_DIM_ALIGN);
+}
+
+/** The shapes are exported: frozen, so that no importer can change another's tiling. */
+function deepFreeze<T extends Record<string, readonly object[]>>(shapes: T): T {
+  for (const list of Object.values(shapes)) {
+    for (const shape of list) Object.freeze(shape);
+    Object.freeze(list);
+  }
+  return Object.freeze(shapes);
+}
+
+const isPowerOfTwo = (n: number) => Number.isSafeInteger(n) && n >= 1 && (n & (n - 1)) === 0;
+
+/**
+ * Why the kernels cannot run `shape` for `kind`, or null when they can: the layout rules the WGSL relies on
+ * (lanes per row group a power of two up to 16, so that they divide every 16-wide chunk and fit one butterfly;
+ * four consecutive keys per Philox call; whole key groups in dK/dV).
+ */
+export function tileShapeProblem(kind: KernelKind, shape: TileShape): string | null {
+  const { wg, bm, bn, rm, km } = shape;
+  for (const [name, value] of Object.entries({ wg, bm, bn, rm, km })) {
+    if (!(Number.isSafeInteger(value) && value >= 1)) return `${name} must be a positive integer`;
+  }
+  if (bm % rm !== 0) return 'bm must be a multiple of rm';
+  const tpr = rowThreads(shape);
+  if (!isPowerOfTwo(tpr) || tpr > 16) return `wg · rm / bm (lanes per row group, ${tpr}) must be 1, 2, 4, 8 or 16`;
+  if (bn % (4 * tpr) !== 0) return 'bn must be a multiple of 4 · lanes per row group';
+  if (kind !== 'dkdv') return km === 1 ? null : 'km must be 1 outside dkdv';
+  if (bn % km !== 0) return 'bn must be a multiple of km';
+  const tpc = keyThreads(shape);
+  if (!isPowerOfTwo(tpc) || tpc > 16) return `wg · km / bn (lanes per key group, ${tpc}) must be 1, 2, 4, 8 or 16`;
+  return null;
 }
 
 /** Lanes per row group in the score phase (invocations sharing the same query rows). */
@@ -192,9 +232,9 @@ export function chooseTileConfig(
 ): TileConfig {
   const dp = padHeadDim(headDim);
   const dvp = padHeadDim(headDimV);
-  const shapes = SHAPES[kind];
+  const shapes = limits.shapes?.[kind] ?? TILE_SHAPES[kind];
   for (const shape of shapes) {
-    if (shape.wg > limits.invocations) continue;
+    if (shape.wg > limits.invocations || tileShapeProblem(kind, shape) !== null) continue;
     const smallest = shape === shapes[shapes.length - 1] ? 16 : (limits.minChunk ?? 32);
     const subgroupRows = kind === 'forward' && rowThreads(shape) <= (limits.subgroupWidth ?? 0);
     for (const resident of [true, false]) {
@@ -206,8 +246,13 @@ export function chooseTileConfig(
       }
     }
   }
-  // The smallest shape with 16-wide chunks needs under 8 KiB, so this only fires for absurd limits.
-  throw new Error(`No tiling fits ${limits.workgroupStorageBytes} bytes of workgroup storage`);
+  // The smallest built-in shape with 16-wide chunks needs under 8 KiB, so this only fires for absurd limits or
+  // for candidate shapes that are all too big.
+  throw new FaError(
+    'E_LIMIT',
+    `No ${kind} tile shape fits ${limits.workgroupStorageBytes} bytes of workgroup storage and ${limits.invocations} invocations`,
+    { argument: 'tilingLimits' },
+  );
 }
 
 /** A stable string naming everything a configuration compiles into code. */
