@@ -76,6 +76,7 @@ if (!availability.available) {
   console.error(`cuda unavailable (${availability.reason}): ${availability.message}`);
   process.exit(2);
 }
+const cuda = availability; // narrowed: available
 const backend = createCudaBackend(backendOptions);
 const command = `node ${process.execArgv.join(' ')} ${process.argv.slice(1).join(' ')}`;
 console.log(`# fa cuda benchmark — ${backend.device.name} (sm_${backend.device.computeCapability.replace('.', '')})`);
@@ -163,6 +164,46 @@ function hostData(n: number, dtype: FloatDType, seed: number) {
 }
 
 const results: unknown[] = [];
+/** Writes everything so far: after every configuration, so a run stopped by a time limit keeps what it measured. */
+function writeJson(complete: boolean) {
+  if (!JSON_OUT) return;
+  const document = {
+    complete,
+    tool: 'packages/cuda/scripts/bench.ts',
+    command,
+    cwd: process.cwd(),
+    date: new Date().toISOString(),
+    node: process.version,
+    device: backend.device,
+    addon: { path: backend.addonPath, archs: cuda.archs },
+    cuda: { runtimeVersion: cuda.runtimeVersion, driverVersion: cuda.driverVersion },
+    workloads: { generator: 'scripts/workloads.mjs', version: GENERATOR_VERSION },
+    config: {
+      tokens: TOKENS,
+      heads: HEADS,
+      dims: DIMS,
+      dtypes: DTYPES,
+      layouts: LAYOUTS,
+      causal: CAUSAL,
+      backward: BACKWARD,
+      deterministic: DETERMINISTIC,
+      warmup: WARMUP,
+      iters: ITERS,
+      queued: QUEUED,
+      repeats: REPEATS,
+    },
+    timing: {
+      clock: 'host wall clock (performance.now); the addon exposes no CUDA events',
+      awaited:
+        'one call at a time, awaited: per-call uploads of cu_seqlens/work lists, allocations and completion wait included',
+      queued: `${QUEUED} calls issued back to back, awaited together, total / ${QUEUED}; calls run on libuv worker threads (UV_THREADPOOL_SIZE=${process.env.UV_THREADPOOL_SIZE ?? 'unset: 4'}) with per-thread streams, so kernels of different calls may overlap`,
+      flops: '4·Σ L²·H·D forward (halved when causal), 2.5× backward, 3.5× forward+backward',
+    },
+    results,
+  };
+  writeFileSync(JSON_OUT, `${JSON.stringify(document, null, 2)}\n`);
+}
+
 const rowsOut: string[] = [];
 const f = (x: number | null, digits = 2) => (x === null ? '—' : x.toFixed(digits));
 const e = (x: number | null | undefined) => (x === null || x === undefined ? '—' : x.toExponential(1));
@@ -268,6 +309,7 @@ for (const dtype of DTYPES) {
           errors: { out: errOut, lse: { maxAbs: errLse }, dq: errDq, sampledRows: sample.length },
         };
         results.push(result);
+        writeJson(false);
         const line = `| ${dtype} | ${D} | ${layout} | ${causal} | ${w.sequences} | ${f(forward.awaitedMs)} | ${f(forward.queuedMs)} | ${f(forward.queuedTflops ?? forward.awaitedTflops, 1)} | ${f(backward?.awaitedMs ?? null)} | ${f(backward?.queuedMs ?? null)} | ${f(forwardBackward?.queuedTflops ?? forwardBackward?.awaitedTflops ?? null, 1)} | ${e(errOut.maxAbs)} | ${e(errLse)} | ${e(errDq?.maxAbs)} |`;
         rowsOut.push(line);
         console.log(line);
@@ -285,41 +327,6 @@ console.log(
   '(TFLOP/s from the queued time when measured, else the awaited one; errors: max |x − float64 ref| on sampled rows)',
 );
 
-if (JSON_OUT) {
-  const document = {
-    tool: 'packages/cuda/scripts/bench.ts',
-    command,
-    cwd: process.cwd(),
-    date: new Date().toISOString(),
-    node: process.version,
-    device: backend.device,
-    addon: { path: backend.addonPath, archs: availability.archs },
-    cuda: { runtimeVersion: availability.runtimeVersion, driverVersion: availability.driverVersion },
-    workloads: { generator: 'scripts/workloads.mjs', version: GENERATOR_VERSION },
-    config: {
-      tokens: TOKENS,
-      heads: HEADS,
-      dims: DIMS,
-      dtypes: DTYPES,
-      layouts: LAYOUTS,
-      causal: CAUSAL,
-      backward: BACKWARD,
-      deterministic: DETERMINISTIC,
-      warmup: WARMUP,
-      iters: ITERS,
-      queued: QUEUED,
-      repeats: REPEATS,
-    },
-    timing: {
-      clock: 'host wall clock (performance.now); the addon exposes no CUDA events',
-      awaited:
-        'one call at a time, awaited: per-call uploads of cu_seqlens/work lists, allocations and completion wait included',
-      queued: `${QUEUED} calls issued back to back, awaited together, total / ${QUEUED}; calls run on libuv worker threads (UV_THREADPOOL_SIZE=${process.env.UV_THREADPOOL_SIZE ?? 'unset: 4'}) with per-thread streams, so kernels of different calls may overlap`,
-      flops: '4·Σ L²·H·D forward (halved when causal), 2.5× backward, 3.5× forward+backward',
-    },
-    results,
-  };
-  writeFileSync(JSON_OUT, `${JSON.stringify(document, null, 2)}\n`);
-  console.log(`wrote ${JSON_OUT}`);
-}
+writeJson(true);
+if (JSON_OUT) console.log(`wrote ${JSON_OUT}`);
 backend.destroy();

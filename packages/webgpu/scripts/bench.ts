@@ -301,31 +301,11 @@ console.log(
 );
 console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|');
 const results: Result[] = [];
-for (const dtype of DTYPES) {
-  for (const headDim of DIMS) {
-    // One set of random tensors per (dtype, head dim): generating them dominates the run time at 32k tokens.
-    const inputs = {
-      q: hostData(TOKENS * HEADS * headDim, dtype, 1),
-      k: hostData(TOKENS * KV_HEADS * headDim, dtype, 2),
-      v: hostData(TOKENS * KV_HEADS * headDim, dtype, 3),
-      dout: hostData(TOKENS * HEADS * headDim, dtype, 4),
-    };
-    for (const layout of LAYOUTS) {
-      for (const causal of CAUSAL) {
-        const r = await benchOne(backend, dtype, headDim, layout, causal, inputs);
-        results.push(r);
-        const f = (x: number | null, digits = 3) =>
-          x === null ? '—' : x < 1e-3 ? x.toPrecision(2) : x.toFixed(digits);
-        const e = (x: number | null) => (x === null ? '—' : x.toExponential(1));
-        console.log(
-          `| ${dtype} | ${headDim} | ${layout} | ${causal} | ${r.sequences} | ${f(r.forwardMs, 2)} | ${f(r.forwardTflops)} | ${f(r.backwardMs, 2)} | ${f(r.backwardTflops)} | ${f(r.forwardBackwardTflops)} | ${e(r.maxErrorOut)} | ${e(r.maxErrorLse)} | ${e(r.maxErrorDq)} |`,
-        );
-      }
-    }
-  }
-}
-if (JSON_OUT) {
+/** Writes everything so far: after every configuration, so a run stopped by a time limit keeps what it measured. */
+function writeJson(complete: boolean) {
+  if (!JSON_OUT) return;
   const document = {
+    complete,
     tool: 'packages/webgpu/scripts/bench.ts',
     command,
     date: new Date().toISOString(),
@@ -339,4 +319,30 @@ if (JSON_OUT) {
   };
   writeFileSync(JSON_OUT, `${JSON.stringify(document, null, 2)}\n`);
 }
+
+for (const dtype of DTYPES) {
+  for (const headDim of DIMS) {
+    // One set of random tensors per (dtype, head dim): generating them dominates the run time at 32k tokens.
+    const inputs = {
+      q: hostData(TOKENS * HEADS * headDim, dtype, 1),
+      k: hostData(TOKENS * KV_HEADS * headDim, dtype, 2),
+      v: hostData(TOKENS * KV_HEADS * headDim, dtype, 3),
+      dout: hostData(TOKENS * HEADS * headDim, dtype, 4),
+    };
+    for (const layout of LAYOUTS) {
+      for (const causal of CAUSAL) {
+        const r = await benchOne(backend, dtype, headDim, layout, causal, inputs);
+        results.push(r);
+        writeJson(false);
+        const f = (x: number | null, digits = 3) =>
+          x === null ? '—' : x < 1e-3 ? x.toPrecision(2) : x.toFixed(digits);
+        const e = (x: number | null) => (x === null ? '—' : x.toExponential(1));
+        console.log(
+          `| ${dtype} | ${headDim} | ${layout} | ${causal} | ${r.sequences} | ${f(r.forwardMs, 2)} | ${f(r.forwardTflops)} | ${f(r.backwardMs, 2)} | ${f(r.backwardTflops)} | ${f(r.forwardBackwardTflops)} | ${e(r.maxErrorOut)} | ${e(r.maxErrorLse)} | ${e(r.maxErrorDq)} |`,
+        );
+      }
+    }
+  }
+}
+writeJson(true);
 backend.destroy();
