@@ -154,12 +154,16 @@ function describeTiling(
 ) {
   const [bm, bn] = typeof forwardTile === 'number' ? [forwardTile, forwardTile] : forwardTile;
   describe(name, () => {
-    const backendName = `webgpu-${name.split(' ')[0]}`;
+    const backendName = `webgpu-${name
+      .toLowerCase()
+      .replace(/[^a-z0-9]+/g, '-')
+      .replace(/-+$/, '')}`;
     registerBackend(backendName, () => fresh({ tilingLimits }));
-    it(`uses ${bm}×${bn} forward tiles`, async () => {
+    it(`uses ${bm}×${bn} forward tiles${tilingLimits?.vec4 ? ' of vec4' : ''}`, async () => {
       const backend = (await getBackend(backendName)) as WebGpuBackend;
       const config = chooseTileConfig('forward', 128, 128, backend.tiling);
       expect([config.bm, config.bn]).toEqual([bm, bn]);
+      expect(config.vec4).toBe(tilingLimits?.vec4 === true);
     });
     for (const caseName of TILING_CASES) {
       it(caseName, async () => {
@@ -202,6 +206,16 @@ describeTiling(
     },
   },
   [64, 32],
+);
+
+// The forward's vec4 tiles (swizzled key rows, four columns per load), at both tile sizes this adapter runs.
+describeTiling('vec4 tiles, 32×32', { workgroupStorageBytes: 32768, invocations: 256, vec4: true }, 32);
+// Row groups of four lanes: on SwiftShader (subgroups of 4) this is also vec4 tiles with subgroup reductions.
+describeTiling('vec4 tiles, smallest shape', { workgroupStorageBytes: 16384, invocations: 64, vec4: true }, 16);
+describeTiling(
+  'vec4 tiles, largest shape',
+  { workgroupStorageBytes: 32768, invocations: 256, minChunk: 16, vec4: true },
+  64,
 );
 
 describe('tile shape options', () => {

@@ -123,6 +123,7 @@ function tilingOf(device: GPUDevice, caps: Partial<TilingLimits> | undefined, su
     ),
     ...(caps?.minChunk === undefined ? {} : { minChunk: caps.minChunk }),
     ...(caps?.shapes === undefined ? {} : { shapes: caps.shapes }),
+    ...(caps?.vec4 === undefined ? {} : { vec4: caps.vec4 }),
   };
 }
 

@@ -32,13 +32,16 @@ export function checkWebGpuOptions(options: unknown): asserts options is WebGpuB
   checkOptionsBag(
     limits,
     'options.tilingLimits',
-    'an object { workgroupStorageBytes?, invocations?, minChunk?, shapes? }',
+    'an object { workgroupStorageBytes?, invocations?, minChunk?, shapes?, vec4? }',
   );
   for (const key of TILING_LIMITS) {
     const value = limits[key];
     if (value !== undefined && !(typeof value === 'number' && Number.isSafeInteger(value) && value > 0)) {
       throw expectationError('E_VALUE', `options.tilingLimits.${key}`, 'a positive integer', describeValue(value));
     }
+  }
+  if (limits.vec4 !== undefined && typeof limits.vec4 !== 'boolean') {
+    throw expectationError('E_VALUE', 'options.tilingLimits.vec4', 'a boolean', describeValue(limits.vec4));
   }
   if (limits.shapes !== undefined) checkShapes(limits.shapes);
 }

@@ -58,6 +58,27 @@ export function stageLoad(s: StageLoad): string {
       }`;
 }
 
+/**
+ * `stageLoad` into an array of vec4: each invocation fills four consecutive columns of a row with one store.
+ * `rowPosition` (an expression of `rr`) places block row `rr` elsewhere in the tile, for swizzled layouts.
+ * `width` and `targetColumn` must be multiples of 4.
+ */
+export function stageLoad4(s: StageLoad & { readonly rowPosition?: string }): string {
+  return /* wgsl */ `
+      for (var e = t; e < ${s.rows} * (${s.width} / 4u); e = e + WG) {
+        let rr = e / (${s.width} / 4u);
+        let d0 = 4u * (e % (${s.width} / 4u));
+        var x = vec4<f32>(0.0);
+        for (var k = 0u; k < 4u; k = k + 1u) {
+          let d = d0 + k;
+          if (rr < ${s.rowLimit} && ${s.column} + d < ${s.columnLimit}) {
+            x[k] = ${s.load};
+          }
+        }
+        ${s.target}[${s.rowPosition ?? 'rr'} * ${s.stride} + (${s.targetColumn ?? '0u'} + d0) / 4u] = x;
+      }`;
+}
+
 /** `var name: array<f32, size>` zeroed explicitly: some compilers do not re-zero a var declared in a loop. */
 export function zeroedArray(name: string, size: string, indent = '  '): string {
   return `${indent}var ${name}: array<f32, ${size}>;

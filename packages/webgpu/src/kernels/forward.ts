@@ -2,7 +2,7 @@ import type { FloatDType } from '@fa/core';
 import { rowThreads, type TileConfig } from '../plan/config.js';
 import type { BindingSpec } from '../wgsl/bindings.js';
 import type { ScoreFeatures } from '../wgsl/scores.js';
-import { attentionPrelude, dropoutWords, queryTileItem, stageLoad, zeroedArray } from './common.js';
+import { attentionPrelude, dropoutWords, queryTileItem, stageLoad, stageLoad4, zeroedArray } from './common.js';
 
 export function forwardBindings(dtype: FloatDType): BindingSpec[] {
   return [
@@ -15,6 +15,89 @@ export function forwardBindings(dtype: FloatDType): BindingSpec[] {
     // +inf must be written as bits, so lse is raw words.
     { name: 'lse', kind: { type: 'words-out' } },
   ];
+}
+
+/** S += Q Kᵀ over one staged chunk, a column at a time. */
+function scoreProductScalar(resident: boolean): string {
+  return /* wgsl */ `
+      for (var d = 0u; d < DC; d = d + 1u) {
+        var kd: array<f32, NS>;
+        for (var x = 0u; x < NS; x = x + 1u) {
+          kd[x] = kv_tile[col_of(lane, x) * KV_TILE_S + d];
+        }
+        for (var u = 0u; u < RM; u = u + 1u) {
+          let qv = q_tile[(rg + RG * u) * Q_TILE_S + ${resident ? 'dc + ' : ''}d];
+          for (var x = 0u; x < NS; x = x + 1u) {
+            s[u * NS + x] = s[u * NS + x] + qv * kd[x];
+          }
+        }
+      }`;
+}
+
+/**
+ * S += Q Kᵀ four columns per load. Key rows are stored at `key_pos`, so the rows one x asks for across the lanes
+ * (keys 4·lane + const) are consecutive rows of the tile rather than every fourth: with a stride of an odd number
+ * of vec4s they then sit in different banks.
+ */
+function scoreProductVec4(resident: boolean): string {
+  return /* wgsl */ `
+      for (var d4 = 0u; d4 < DC / 4u; d4 = d4 + 1u) {
+        var kd: array<vec4<f32>, NS>;
+        for (var x = 0u; x < NS; x = x + 1u) {
+          kd[x] = kv_tile[((x & 3u) * (BN / 4u) + lane + TPR * (x >> 2u)) * KV_TILE_S + d4];
+        }
+        for (var u = 0u; u < RM; u = u + 1u) {
+          let qv = q_tile[(rg + RG * u) * Q_TILE_S + ${resident ? 'dc / 4u + ' : ''}d4];
+          for (var x = 0u; x < NS; x = x + 1u) {
+            s[u * NS + x] = s[u * NS + x] + dot(qv, kd[x]);
+          }
+        }
+      }`;
+}
+
+/** O += P V over one staged chunk of V, a key at a time. */
+function valueProductScalar(): string {
+  return /* wgsl */ `
+      for (var jj = 0u; jj < cols; jj = jj + 1u) {
+        var vj: array<f32, VC / TPR>;
+        for (var c = 0u; c < VC / TPR; c = c + 1u) {
+          vj[c] = kv_tile[jj * KV_TILE_S + lane + TPR * c];
+        }
+        for (var u = 0u; u < RM; u = u + 1u) {
+          let pr = probs[(rg + RG * u) * PROBS_S + jj];
+          for (var c = 0u; c < VC / TPR; c = c + 1u) {
+            o[u * NO + vc / TPR + c] = o[u * NO + vc / TPR + c] + pr * vj[c];
+          }
+        }
+      }`;
+}
+
+/**
+ * O += P V reading four probabilities per load. Keys past `cols` in the last group add nothing: their
+ * probabilities are 0 and their V rows were staged as zeros.
+ */
+function valueProductVec4(): string {
+  return /* wgsl */ `
+      for (var j4 = 0u; j4 < (cols + 3u) / 4u; j4 = j4 + 1u) {
+        var p4: array<vec4<f32>, RM>;
+        for (var u = 0u; u < RM; u = u + 1u) {
+          p4[u] = probs[(rg + RG * u) * PROBS_S + j4];
+        }
+        for (var w = 0u; w < 4u; w = w + 1u) {
+          let jj = 4u * j4 + w;
+          var vj: array<f32, VC / TPR>;
+          for (var c = 0u; c < VC / TPR; c = c + 1u) {
+            let col = lane + TPR * c;
+            vj[c] = kv_tile[jj * KV_TILE_S + col / 4u][col % 4u];
+          }
+          for (var u = 0u; u < RM; u = u + 1u) {
+            let pr = p4[u][w];
+            for (var c = 0u; c < VC / TPR; c = c + 1u) {
+              o[u * NO + vc / TPR + c] = o[u * NO + vc / TPR + c] + pr * vj[c];
+            }
+          }
+        }
+      }`;
 }
 
 /**
@@ -80,8 +163,10 @@ export function forwardWgsl(c: TileConfig, dtype: FloatDType, f: ScoreFeatures):
   const tpr = rowThreads(c);
   const sg = c.subgroupRows;
   const qIndex = '((q_start + row0 + rr) * p.num_heads + h) * head_dim';
+  const v4 = c.vec4;
+  const stage = v4 ? stageLoad4 : stageLoad;
   const loadQ = (targetColumn: string) =>
-    stageLoad({
+    stage({
       target: 'q_tile',
       stride: 'Q_TILE_S',
       targetColumn,
@@ -96,6 +181,7 @@ export function forwardWgsl(c: TileConfig, dtype: FloatDType, f: ScoreFeatures):
 ${attentionPrelude(c, forwardBindings(dtype), f, `const NO: u32 = ${c.dvp / tpr}u;   // output columns per row per invocation`)}
 ${sg ? subgroupRowReductions(tpr) : sharedRowReductions()}
 
+${v4 ? '// Where key row `col` of a tile is stored (see scoreProductVec4).\nfn key_pos(col: u32) -> u32 { return (col & 3u) * (BN / 4u) + (col >> 2u); }\n' : ''}
 // The running sum of an owned row after a key tile, and its output columns rescaled to the new maximum.
 fn rescale_row(u: u32, tile_sum: f32, alpha: f32, l: ptr<function, array<f32, RM>>, o: ptr<function, array<f32, RM * NO>>) {
   (*l)[u] = (*l)[u] * alpha + tile_sum;
@@ -133,7 +219,7 @@ ${zeroedArray('o', 'RM * NO')}
 
     // S = Q K^T for this tile, the head dim streamed in chunks of DC.
 ${zeroedArray('s', 'RM * NS', '    ')}
-    for (var dc = 0u; dc < DP; dc = dc + DC) {${c.resident ? '' : loadQ('0u')}${stageLoad({
+    for (var dc = 0u; dc < DP; dc = dc + DC) {${c.resident ? '' : loadQ('0u')}${stage({
       target: 'kv_tile',
       stride: 'KV_TILE_S',
       rows: 'BN',
@@ -142,20 +228,9 @@ ${zeroedArray('s', 'RM * NS', '    ')}
       column: 'dc',
       columnLimit: 'head_dim',
       load: 'load_k(((k_start + col0 + rr) * p.num_heads_k + kvh) * head_dim + dc + d)',
+      ...(v4 ? { rowPosition: 'key_pos(rr)' } : {}),
     })}
-      workgroupBarrier();
-      for (var d = 0u; d < DC; d = d + 1u) {
-        var kd: array<f32, NS>;
-        for (var x = 0u; x < NS; x = x + 1u) {
-          kd[x] = kv_tile[col_of(lane, x) * KV_TILE_S + d];
-        }
-        for (var u = 0u; u < RM; u = u + 1u) {
-          let qv = q_tile[(rg + RG * u) * Q_TILE_S + ${c.resident ? 'dc + ' : ''}d];
-          for (var x = 0u; x < NS; x = x + 1u) {
-            s[u * NS + x] = s[u * NS + x] + qv * kd[x];
-          }
-        }
-      }
+      workgroupBarrier();${v4 ? scoreProductVec4(c.resident) : scoreProductScalar(c.resident)}
       workgroupBarrier();
     }
 
@@ -197,7 +272,7 @@ ${
       let i = i32(row0 + r);
       var local_sum = 0.0;
       for (var g = 0u; g < NS / 4u; g = g + 1u) {
-        ${f.dropout ? dropoutWords('(col0 >> 2u) + lane + TPR * g') : ''}
+        ${f.dropout ? dropoutWords('(col0 >> 2u) + lane + TPR * g') : ''}${v4 ? '\n        var p4 = vec4<f32>(0.0);' : ''}
         for (var w = 0u; w < 4u; w = w + 1u) {
           let x = g * 4u + w;
           var pr = 0.0;
@@ -207,8 +282,8 @@ ${
           // The normaliser sums the undropped probabilities; only what multiplies V is dropped.
           local_sum = local_sum + pr;
           ${f.dropout ? 'pr = select(0.0, pr * p.keep_scale, words[w] >= p.threshold);' : ''}
-          probs[r * PROBS_S + col_of(lane, x)] = pr;
-        }
+          ${v4 ? 'p4[w] = pr;' : 'probs[r * PROBS_S + col_of(lane, x)] = pr;'}
+        }${v4 ? '\n        // The four keys of group g are one vec4 of the row.\n        probs[r * PROBS_S + lane + TPR * g] = p4;' : ''}
       }
       alpha[u] = exp(m[u] - m_new[u]);
       m[u] = m_new[u];
@@ -226,7 +301,7 @@ ${
 }
 
     // O += P V, the value head dim streamed in chunks of VC.
-    for (var vc = 0u; vc < DVP; vc = vc + VC) {${stageLoad({
+    for (var vc = 0u; vc < DVP; vc = vc + VC) {${stage({
       target: 'kv_tile',
       stride: 'KV_TILE_S',
       rows: 'BN',
@@ -236,19 +311,7 @@ ${
       columnLimit: 'head_dim_v',
       load: 'load_v(((k_start + col0 + rr) * p.num_heads_k + kvh) * head_dim_v + vc + d)',
     })}
-      workgroupBarrier();
-      for (var jj = 0u; jj < cols; jj = jj + 1u) {
-        var vj: array<f32, VC / TPR>;
-        for (var c = 0u; c < VC / TPR; c = c + 1u) {
-          vj[c] = kv_tile[jj * KV_TILE_S + lane + TPR * c];
-        }
-        for (var u = 0u; u < RM; u = u + 1u) {
-          let pr = probs[(rg + RG * u) * PROBS_S + jj];
-          for (var c = 0u; c < VC / TPR; c = c + 1u) {
-            o[u * NO + vc / TPR + c] = o[u * NO + vc / TPR + c] + pr * vj[c];
-          }
-        }
-      }
+      workgroupBarrier();${v4 ? valueProductVec4() : valueProductScalar()}
       workgroupBarrier();
     }
   }

@@ -44,6 +44,11 @@ export interface TileConfig {
    * through workgroup memory (which saves the `part` array and two barriers per key tile).
    */
   readonly subgroupRows: boolean;
+  /**
+   * forward: the query, key/value and probability tiles are arrays of vec4 in workgroup memory, so the score
+   * product reads four head-dim columns per load and P·V four probabilities per load (see kernels/forward.ts).
+   */
+  readonly vec4: boolean;
 }
 
 /** The limits tiling must respect. */
@@ -65,6 +70,8 @@ export interface TilingLimits {
    * on a new device. Each must pass `tileShapeProblem`.
    */
   readonly shapes?: Partial<Record<KernelKind, readonly TileShape[]>>;
+  /** The forward's vec4 tiles (`TileConfig.vec4`); off by default until measured on GPUs. */
+  readonly vec4?: boolean;
 }
 
 /** WebGPU's guaranteed minimums: a tiling that fits these runs on every device. */
@@ -151,10 +158,11 @@ export function keyThreads(c: Pick<TileConfig, 'wg' | 'bn' | 'km'>): number {
   return (c.wg * c.km) / c.bn;
 }
 
-/** One `var<workgroup>` array of f32: `rows × stride` floats. */
+/** One `var<workgroup>` array: `rows × stride` elements, f32 or (with `vec4`) vec4<f32>. */
 export interface SharedArray {
   readonly rows: number;
   readonly stride: number;
+  readonly vec4?: boolean;
 }
 
 /**
@@ -167,6 +175,15 @@ export function sharedLayout(c: TileConfig): Record<string, SharedArray> {
   const scores = { rows: bm, stride: bn + 1 };
   switch (c.kind) {
     case 'forward':
+      if (c.vec4) {
+        // Strides in vec4s, padded by one so that the rows consecutive lanes read start in different banks.
+        return {
+          q_tile: { rows: bm, stride: (resident ? dp : dc) / 4 + 1, vec4: true },
+          kv_tile: { rows: bn, stride: Math.max(dc, vc) / 4 + 1, vec4: true },
+          probs: { rows: bm, stride: bn / 4 + 1, vec4: true },
+          ...(c.subgroupRows ? {} : { part: { rows: bm, stride: rowThreads(c) } }),
+        };
+      }
       return {
         q_tile: { rows: bm, stride: (resident ? dp : dc) + 1 },
         kv_tile: { rows: bn, stride: stage },
@@ -198,7 +215,7 @@ export function sharedLayout(c: TileConfig): Record<string, SharedArray> {
 
 /** Floats of workgroup memory a configuration declares. */
 export function sharedFloats(c: TileConfig): number {
-  return Object.values(sharedLayout(c)).reduce((sum, a) => sum + a.rows * a.stride, 0);
+  return Object.values(sharedLayout(c)).reduce((sum, a) => sum + a.rows * a.stride * (a.vec4 ? 4 : 1), 0);
 }
 
 /** WGSL declarations of `sharedLayout(c)`, with a stride constant `<NAME>_S` per array. */
@@ -206,7 +223,7 @@ export function sharedWgsl(c: TileConfig): string {
   return Object.entries(sharedLayout(c))
     .map(
       ([name, a]) =>
-        `const ${name.toUpperCase()}_S: u32 = ${a.stride}u;\nvar<workgroup> ${name}: array<f32, ${a.rows * a.stride}>;`,
+        `const ${name.toUpperCase()}_S: u32 = ${a.stride}u;\nvar<workgroup> ${name}: array<${a.vec4 ? 'vec4<f32>' : 'f32'}, ${a.rows * a.stride}>;`,
     )
     .join('\n');
 }
@@ -237,10 +254,11 @@ export function chooseTileConfig(
     if (shape.wg > limits.invocations || tileShapeProblem(kind, shape) !== null) continue;
     const smallest = shape === shapes[shapes.length - 1] ? 16 : (limits.minChunk ?? 32);
     const subgroupRows = kind === 'forward' && rowThreads(shape) <= (limits.subgroupWidth ?? 0);
+    const vec4 = kind === 'forward' && limits.vec4 === true;
     for (const resident of [true, false]) {
       for (const dc of chunkSizes(dp).filter((size) => size >= smallest)) {
         for (const vc of chunkSizes(dvp).filter((size) => size >= smallest)) {
-          const config: TileConfig = { kind, ...shape, dp, dvp, dc, vc, resident, subgroupRows };
+          const config: TileConfig = { kind, ...shape, dp, dvp, dc, vc, resident, subgroupRows, vec4 };
           if (sharedFloats(config) * 4 <= limits.workgroupStorageBytes) return config;
         }
       }
@@ -257,5 +275,5 @@ export function chooseTileConfig(
 
 /** A stable string naming everything a configuration compiles into code. */
 export function configKey(c: TileConfig): string {
-  return `${c.kind}:wg${c.wg}:m${c.bm}:n${c.bn}:r${c.rm}:k${c.km}:d${c.dp}:dv${c.dvp}:c${c.dc}:vc${c.vc}:${c.resident ? 'res' : 'stream'}${c.subgroupRows ? ':sg' : ''}`;
+  return `${c.kind}:wg${c.wg}:m${c.bm}:n${c.bn}:r${c.rm}:k${c.km}:d${c.dp}:dv${c.dvp}:c${c.dc}:vc${c.vc}:${c.resident ? 'res' : 'stream'}${c.subgroupRows ? ':sg' : ''}${c.vec4 ? ':v4' : ''}`;
 }
