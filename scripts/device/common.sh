@@ -10,6 +10,8 @@ OUT=$(realpath -m "${OUT:-$FA_ROOT/device-out}")
 mkdir -p "$OUT"
 FA_KIT=${FA_KIT:-$FA_ROOT/.gpu-kit}
 FA_BUDGET_S=${FA_BUDGET_S:-540}
+# Plain logs: no colour codes from vitest and friends.
+export NO_COLOR=1
 FA_START=$(date +%s)
 LOG="$OUT/$FA_NAME.log"
 : >"$LOG"
