@@ -28,10 +28,11 @@ source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 TOKENS=${FA_BENCH_TOKENS:-32768}
 HEADS=${FA_BENCH_HEADS:-16}
 TORCH_CMD=${FA_TORCH_CMD:-python3 packages/cuda/scripts/torch_varlen_bench.py}
-DRY=${FA_CUDA_DRY_ADDON:+--addon $(realpath "$FA_CUDA_DRY_ADDON")}
+DRY=${FA_CUDA_DRY_ADDON:+--addon $(realpath -m "$FA_CUDA_DRY_ADDON")}
 TSX="node --conditions=@fa/source --import tsx"
 SANITIZER=$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer /usr/local/cuda/compute-sanitizer/compute-sanitizer 2>/dev/null | head -1)
-export FA_REQUIRE_CUDA=1
+# The conformance suite must find the GPU; the build tests must find the addon and the emulator (from the kit).
+export FA_REQUIRE_CUDA=1 FA_REQUIRE_CUDA_BUILD=1
 
 install_addon() {
   mkdir -p packages/cuda/build/Release packages/cuda/build/emu/Release &&
