@@ -19,6 +19,7 @@
 #   FA_BENCH_ARGS    extra arguments for scripts/bench.ts (e.g. "--iters 10 --dims 128")
 #   FA_TORCH_ARGS    extra arguments for torch_varlen_bench.py
 #   FA_TORCH_CMD     [python3 packages/cuda/scripts/torch_varlen_bench.py]
+#   FA_SMOKE_ARGS    extra arguments for scripts/smoke.ts (e.g. "--big-tokens 256" on the emulator)
 #   FA_CUDA_DRY_ADDON  a path: smoke, bench and the sanitizers use this addon (e.g. the CPU emulator, for a dry run
 #                    of the plumbing where there is no GPU); the kit's GPU addon is still installed for the tests
 FA_NAME=cuda
@@ -51,7 +52,7 @@ log "python: $(python3 -c 'import sys, torch; print(sys.version.split()[0], "tor
 
 phase kit 30 'node scripts/device/build-kit.mjs --check'
 phase test 240 'cd packages/cuda && node ../../node_modules/vitest/vitest.mjs run'
-phase smoke 120 "cd packages/cuda && $TSX scripts/smoke.ts $DRY"
+phase smoke 120 "cd packages/cuda && $TSX scripts/smoke.ts ${FA_SMOKE_ARGS:-} $DRY"
 if [[ -n $SANITIZER ]]; then
   phase memcheck 150 "cd packages/cuda && '$SANITIZER' --tool memcheck --error-exitcode 1 $TSX scripts/smoke.ts --case zero-length --no-extras $DRY"
   phase racecheck 120 "cd packages/cuda && '$SANITIZER' --tool racecheck --error-exitcode 1 $TSX scripts/smoke.ts --case zero-length --no-extras $DRY" optional
