@@ -12,8 +12,10 @@
 #   bench      scripts/bench.ts on the shared workloads → $OUT/cuda-bench.json
 #   torch      torch_varlen_bench.py on the same cu_seqlens → $OUT/torch-bench.json
 #   merge      one table with fa / PyTorch ratios → $OUT/cuda-vs-torch.json
+#   ncu        kernel times from Nsight Compute (gpu__time_duration, clocks and caches left alone) for uniform,
+#              D = 128, causal and not → $OUT/cuda-ncu.json (optional): what the wall times above cannot separate
 #
-# Files under $OUT: cuda.log, cuda-bench.json, torch-bench.json, cuda-vs-torch.json.
+# Files under $OUT: cuda.log, cuda-bench.json, torch-bench.json, cuda-vs-torch.json, cuda-ncu.json.
 # Environment (defaults in brackets):
 #   FA_BENCH_TOKENS [32768], FA_BENCH_HEADS [16]   the workloads for both benchmarks
 #   FA_BENCH_ARGS    extra arguments for scripts/bench.ts (e.g. "--iters 10 --dims 128")
@@ -32,6 +34,7 @@ TORCH_CMD=${FA_TORCH_CMD:-python3 packages/cuda/scripts/torch_varlen_bench.py}
 DRY=${FA_CUDA_DRY_ADDON:+--addon $(realpath -m "$FA_CUDA_DRY_ADDON")}
 TSX="node --conditions=@fa/source --import tsx"
 SANITIZER=$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer /usr/local/cuda/compute-sanitizer/compute-sanitizer 2>/dev/null | head -1)
+NCU=$(command -v ncu || ls /usr/local/cuda/bin/ncu /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -1)
 # The conformance suite must find the GPU; the build tests must find the addon and the emulator (from the kit).
 export FA_REQUIRE_CUDA=1 FA_REQUIRE_CUDA_BUILD=1
 
@@ -46,7 +49,7 @@ if install_addon; then log "addon: packages/cuda/build/Release/fa_cuda.node (and
   log "addon: could not unpack the kit's addon"
   FAILED=1
 fi
-log "nvcc: $(nvcc --version 2>/dev/null | tail -1 || echo none); compute-sanitizer: ${SANITIZER:-none}"
+log "nvcc: $(nvcc --version 2>/dev/null | tail -1 || echo none); compute-sanitizer: ${SANITIZER:-none}; ncu: ${NCU:-none}"
 log "python: $(python3 -c 'import sys, torch; print(sys.version.split()[0], "torch", torch.__version__, "cuda", torch.version.cuda)' 2>&1 | tail -1)"
 [[ -n $DRY ]] && log "dry run: smoke, sanitizers and bench use $DRY"
 
@@ -62,4 +65,13 @@ fi
 phase bench 240 "node scripts/workloads.mjs --tokens $TOKENS --heads $HEADS --out /tmp/fa-workloads.json && cd packages/cuda && $TSX scripts/bench.ts --tokens $TOKENS --heads $HEADS --json '$OUT/cuda-bench.json' ${FA_BENCH_ARGS:-} $DRY"
 phase torch 180 "[ -s /tmp/fa-workloads.json ] || node scripts/workloads.mjs --tokens $TOKENS --heads $HEADS --out /tmp/fa-workloads.json; PYTHONUNBUFFERED=1 $TORCH_CMD --workloads /tmp/fa-workloads.json --json '$OUT/torch-bench.json' ${FA_TORCH_ARGS:-}"
 phase merge 30 "node scripts/device/merge-cuda-torch.mjs '$OUT/cuda-bench.json' '$OUT/torch-bench.json' --out '$OUT/cuda-vs-torch.json'"
+# Two single-configuration bench runs under ncu: every launch's kernel time, summarised per kernel.
+NCU_RUN="'$NCU' --clock-control none --cache-control none --print-units base --metrics gpu__time_duration.sum --csv --page raw"
+NCU_BENCH="$TSX scripts/bench.ts --tokens $TOKENS --heads $HEADS --dims 128 --layouts uniform --warmup 1 --iters 3 --queued 0 $DRY"
+if [[ -n $NCU ]]; then
+  phase ncu 150 "cd packages/cuda && for c in false true; do $NCU_RUN --log-file /tmp/fa-ncu-\$c.csv $NCU_BENCH --causal \$c --json /tmp/fa-ncu-bench-\$c.json || exit 1; done && node ../../scripts/device/ncu-summary.mjs uniform-d128=/tmp/fa-ncu-false.csv:/tmp/fa-ncu-bench-false.json uniform-d128-causal=/tmp/fa-ncu-true.csv:/tmp/fa-ncu-bench-true.json --out '$OUT/cuda-ncu.json'" optional
+elif wanted ncu; then
+  log "=== ncu: skipped (ncu not found: PATH, /usr/local/cuda/bin, /opt/nvidia/nsight-compute)"
+  record ncu skipped 0 "ncu not found"
+fi
 summary
