@@ -22,7 +22,14 @@
  *   --smoke           tiny sizes for a CPU adapter (SwiftShader): 512 tokens, 2 heads, 1 warm-up, 2 runs
  *   --dawn-toggles a,b  extra Dawn toggles for the Node `webgpu` package (e.g. vulkan_enable_f16_on_nvidia,
  *                     allow_unsafe_apis), added to the backend's own disable_workgroup_init
+ *   --no-subgroups    reduce rows through workgroup memory even where subgroups qualify
+ *   --vec4            the forward's vec4 tiles (tilingLimits.vec4)
+ *   --shapes SPEC     candidate tile shapes in place of the built-in ones, e.g.
+ *                     'forward=128x64x32x4,256x64x64x4;dq=256x64x64x4;dkdv=256x32x64x2x4' (wg x bm x bn x rm [x km])
  *   --json FILE       also write the results as JSON
+ *
+ * The last three are for tuning: run the same workload once per variant and compare. Each row records the tile
+ * configuration the kernels compiled with.
  *
  * Speed numbers are only meaningful on a real GPU; on SwiftShader this is a smoke test of the script.
  */
@@ -38,7 +45,8 @@ import {
   normals,
   workload,
 } from '../../../scripts/workloads.mjs';
-import { createWebGpuBackend, type WebGpuBackend } from '../src/index.js';
+import { createWebGpuBackend, type TileShape, type TilingLimits, type WebGpuBackend } from '../src/index.js';
+import { chooseTileConfig, configKey, type KernelKind } from '../src/plan/config.js';
 import { sampledReference } from './sampled-reference.js';
 
 const argv = process.argv.slice(2);
@@ -163,6 +171,8 @@ interface Result {
   maxErrorOut: number;
   maxErrorLse: number;
   maxErrorDq: number | null;
+  /** What the forward, dQ and dK/dV kernels compiled with (plan/config.ts configKey). */
+  tiles: string[];
 }
 
 /** Host data in the storage dtype; `values` is what the kernels read, decoded, for the reference. */
@@ -271,6 +281,9 @@ async function benchOne(
     maxErrorOut: errOut,
     maxErrorLse: errLse,
     maxErrorDq: BACKWARD ? errDq : null,
+    tiles: (['forward', 'dq', 'dkdv'] as const).map((kind) =>
+      configKey(chooseTileConfig(kind, problem.headDim, problem.headDimV, backend.tiling)),
+    ),
   };
 }
 
@@ -284,9 +297,27 @@ async function gpuWithToggles(toggles: string[]): Promise<GPU> {
   return mod.create([`enable-dawn-features=${['disable_workgroup_init', ...toggles].join(',')}`]);
 }
 
+/** `--shapes` as `tilingLimits.shapes`; the backend checks each shape and names a bad one. */
+function parseShapes(spec: string): TilingLimits['shapes'] {
+  if (!spec) return undefined;
+  const shapes: Partial<Record<KernelKind, TileShape[]>> = {};
+  for (const part of spec.split(';')) {
+    const [kind, list] = part.split('=') as [KernelKind, string | undefined];
+    shapes[kind] = (list ?? '').split(',').map((text) => {
+      const [wg, bm, bn, rm, km = 1] = text.split('x').map(Number);
+      return { wg, bm, bn, rm, km } as TileShape;
+    });
+  }
+  return shapes;
+}
+
+const SHAPES = parseShapes(option('--shapes', ''));
+const VEC4 = has('--vec4');
 const command = `node ${process.execArgv.join(' ')} ${process.argv.slice(1).join(' ')}`;
 const backend = await createWebGpuBackend({
   checkErrors: false,
+  subgroups: !has('--no-subgroups'),
+  tilingLimits: { ...(SHAPES ? { shapes: SHAPES } : {}), ...(VEC4 ? { vec4: true } : {}) },
   ...(DAWN_TOGGLES.length ? { gpu: await gpuWithToggles(DAWN_TOGGLES) } : {}),
 });
 console.log(`# fa webgpu benchmark — ${backend.adapterInfo}`);
