@@ -33,8 +33,8 @@ HEADS=${FA_BENCH_HEADS:-16}
 TORCH_CMD=${FA_TORCH_CMD:-python3 packages/cuda/scripts/torch_varlen_bench.py}
 DRY=${FA_CUDA_DRY_ADDON:+--addon $(realpath -m "$FA_CUDA_DRY_ADDON")}
 TSX="node --conditions=@fa/source --import tsx"
-SANITIZER=$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer /usr/local/cuda/compute-sanitizer/compute-sanitizer 2>/dev/null | head -1)
-NCU=$(command -v ncu || ls /usr/local/cuda/bin/ncu /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -1)
+SANITIZER=$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer /usr/local/cuda/compute-sanitizer/compute-sanitizer /usr/local/cuda-*/bin/compute-sanitizer /usr/local/cuda-*/compute-sanitizer/compute-sanitizer 2>/dev/null | head -1)
+NCU=$(command -v ncu || ls /usr/local/cuda/bin/ncu /usr/local/cuda-*/bin/ncu /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -1)
 # The conformance suite must find the GPU; the build tests must find the addon and the emulator (from the kit).
 export FA_REQUIRE_CUDA=1 FA_REQUIRE_CUDA_BUILD=1
 
@@ -60,7 +60,7 @@ if [[ -n $SANITIZER ]]; then
   phase memcheck 150 "cd packages/cuda && '$SANITIZER' --tool memcheck --error-exitcode 1 $TSX scripts/smoke.ts --case zero-length --no-extras $DRY"
   phase racecheck 120 "cd packages/cuda && '$SANITIZER' --tool racecheck --error-exitcode 1 $TSX scripts/smoke.ts --case zero-length --no-extras $DRY" optional
 else
-  phase memcheck 10 'echo "compute-sanitizer not found (PATH, /usr/local/cuda/bin, /usr/local/cuda/compute-sanitizer)"; exit 1'
+  phase memcheck 10 'echo "compute-sanitizer not found (PATH, /usr/local/cuda*/bin, /usr/local/cuda*/compute-sanitizer)"; exit 1'
 fi
 phase bench 240 "node scripts/workloads.mjs --tokens $TOKENS --heads $HEADS --out /tmp/fa-workloads.json && cd packages/cuda && $TSX scripts/bench.ts --tokens $TOKENS --heads $HEADS --json '$OUT/cuda-bench.json' ${FA_BENCH_ARGS:-} $DRY"
 phase torch 180 "[ -s /tmp/fa-workloads.json ] || node scripts/workloads.mjs --tokens $TOKENS --heads $HEADS --out /tmp/fa-workloads.json; PYTHONUNBUFFERED=1 $TORCH_CMD --workloads /tmp/fa-workloads.json --json '$OUT/torch-bench.json' ${FA_TORCH_ARGS:-}"
