@@ -79,6 +79,39 @@ export function stageLoad4(s: StageLoad & { readonly rowPosition?: string }): st
       }`;
 }
 
+export interface WeightedKeySum {
+  /** Accumulator of `perRow` values per owned row: row u's column `lane + TPR · c` of this chunk is at
+   * `u * perRow + chunk / TPR + c`. */
+  readonly acc: string;
+  readonly perRow: string;
+  /** Workgroup array of per-(row, key) weights (P, dS) and its row stride constant. */
+  readonly weights: string;
+  readonly weightsStride: string;
+  /** First column and width of the chunk of keys' rows staged in `kv_tile`. */
+  readonly chunk: string;
+  readonly width: string;
+}
+
+/**
+ * `acc[row] += Σ_key weights[row, key] · kv_tile[key]` over the staged keys (O += P·V, dQ += dS·K), one key at a
+ * time: each lane reads its columns of the key's row once and uses them for all of its rows.
+ */
+export function weightedKeySum(w: WeightedKeySum): string {
+  return /* wgsl */ `
+      for (var jj = 0u; jj < cols; jj = jj + 1u) {
+        var kv_row: array<f32, ${w.width} / TPR>;
+        for (var c = 0u; c < ${w.width} / TPR; c = c + 1u) {
+          kv_row[c] = kv_tile[jj * KV_TILE_S + lane + TPR * c];
+        }
+        for (var u = 0u; u < RM; u = u + 1u) {
+          let weight = ${w.weights}[(rg + RG * u) * ${w.weightsStride} + jj];
+          for (var c = 0u; c < ${w.width} / TPR; c = c + 1u) {
+            ${w.acc}[u * ${w.perRow} + ${w.chunk} / TPR + c] = ${w.acc}[u * ${w.perRow} + ${w.chunk} / TPR + c] + weight * kv_row[c];
+          }
+        }
+      }`;
+}
+
 /** `var name: array<f32, size>` zeroed explicitly: some compilers do not re-zero a var declared in a loop. */
 export function zeroedArray(name: string, size: string, indent = '  '): string {
   return `${indent}var ${name}: array<f32, ${size}>;

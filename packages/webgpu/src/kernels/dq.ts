@@ -2,7 +2,7 @@ import type { FloatDType } from '@fa/core';
 import { rowThreads, type TileConfig } from '../plan/config.js';
 import type { BindingSpec } from '../wgsl/bindings.js';
 import type { ScoreFeatures } from '../wgsl/scores.js';
-import { attentionPrelude, dropoutWords, queryTileItem, stageLoad, zeroedArray } from './common.js';
+import { attentionPrelude, dropoutWords, queryTileItem, stageLoad, weightedKeySum, zeroedArray } from './common.js';
 
 export function dqBindings(dtype: FloatDType): BindingSpec[] {
   return [
@@ -182,18 +182,7 @@ ${zeroedArray('s', 'RM * NS', '    ')}
 
     // dQ += dS K${reuseK ? ' (the K tile is still staged from S)' : ''}.
     for (var dc = 0u; dc < DP; dc = dc + DC) {${reuseK ? '' : `${loadK}\n      workgroupBarrier();`}
-      for (var jj = 0u; jj < cols; jj = jj + 1u) {
-        var kj: array<f32, DC / TPR>;
-        for (var c = 0u; c < DC / TPR; c = c + 1u) {
-          kj[c] = kv_tile[jj * KV_TILE_S + lane + TPR * c];
-        }
-        for (var u = 0u; u < RM; u = u + 1u) {
-          let dsv = dsc[(rg + RG * u) * DSC_S + jj];
-          for (var c = 0u; c < DC / TPR; c = c + 1u) {
-            acc_dq[u * NQ + dc / TPR + c] = acc_dq[u * NQ + dc / TPR + c] + dsv * kj[c];
-          }
-        }
-      }
+${weightedKeySum({ acc: 'acc_dq', perRow: 'NQ', weights: 'dsc', weightsStride: 'DSC_S', chunk: 'dc', width: 'DC' })}
       workgroupBarrier();
     }
   }

@@ -2,7 +2,15 @@ import type { FloatDType } from '@fa/core';
 import { rowThreads, type TileConfig } from '../plan/config.js';
 import type { BindingSpec } from '../wgsl/bindings.js';
 import type { ScoreFeatures } from '../wgsl/scores.js';
-import { attentionPrelude, dropoutWords, queryTileItem, stageLoad, stageLoad4, zeroedArray } from './common.js';
+import {
+  attentionPrelude,
+  dropoutWords,
+  queryTileItem,
+  stageLoad,
+  stageLoad4,
+  weightedKeySum,
+  zeroedArray,
+} from './common.js';
 
 export function forwardBindings(dtype: FloatDType): BindingSpec[] {
   return [
@@ -50,23 +58,6 @@ function scoreProductVec4(resident: boolean): string {
           let qv = q_tile[(rg + RG * u) * Q_TILE_S + ${resident ? 'dc / 4u + ' : ''}d4];
           for (var x = 0u; x < NS; x = x + 1u) {
             s[u * NS + x] = s[u * NS + x] + dot(qv, kd[x]);
-          }
-        }
-      }`;
-}
-
-/** O += P V over one staged chunk of V, a key at a time. */
-function valueProductScalar(): string {
-  return /* wgsl */ `
-      for (var jj = 0u; jj < cols; jj = jj + 1u) {
-        var vj: array<f32, VC / TPR>;
-        for (var c = 0u; c < VC / TPR; c = c + 1u) {
-          vj[c] = kv_tile[jj * KV_TILE_S + lane + TPR * c];
-        }
-        for (var u = 0u; u < RM; u = u + 1u) {
-          let pr = probs[(rg + RG * u) * PROBS_S + jj];
-          for (var c = 0u; c < VC / TPR; c = c + 1u) {
-            o[u * NO + vc / TPR + c] = o[u * NO + vc / TPR + c] + pr * vj[c];
           }
         }
       }`;
@@ -311,7 +302,18 @@ ${
       columnLimit: 'head_dim_v',
       load: 'load_v(((k_start + col0 + rr) * p.num_heads_k + kvh) * head_dim_v + vc + d)',
     })}
-      workgroupBarrier();${v4 ? valueProductVec4() : valueProductScalar()}
+      workgroupBarrier();${
+        v4
+          ? valueProductVec4()
+          : weightedKeySum({
+              acc: 'o',
+              perRow: 'NO',
+              weights: 'probs',
+              weightsStride: 'PROBS_S',
+              chunk: 'vc',
+              width: 'VC',
+            })
+      }
       workgroupBarrier();
     }
   }
