@@ -71,7 +71,7 @@ NCU_BENCH="$TSX scripts/bench.ts --tokens $TOKENS --heads $HEADS --dims 128 --la
 if [[ -n $NCU ]]; then
   phase ncu 150 "cd packages/cuda && for c in false true; do $NCU_RUN --log-file /tmp/fa-ncu-\$c.csv $NCU_BENCH --causal \$c --json /tmp/fa-ncu-bench-\$c.json || exit 1; done && node ../../scripts/device/ncu-summary.mjs uniform-d128=/tmp/fa-ncu-false.csv:/tmp/fa-ncu-bench-false.json uniform-d128-causal=/tmp/fa-ncu-true.csv:/tmp/fa-ncu-bench-true.json --out '$OUT/cuda-ncu.json'" optional
 elif wanted ncu; then
-  log "=== ncu: skipped (ncu not found: PATH, /usr/local/cuda/bin, /opt/nvidia/nsight-compute)"
+  log "=== ncu: skipped (ncu not found: PATH, /usr/local/cuda*/bin, /opt/nvidia/nsight-compute/*)"
   record ncu skipped 0 "ncu not found"
 fi
 summary
