@@ -81,7 +81,7 @@ describe('webgpu with and without subgroups', () => {
   it('relies on the adapter minimum subgroup size when the device has subgroups, and on nothing when told not to', async () => {
     const on = await make(true);
     const off = await make(false);
-    const minSize = (on.device as { adapterInfo?: GPUAdapterInfo }).adapterInfo?.subgroupMinSize;
+    const minSize = (on.device as { adapterInfo?: { subgroupMinSize?: number } }).adapterInfo?.subgroupMinSize;
     expect(on.features.subgroups).toBe(on.device.features.has('subgroups'));
     expect(on.features.subgroupWidth).toBe(on.features.subgroups ? minSize : 0);
     expect(off.features.subgroupWidth).toBe(0);

@@ -50,7 +50,8 @@ export function isLinearSubgroupLayout(seen: Uint32Array, minSize: number): bool
  */
 export async function subgroupReduceWidth(device: GPUDevice): Promise<number> {
   if (!device.features.has('subgroups' as GPUFeatureName)) return 0;
-  const minSize = (device as { adapterInfo?: GPUAdapterInfo }).adapterInfo?.subgroupMinSize;
+  // Typed loosely: older @webgpu/types (and older browsers) lack `adapterInfo.subgroupMinSize`.
+  const minSize = (device as { adapterInfo?: { subgroupMinSize?: number } }).adapterInfo?.subgroupMinSize;
   if (typeof minSize !== 'number' || minSize < 2 || (minSize & (minSize - 1)) !== 0) return 0;
   if (device.limits.maxComputeInvocationsPerWorkgroup < PROBE_WORKGROUP) return 0;
   const bytes = PROBE_WORKGROUP * 3 * 4;
