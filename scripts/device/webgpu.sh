@@ -12,8 +12,11 @@
 #   bench      scripts/bench.ts on the shared workloads, f32/f16/bf16 storage → $OUT/webgpu-bench.json
 #   bench-f16  the f16 rows again with vulkan_enable_f16_on_nvidia (shader-f16 kernels), only when the adapter
 #              report shows that toggle exposing a working shader-f16 → $OUT/webgpu-bench-f16.json (optional)
+#   tune       the forward alone (f32, D = 128 and 64, uniform, non-causal) once per tiling variant: the default, vec4
+#              tiles, no subgroup reductions, 64×32 tiles (Q resident at D = 128 in 48 KiB), and both → one table in
+#              $OUT/webgpu-tune.json (optional; not run by default: name it, e.g. `webgpu.sh tune`)
 #
-# Files under $OUT: webgpu.log, webgpu-adapter.json, webgpu-bench.json, webgpu-bench-f16.json.
+# Files under $OUT: webgpu.log, webgpu-adapter.json, webgpu-bench.json, webgpu-bench-f16.json, webgpu-tune.json.
 # Environment: FA_BENCH_TOKENS [32768], FA_BENCH_HEADS [16], FA_BENCH_ARGS (extra bench.ts arguments, e.g.
 # "--smoke" or "--iters 5"), FA_EXPECT_VENDOR [nvidia; empty: accept any adapter, e.g. SwiftShader for a dry run].
 FA_NAME=webgpu
@@ -45,5 +48,20 @@ if [[ $f16_ok == yes ]]; then
 elif wanted bench-f16; then
   log "=== bench-f16: skipped (shader-f16 is not exposed by vulkan_enable_f16_on_nvidia alone, already on by default, or its test shader failed: see webgpu-adapter.json)"
   record bench-f16 "skipped" 0 "no usable shader-f16 behind the toggle"
+fi
+if [[ " $* " == *" tune "* ]]; then
+  WANTED="  " # every tune-* phase below
+  mkdir -p /tmp/fa-tune
+  for variant in 'default:' 'vec4:--vec4' 'no-subgroups:--no-subgroups' 'q-resident:--shapes forward=128x64x32x4' \
+    'q-resident-vec4:--vec4 --shapes forward=128x64x32x4'; do
+    name=${variant%%:*}
+    phase "tune-$name" 100 "cd packages/webgpu && $TSX scripts/bench.ts --tokens $TOKENS --heads $HEADS --dtypes f32 --dims 128,64 --layouts uniform --causal false --no-backward ${variant#*:} --json /tmp/fa-tune/$name.json ${FA_BENCH_ARGS:-}" optional
+  done
+  node -e '
+    const fs = require("fs"), dir = "/tmp/fa-tune";
+    const runs = fs.readdirSync(dir).map((f) => ({ variant: f.replace(/\.json$/, ""), ...JSON.parse(fs.readFileSync(`${dir}/${f}`, "utf8")) }));
+    fs.writeFileSync(process.argv[1], JSON.stringify(runs, null, 2) + "\n");
+    for (const r of runs) for (const x of r.results) console.log(`${r.variant.padEnd(16)} D=${x.headDim} ${x.forwardTflops.toFixed(2)} TFLOP/s  ${x.tiles[0]}`);
+  ' "$OUT/webgpu-tune.json" || true
 fi
 summary
