@@ -79,6 +79,64 @@ export function stageLoad4(s: StageLoad & { readonly rowPosition?: string }): st
       }`;
 }
 
+export interface ScoreProduct {
+  /** Accumulator of `RM × NS` scores (`acc[u * NS + x]`: owned row u, key column `col_of(lane, x)`). */
+  readonly acc: string;
+  /** Width of the staged chunk (a constant such as `DC`). */
+  readonly width: string;
+  /**
+   * The owned row u's element at chunk column `d` (scalar tiles) or its vec4 at `d / 4` (vec4 tiles), as an
+   * expression of the loop variables `u` and `d` (`d4` with vec4 tiles).
+   */
+  readonly row: string;
+  /** The staged key rows' tile, its row stride constant, and the column the chunk starts at (scalar columns). */
+  readonly keys: string;
+  readonly keysStride: string;
+  readonly keysColumn?: string;
+  /** vec4 tiles, key rows stored at `key_pos` (see forwardWgsl). */
+  readonly vec4: boolean;
+}
+
+/**
+ * `acc[u, x] += row(u) · key(col_of(lane, x))` over one staged chunk (S = Q·Kᵀ, dP = dO·Vᵀ). Each value read
+ * from workgroup memory feeds RM or NS multiply-adds. With vec4 tiles a load brings four columns, and the key rows
+ * one x asks for across the lanes (keys 4·lane + const) are stored as consecutive rows (`key_pos`), which with a
+ * stride of an odd number of vec4s sit in different banks.
+ */
+export function scoreProduct(sp: ScoreProduct): string {
+  if (sp.vec4) {
+    return /* wgsl */ `
+      for (var d4 = 0u; d4 < ${sp.width} / 4u; d4 = d4 + 1u) {
+        var kd: array<vec4<f32>, NS>;
+        for (var x = 0u; x < NS; x = x + 1u) {
+          kd[x] = ${sp.keys}[((x & 3u) * (BN / 4u) + lane + TPR * (x >> 2u)) * ${sp.keysStride} + ${sp.keysColumn ? `${sp.keysColumn} / 4u + ` : ''}d4];
+        }
+        for (var u = 0u; u < RM; u = u + 1u) {
+          let a = ${sp.row};
+          for (var x = 0u; x < NS; x = x + 1u) {
+            ${sp.acc}[u * NS + x] = ${sp.acc}[u * NS + x] + dot(a, kd[x]);
+          }
+        }
+      }`;
+  }
+  return /* wgsl */ `
+      for (var d = 0u; d < ${sp.width}; d = d + 1u) {
+        var kd: array<f32, NS>;
+        for (var x = 0u; x < NS; x = x + 1u) {
+          kd[x] = ${sp.keys}[col_of(lane, x) * ${sp.keysStride} + ${sp.keysColumn ? `${sp.keysColumn} + ` : ''}d];
+        }
+        for (var u = 0u; u < RM; u = u + 1u) {
+          let a = ${sp.row};
+          for (var x = 0u; x < NS; x = x + 1u) {
+            ${sp.acc}[u * NS + x] = ${sp.acc}[u * NS + x] + a * kd[x];
+          }
+        }
+      }`;
+}
+
+/** WGSL of `key_pos`: where key row `col` of a vec4 tile is stored (see scoreProduct). */
+export const KEY_POS_WGSL = 'fn key_pos(col: u32) -> u32 { return (col & 3u) * (BN / 4u) + (col >> 2u); }';
+
 export interface WeightedKeySum {
   /** Accumulator of `perRow` values per owned row: row u's column `lane + TPR · c` of this chunk is at
    * `u * perRow + chunk / TPR + c`. */
@@ -90,6 +148,10 @@ export interface WeightedKeySum {
   /** First column and width of the chunk of keys' rows staged in `kv_tile`. */
   readonly chunk: string;
   readonly width: string;
+  /** `kv_tile` is vec4 with key rows at `key_pos` (read as scalars here). */
+  readonly vec4?: boolean;
+  /** The key rows are at `key_pos` (they were staged for a score product with vec4 tiles). */
+  readonly swizzled?: boolean;
 }
 
 /**
@@ -101,7 +163,12 @@ export function weightedKeySum(w: WeightedKeySum): string {
       for (var jj = 0u; jj < cols; jj = jj + 1u) {
         var kv_row: array<f32, ${w.width} / TPR>;
         for (var c = 0u; c < ${w.width} / TPR; c = c + 1u) {
-          kv_row[c] = kv_tile[jj * KV_TILE_S + lane + TPR * c];
+          ${
+            w.vec4
+              ? `let col = lane + TPR * c;
+          kv_row[c] = kv_tile[${w.swizzled ? 'key_pos(jj)' : 'jj'} * KV_TILE_S + col / 4u][col % 4u];`
+              : 'kv_row[c] = kv_tile[jj * KV_TILE_S + lane + TPR * c];'
+          }
         }
         for (var u = 0u; u < RM; u = u + 1u) {
           let weight = ${w.weights}[(rg + RG * u) * ${w.weightsStride} + jj];

@@ -2,7 +2,7 @@ import type { FloatDType } from '@fa/core';
 import { keyThreads, type TileConfig } from '../plan/config.js';
 import type { BindingSpec } from '../wgsl/bindings.js';
 import type { ScoreFeatures } from '../wgsl/scores.js';
-import { attentionPrelude, dropoutWords, stageLoad, zeroedArray } from './common.js';
+import { attentionPrelude, dropoutWords, scoreProduct, stageLoad, zeroedArray } from './common.js';
 
 export function dkdvBindings(dtype: FloatDType): BindingSpec[] {
   return [
@@ -49,24 +49,17 @@ export function dkdvWgsl(c: TileConfig, dtype: FloatDType, f: ScoreFeatures): st
       columnLimit: what === 'q' ? 'head_dim' : 'head_dim_v',
       load: what === 'q' ? `load_q(${qIndex} + ${column} + d)` : `load_dout(${doIndex} + ${column} + d)`,
     });
-  const keyRow = (tile: 'k' | 'v', d: string) =>
-    res
-      ? `${tile}_tile[col_of(lane, x) * ${tile.toUpperCase()}_TILE_S + ${tile === 'k' ? 'dc' : 'vc'} + ${d}]`
-      : `kv_tile[col_of(lane, x) * KV_TILE_S + ${d}]`;
   // One phase of S or dP: `acc[u * NS + x] += row(u) · key(x)` over a staged chunk of width `width`.
-  const scoreProduct = (acc: string, tile: 'k' | 'v', width: string) => /* wgsl */ `
-        for (var d = 0u; d < ${width}; d = d + 1u) {
-          var kd: array<f32, NS>;
-          for (var x = 0u; x < NS; x = x + 1u) {
-            kd[x] = ${keyRow(tile, 'd')};
-          }
-          for (var u = 0u; u < RM; u = u + 1u) {
-            let a = row_stage[(rg + RG * u) * ROW_STAGE_S + d];
-            for (var x = 0u; x < NS; x = x + 1u) {
-              ${acc}[u * NS + x] = ${acc}[u * NS + x] + a * kd[x];
-            }
-          }
-        }`;
+  const product = (acc: string, tile: 'k' | 'v', width: string) =>
+    scoreProduct({
+      acc,
+      width,
+      row: 'row_stage[(rg + RG * u) * ROW_STAGE_S + d]',
+      ...(res
+        ? { keys: `${tile}_tile`, keysStride: `${tile.toUpperCase()}_TILE_S`, keysColumn: tile === 'k' ? 'dc' : 'vc' }
+        : { keys: 'kv_tile', keysStride: 'KV_TILE_S' }),
+      vec4: false,
+    });
   // One phase of dV or dK: `acc[v * N + col / TPC] += weights[row, key v] · row_stage[row, col]`.
   const keyProduct = (acc: string, perKey: string, weights: string, chunk: string, width: string) => /* wgsl */ `
         for (var rr = 0u; rr < rows; rr = rr + 1u) {
@@ -170,7 +163,7 @@ ${zeroedArray('s', 'RM * NS', '      ')}
               load: `load_k(${kIndex} + dc + d)`,
             })
       }
-        workgroupBarrier();${scoreProduct('s', 'k', 'DC')}
+        workgroupBarrier();${product('s', 'k', 'DC')}
         workgroupBarrier();
       }
 
@@ -190,7 +183,7 @@ ${zeroedArray('dp', 'RM * NS', '      ')}
               load: `load_v(${vIndex} + vc + d)`,
             })
       }
-        workgroupBarrier();${scoreProduct('dp', 'v', 'VC')}
+        workgroupBarrier();${product('dp', 'v', 'VC')}
         workgroupBarrier();
       }
 

@@ -2,7 +2,17 @@ import type { FloatDType } from '@fa/core';
 import { rowThreads, type TileConfig } from '../plan/config.js';
 import type { BindingSpec } from '../wgsl/bindings.js';
 import type { ScoreFeatures } from '../wgsl/scores.js';
-import { attentionPrelude, dropoutWords, queryTileItem, stageLoad, weightedKeySum, zeroedArray } from './common.js';
+import {
+  attentionPrelude,
+  dropoutWords,
+  KEY_POS_WGSL,
+  queryTileItem,
+  scoreProduct,
+  stageLoad,
+  stageLoad4,
+  weightedKeySum,
+  zeroedArray,
+} from './common.js';
 
 export function dqBindings(dtype: FloatDType): BindingSpec[] {
   return [
@@ -32,7 +42,12 @@ export function dqWgsl(c: TileConfig, dtype: FloatDType, f: ScoreFeatures): stri
   const doIndex = '((q_start + row0 + rr) * p.num_heads + h) * head_dim_v';
   const kIndex = '((k_start + col0 + rr) * p.num_heads_k + kvh) * head_dim';
   const vIndex = '((k_start + col0 + rr) * p.num_heads_k + kvh) * head_dim_v';
-  const loadK = stageLoad({
+  const v4 = c.vec4;
+  const stage = v4 ? stageLoad4 : stageLoad;
+  // With vec4 tiles, key rows (K, and V for dP) are stored at key_pos: see scoreProduct.
+  const keyRows = v4 ? { rowPosition: 'key_pos(rr)' } : {};
+  const loadK = stage({
+    ...keyRows,
     target: 'kv_tile',
     stride: 'KV_TILE_S',
     rows: 'BN',
@@ -42,13 +57,17 @@ export function dqWgsl(c: TileConfig, dtype: FloatDType, f: ScoreFeatures): stri
     columnLimit: 'head_dim',
     load: `load_k(${kIndex} + dc + d)`,
   });
-  // Q and dO rows: resident tiles, or one staged chunk at a time.
-  const qRow = (u: string, d: string) =>
-    res ? `q_tile[(rg + RG * ${u}) * Q_TILE_S + dc + ${d}]` : `row_stage[(rg + RG * ${u}) * ROW_STAGE_S + ${d}]`;
-  const doRow = (u: string, d: string) =>
-    res ? `do_tile[(rg + RG * ${u}) * DO_TILE_S + vc + ${d}]` : `row_stage[(rg + RG * ${u}) * ROW_STAGE_S + ${d}]`;
+  // Q and dO rows: resident tiles, or one staged chunk at a time (vec4 tiles: the vec4 at column 4 · d4).
+  const rowOf = (tile: 'q' | 'do', chunk: string) => {
+    const d = v4 ? 'd4' : 'd';
+    const column = v4 ? `${chunk} / 4u + ${d}` : `${chunk} + ${d}`;
+    return res
+      ? `${tile}_tile[(rg + RG * u) * ${tile.toUpperCase()}_TILE_S + ${column}]`
+      : `row_stage[(rg + RG * u) * ROW_STAGE_S + ${d}]`;
+  };
   return /* wgsl */ `
 ${attentionPrelude(c, dqBindings(dtype), f, `const NQ: u32 = ${c.dp / tpr}u;   // dQ columns per row per invocation`)}
+${v4 ? KEY_POS_WGSL : ''}
 
 @compute @workgroup_size(${c.wg})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) t: u32) {
@@ -78,9 +97,9 @@ ${queryTileItem()}
 ${
   res
     ? `  // Query and dO tiles, loaded once.
-  for (var dc = 0u; dc < DP; dc = dc + DC) {${stageLoad({ target: 'q_tile', stride: 'Q_TILE_S', targetColumn: 'dc', rows: 'BM', width: 'DC', rowLimit: 'rows', column: 'dc', columnLimit: 'head_dim', load: `load_q(${qIndex} + dc + d)` })}
+  for (var dc = 0u; dc < DP; dc = dc + DC) {${stage({ target: 'q_tile', stride: 'Q_TILE_S', targetColumn: 'dc', rows: 'BM', width: 'DC', rowLimit: 'rows', column: 'dc', columnLimit: 'head_dim', load: `load_q(${qIndex} + dc + d)` })}
   }
-  for (var vc = 0u; vc < DVP; vc = vc + VC) {${stageLoad({ target: 'do_tile', stride: 'DO_TILE_S', targetColumn: 'vc', rows: 'BM', width: 'VC', rowLimit: 'rows', column: 'vc', columnLimit: 'head_dim_v', load: `load_dout(${doIndex} + vc + d)` })}
+  for (var vc = 0u; vc < DVP; vc = vc + VC) {${stage({ target: 'do_tile', stride: 'DO_TILE_S', targetColumn: 'vc', rows: 'BM', width: 'VC', rowLimit: 'rows', column: 'vc', columnLimit: 'head_dim_v', load: `load_dout(${doIndex} + vc + d)` })}
   }
   workgroupBarrier();`
     : ''
@@ -96,7 +115,7 @@ ${zeroedArray('dp', 'RM * NS', '    ')}
     for (var vc = 0u; vc < DVP; vc = vc + VC) {${
       res
         ? ''
-        : stageLoad({
+        : stage({
             target: 'row_stage',
             stride: 'ROW_STAGE_S',
             rows: 'BM',
@@ -106,20 +125,8 @@ ${zeroedArray('dp', 'RM * NS', '    ')}
             columnLimit: 'head_dim_v',
             load: `load_dout(${doIndex} + vc + d)`,
           })
-    }${stageLoad({ target: 'kv_tile', stride: 'KV_TILE_S', rows: 'BN', width: 'VC', rowLimit: 'cols', column: 'vc', columnLimit: 'head_dim_v', load: `load_v(${vIndex} + vc + d)` })}
-      workgroupBarrier();
-      for (var d = 0u; d < VC; d = d + 1u) {
-        var vd: array<f32, NS>;
-        for (var x = 0u; x < NS; x = x + 1u) {
-          vd[x] = kv_tile[col_of(lane, x) * KV_TILE_S + d];
-        }
-        for (var u = 0u; u < RM; u = u + 1u) {
-          let g = ${doRow('u', 'd')};
-          for (var x = 0u; x < NS; x = x + 1u) {
-            dp[u * NS + x] = dp[u * NS + x] + g * vd[x];
-          }
-        }
-      }
+    }${stage({ ...keyRows, target: 'kv_tile', stride: 'KV_TILE_S', rows: 'BN', width: 'VC', rowLimit: 'cols', column: 'vc', columnLimit: 'head_dim_v', load: `load_v(${vIndex} + vc + d)` })}
+      workgroupBarrier();${scoreProduct({ acc: 'dp', width: 'VC', row: rowOf('do', 'vc'), keys: 'kv_tile', keysStride: 'KV_TILE_S', vec4: v4 })}
       workgroupBarrier();
     }
 
@@ -128,7 +135,7 @@ ${zeroedArray('s', 'RM * NS', '    ')}
     for (var dc = 0u; dc < DP; dc = dc + DC) {${
       res
         ? ''
-        : stageLoad({
+        : stage({
             target: 'row_stage',
             stride: 'ROW_STAGE_S',
             rows: 'BM',
@@ -139,19 +146,7 @@ ${zeroedArray('s', 'RM * NS', '    ')}
             load: `load_q(${qIndex} + dc + d)`,
           })
     }${loadK}
-      workgroupBarrier();
-      for (var d = 0u; d < DC; d = d + 1u) {
-        var kd: array<f32, NS>;
-        for (var x = 0u; x < NS; x = x + 1u) {
-          kd[x] = kv_tile[col_of(lane, x) * KV_TILE_S + d];
-        }
-        for (var u = 0u; u < RM; u = u + 1u) {
-          let qv = ${qRow('u', 'd')};
-          for (var x = 0u; x < NS; x = x + 1u) {
-            s[u * NS + x] = s[u * NS + x] + qv * kd[x];
-          }
-        }
-      }
+      workgroupBarrier();${scoreProduct({ acc: 's', width: 'DC', row: rowOf('q', 'dc'), keys: 'kv_tile', keysStride: 'KV_TILE_S', vec4: v4 })}
       workgroupBarrier();
     }
 
@@ -182,7 +177,7 @@ ${zeroedArray('s', 'RM * NS', '    ')}
 
     // dQ += dS K${reuseK ? ' (the K tile is still staged from S)' : ''}.
     for (var dc = 0u; dc < DP; dc = dc + DC) {${reuseK ? '' : `${loadK}\n      workgroupBarrier();`}
-${weightedKeySum({ acc: 'acc_dq', perRow: 'NQ', weights: 'dsc', weightsStride: 'DSC_S', chunk: 'dc', width: 'DC' })}
+${weightedKeySum({ acc: 'acc_dq', perRow: 'NQ', weights: 'dsc', weightsStride: 'DSC_S', chunk: 'dc', width: 'DC', vec4: v4, swizzled: v4 })}
       workgroupBarrier();
     }
   }

@@ -5,7 +5,9 @@ import type { ScoreFeatures } from '../wgsl/scores.js';
 import {
   attentionPrelude,
   dropoutWords,
+  KEY_POS_WGSL,
   queryTileItem,
+  scoreProduct,
   stageLoad,
   stageLoad4,
   weightedKeySum,
@@ -23,44 +25,6 @@ export function forwardBindings(dtype: FloatDType): BindingSpec[] {
     // +inf must be written as bits, so lse is raw words.
     { name: 'lse', kind: { type: 'words-out' } },
   ];
-}
-
-/** S += Q Kᵀ over one staged chunk, a column at a time. */
-function scoreProductScalar(resident: boolean): string {
-  return /* wgsl */ `
-      for (var d = 0u; d < DC; d = d + 1u) {
-        var kd: array<f32, NS>;
-        for (var x = 0u; x < NS; x = x + 1u) {
-          kd[x] = kv_tile[col_of(lane, x) * KV_TILE_S + d];
-        }
-        for (var u = 0u; u < RM; u = u + 1u) {
-          let qv = q_tile[(rg + RG * u) * Q_TILE_S + ${resident ? 'dc + ' : ''}d];
-          for (var x = 0u; x < NS; x = x + 1u) {
-            s[u * NS + x] = s[u * NS + x] + qv * kd[x];
-          }
-        }
-      }`;
-}
-
-/**
- * S += Q Kᵀ four columns per load. Key rows are stored at `key_pos`, so the rows one x asks for across the lanes
- * (keys 4·lane + const) are consecutive rows of the tile rather than every fourth: with a stride of an odd number
- * of vec4s they then sit in different banks.
- */
-function scoreProductVec4(resident: boolean): string {
-  return /* wgsl */ `
-      for (var d4 = 0u; d4 < DC / 4u; d4 = d4 + 1u) {
-        var kd: array<vec4<f32>, NS>;
-        for (var x = 0u; x < NS; x = x + 1u) {
-          kd[x] = kv_tile[((x & 3u) * (BN / 4u) + lane + TPR * (x >> 2u)) * KV_TILE_S + d4];
-        }
-        for (var u = 0u; u < RM; u = u + 1u) {
-          let qv = q_tile[(rg + RG * u) * Q_TILE_S + ${resident ? 'dc / 4u + ' : ''}d4];
-          for (var x = 0u; x < NS; x = x + 1u) {
-            s[u * NS + x] = s[u * NS + x] + dot(qv, kd[x]);
-          }
-        }
-      }`;
 }
 
 /**
@@ -172,7 +136,7 @@ export function forwardWgsl(c: TileConfig, dtype: FloatDType, f: ScoreFeatures):
 ${attentionPrelude(c, forwardBindings(dtype), f, `const NO: u32 = ${c.dvp / tpr}u;   // output columns per row per invocation`)}
 ${sg ? subgroupRowReductions(tpr) : sharedRowReductions()}
 
-${v4 ? '// Where key row `col` of a tile is stored (see scoreProductVec4).\nfn key_pos(col: u32) -> u32 { return (col & 3u) * (BN / 4u) + (col >> 2u); }\n' : ''}
+${v4 ? `${KEY_POS_WGSL}\n` : ''}
 // The running sum of an owned row after a key tile, and its output columns rescaled to the new maximum.
 fn rescale_row(u: u32, tile_sum: f32, alpha: f32, l: ptr<function, array<f32, RM>>, o: ptr<function, array<f32, RM * NO>>) {
   (*l)[u] = (*l)[u] * alpha + tile_sum;
@@ -221,7 +185,16 @@ ${zeroedArray('s', 'RM * NS', '    ')}
       load: 'load_k(((k_start + col0 + rr) * p.num_heads_k + kvh) * head_dim + dc + d)',
       ...(v4 ? { rowPosition: 'key_pos(rr)' } : {}),
     })}
-      workgroupBarrier();${v4 ? scoreProductVec4(c.resident) : scoreProductScalar(c.resident)}
+      workgroupBarrier();${scoreProduct({
+        acc: 's',
+        width: 'DC',
+        row: v4
+          ? `q_tile[(rg + RG * u) * Q_TILE_S + ${c.resident ? 'dc / 4u + ' : ''}d4]`
+          : `q_tile[(rg + RG * u) * Q_TILE_S + ${c.resident ? 'dc + ' : ''}d]`,
+        keys: 'kv_tile',
+        keysStride: 'KV_TILE_S',
+        vec4: v4,
+      })}
       workgroupBarrier();
     }
 
