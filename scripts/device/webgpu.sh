@@ -12,7 +12,7 @@
 #   bench      scripts/bench.ts on the shared workloads, f32/f16/bf16 storage → $OUT/webgpu-bench.json
 #   bench-f16  the f16 rows again with vulkan_enable_f16_on_nvidia (shader-f16 kernels), only when the adapter
 #              report shows that toggle exposing a working shader-f16 → $OUT/webgpu-bench-f16.json (optional)
-#   tune       the forward alone (f32, D = 128 and 64, uniform, non-causal) once per tiling variant: the default, vec4
+#   tune       forward and backward (f32, D = 128 and 64, uniform, non-causal) once per tiling variant: the default, vec4
 #              tiles, no subgroup reductions, 64×32 tiles (Q resident at D = 128 in 48 KiB), and both → one table in
 #              $OUT/webgpu-tune.json (optional; not run by default: name it, e.g. `webgpu.sh tune`)
 #
@@ -55,13 +55,13 @@ if [[ " $* " == *" tune "* ]]; then
   for variant in 'default:' 'vec4:--vec4' 'no-subgroups:--no-subgroups' 'q-resident:--shapes forward=128x64x32x4' \
     'q-resident-vec4:--vec4 --shapes forward=128x64x32x4'; do
     name=${variant%%:*}
-    phase "tune-$name" 100 "cd packages/webgpu && $TSX scripts/bench.ts --tokens $TOKENS --heads $HEADS --dtypes f32 --dims 128,64 --layouts uniform --causal false --no-backward ${variant#*:} --json /tmp/fa-tune/$name.json ${FA_BENCH_ARGS:-}" optional
+    phase "tune-$name" 100 "cd packages/webgpu && $TSX scripts/bench.ts --tokens $TOKENS --heads $HEADS --dtypes f32 --dims 128,64 --layouts uniform --causal false ${variant#*:} --json /tmp/fa-tune/$name.json ${FA_BENCH_ARGS:-}" optional
   done
   node -e '
     const fs = require("fs"), dir = "/tmp/fa-tune";
     const runs = fs.readdirSync(dir).map((f) => ({ variant: f.replace(/\.json$/, ""), ...JSON.parse(fs.readFileSync(`${dir}/${f}`, "utf8")) }));
     fs.writeFileSync(process.argv[1], JSON.stringify(runs, null, 2) + "\n");
-    for (const r of runs) for (const x of r.results) console.log(`${r.variant.padEnd(16)} D=${x.headDim} ${x.forwardTflops.toFixed(2)} TFLOP/s  ${x.tiles[0]}`);
+    for (const r of runs) for (const x of r.results) console.log(`${r.variant.padEnd(16)} D=${x.headDim} fwd ${x.forwardTflops.toFixed(2)} bwd ${(x.backwardTflops ?? 0).toFixed(2)} TFLOP/s  ${x.tiles.join(" ")}`);
   ' "$OUT/webgpu-tune.json" || true
 fi
 summary
