@@ -23,7 +23,7 @@
  *   --dawn-toggles a,b  extra Dawn toggles for the Node `webgpu` package (e.g. vulkan_enable_f16_on_nvidia,
  *                     allow_unsafe_apis), added to the backend's own disable_workgroup_init
  *   --no-subgroups    reduce rows through workgroup memory even where subgroups qualify
- *   --vec4            vec4 tiles in the forward and dQ kernels (tilingLimits.vec4)
+ *   --vec4            vec4 tiles in every kernel (tilingLimits.vec4)
  *   --shapes SPEC     candidate tile shapes in place of the built-in ones, e.g.
  *                     'forward=128x64x32x4,256x64x64x4;dq=256x64x64x4;dkdv=256x32x64x2x4' (wg x bm x bn x rm [x km])
  *   --json FILE       also write the results as JSON

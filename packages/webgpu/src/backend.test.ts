@@ -164,7 +164,9 @@ function describeTiling(
       const config = chooseTileConfig('forward', 128, 128, backend.tiling);
       expect([config.bm, config.bn]).toEqual([bm, bn]);
       expect(config.vec4).toBe(tilingLimits?.vec4 === true);
-      expect(chooseTileConfig('dq', 128, 128, backend.tiling).vec4).toBe(tilingLimits?.vec4 === true);
+      for (const kind of ['dq', 'dkdv'] as const) {
+        expect(chooseTileConfig(kind, 128, 128, backend.tiling).vec4).toBe(tilingLimits?.vec4 === true);
+      }
     });
     for (const caseName of TILING_CASES) {
       it(caseName, async () => {

@@ -2,7 +2,15 @@ import type { FloatDType } from '@fa/core';
 import { keyThreads, type TileConfig } from '../plan/config.js';
 import type { BindingSpec } from '../wgsl/bindings.js';
 import type { ScoreFeatures } from '../wgsl/scores.js';
-import { attentionPrelude, dropoutWords, scoreProduct, stageLoad, zeroedArray } from './common.js';
+import {
+  attentionPrelude,
+  dropoutWords,
+  KEY_POS_WGSL,
+  scoreProduct,
+  stageLoad,
+  stageLoad4,
+  zeroedArray,
+} from './common.js';
 
 export function dkdvBindings(dtype: FloatDType): BindingSpec[] {
   return [
@@ -38,8 +46,12 @@ export function dkdvWgsl(c: TileConfig, dtype: FloatDType, f: ScoreFeatures): st
   const doIndex = '((q_start + row_start + rr) * p.num_heads + h) * head_dim_v';
   const kIndex = '((k_start + col0 + rr) * p.num_heads_k + kvh) * head_dim';
   const vIndex = '((k_start + col0 + rr) * p.num_heads_k + kvh) * head_dim_v';
+  const v4 = c.vec4;
+  const stage = v4 ? stageLoad4 : stageLoad;
+  // With vec4 tiles, key rows are stored at key_pos: see scoreProduct.
+  const keyRows = v4 ? { rowPosition: 'key_pos(rr)' } : {};
   const loadRows = (what: 'q' | 'dout', column: string) =>
-    stageLoad({
+    stage({
       target: 'row_stage',
       stride: 'ROW_STAGE_S',
       rows: 'BM',
@@ -54,18 +66,23 @@ export function dkdvWgsl(c: TileConfig, dtype: FloatDType, f: ScoreFeatures): st
     scoreProduct({
       acc,
       width,
-      row: 'row_stage[(rg + RG * u) * ROW_STAGE_S + d]',
+      row: `row_stage[(rg + RG * u) * ROW_STAGE_S + ${v4 ? 'd4' : 'd'}]`,
       ...(res
         ? { keys: `${tile}_tile`, keysStride: `${tile.toUpperCase()}_TILE_S`, keysColumn: tile === 'k' ? 'dc' : 'vc' }
         : { keys: 'kv_tile', keysStride: 'KV_TILE_S' }),
-      vec4: false,
+      vec4: v4,
     });
   // One phase of dV or dK: `acc[v * N + col / TPC] += weights[row, key v] · row_stage[row, col]`.
   const keyProduct = (acc: string, perKey: string, weights: string, chunk: string, width: string) => /* wgsl */ `
         for (var rr = 0u; rr < rows; rr = rr + 1u) {
           var a: array<f32, ${width} / TPC>;
           for (var y = 0u; y < ${width} / TPC; y = y + 1u) {
-            a[y] = row_stage[rr * ROW_STAGE_S + lane2 + TPC * y];
+            ${
+              v4
+                ? `let col = lane2 + TPC * y;
+            a[y] = row_stage[rr * ROW_STAGE_S + col / 4u][col % 4u];`
+                : 'a[y] = row_stage[rr * ROW_STAGE_S + lane2 + TPC * y];'
+            }
           }
           for (var v = 0u; v < KM; v = v + 1u) {
             let wv = ${weights}[rr * ${weights.toUpperCase()}_S + kg + KG * v];
@@ -85,6 +102,7 @@ const TPC: u32 = ${tpc}u;    // lanes per key group
 const NK: u32 = ${c.dp / tpc}u;
 const NV: u32 = ${c.dvp / tpc}u;`,
 )}
+${v4 ? KEY_POS_WGSL : ''}
 
 @compute @workgroup_size(${c.wg})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) t: u32) {
@@ -114,9 +132,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 ${
   res
     ? `  // Key and value tiles, loaded once.
-  for (var dc = 0u; dc < DP; dc = dc + DC) {${stageLoad({ target: 'k_tile', stride: 'K_TILE_S', targetColumn: 'dc', rows: 'BN', width: 'DC', rowLimit: 'cols', column: 'dc', columnLimit: 'head_dim', load: `load_k(${kIndex} + dc + d)` })}
+  for (var dc = 0u; dc < DP; dc = dc + DC) {${stage({ ...keyRows, target: 'k_tile', stride: 'K_TILE_S', targetColumn: 'dc', rows: 'BN', width: 'DC', rowLimit: 'cols', column: 'dc', columnLimit: 'head_dim', load: `load_k(${kIndex} + dc + d)` })}
   }
-  for (var vc = 0u; vc < DVP; vc = vc + VC) {${stageLoad({ target: 'v_tile', stride: 'V_TILE_S', targetColumn: 'vc', rows: 'BN', width: 'VC', rowLimit: 'cols', column: 'vc', columnLimit: 'head_dim_v', load: `load_v(${vIndex} + vc + d)` })}
+  for (var vc = 0u; vc < DVP; vc = vc + VC) {${stage({ ...keyRows, target: 'v_tile', stride: 'V_TILE_S', targetColumn: 'vc', rows: 'BN', width: 'VC', rowLimit: 'cols', column: 'vc', columnLimit: 'head_dim_v', load: `load_v(${vIndex} + vc + d)` })}
   }
   workgroupBarrier();`
     : ''
@@ -152,7 +170,8 @@ ${zeroedArray('s', 'RM * NS', '      ')}
       for (var dc = 0u; dc < DP; dc = dc + DC) {${loadRows('q', 'dc')}${
         res
           ? ''
-          : stageLoad({
+          : stage({
+              ...keyRows,
               target: 'kv_tile',
               stride: 'KV_TILE_S',
               rows: 'BN',
@@ -172,7 +191,8 @@ ${zeroedArray('dp', 'RM * NS', '      ')}
       for (var vc = 0u; vc < DVP; vc = vc + VC) {${loadRows('dout', 'vc')}${
         res
           ? ''
-          : stageLoad({
+          : stage({
+              ...keyRows,
               target: 'kv_tile',
               stride: 'KV_TILE_S',
               rows: 'BN',

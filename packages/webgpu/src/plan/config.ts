@@ -45,9 +45,9 @@ export interface TileConfig {
    */
   readonly subgroupRows: boolean;
   /**
-   * forward and dq: the row and key/value tiles (and the forward's probabilities) are arrays of vec4 in workgroup
-   * memory, so the score products read four head-dim columns per load (kernels/common.ts scoreProduct) and the
-   * forward's P·V four probabilities per load.
+   * The row and key/value tiles (and the forward's probabilities) are arrays of vec4 in workgroup memory, so the
+   * score products read four head-dim columns per load (kernels/common.ts scoreProduct) and the forward's P·V
+   * four probabilities per load.
    */
   readonly vec4: boolean;
 }
@@ -71,7 +71,7 @@ export interface TilingLimits {
    * on a new device. Each must pass `tileShapeProblem`.
    */
   readonly shapes?: Partial<Record<KernelKind, readonly TileShape[]>>;
-  /** vec4 tiles in the forward and dQ kernels (`TileConfig.vec4`); off by default until measured on GPUs. */
+  /** vec4 tiles in every kernel (`TileConfig.vec4`); off by default until measured on GPUs. */
   readonly vec4?: boolean;
 }
 
@@ -217,6 +217,23 @@ export function sharedLayout(c: TileConfig): Record<string, SharedArray> {
           }
         : { row_stage: { rows: bm, stride: stage }, kv_tile: { rows: bn, stride: stage }, dsc: scores };
     case 'dkdv':
+      if (c.vec4) {
+        const stage4 = Math.max(dc, vc) / 4 + 1;
+        return resident
+          ? {
+              k_tile: { rows: bn, stride: dp / 4 + 1, vec4: true },
+              v_tile: { rows: bn, stride: dvp / 4 + 1, vec4: true },
+              row_stage: { rows: bm, stride: stage4, vec4: true },
+              probs: scores,
+              dsc: scores,
+            }
+          : {
+              kv_tile: { rows: bn, stride: stage4, vec4: true },
+              row_stage: { rows: bm, stride: stage4, vec4: true },
+              probs: scores,
+              dsc: scores,
+            };
+      }
       return resident
         ? {
             k_tile: { rows: bn, stride: dp + 1 },
@@ -270,7 +287,7 @@ export function chooseTileConfig(
     if (shape.wg > limits.invocations || tileShapeProblem(kind, shape) !== null) continue;
     const smallest = shape === shapes[shapes.length - 1] ? 16 : (limits.minChunk ?? 32);
     const subgroupRows = kind === 'forward' && rowThreads(shape) <= (limits.subgroupWidth ?? 0);
-    const vec4 = kind !== 'dkdv' && limits.vec4 === true;
+    const vec4 = limits.vec4 === true;
     for (const resident of [true, false]) {
       for (const dc of chunkSizes(dp).filter((size) => size >= smallest)) {
         for (const vc of chunkSizes(dvp).filter((size) => size >= smallest)) {
