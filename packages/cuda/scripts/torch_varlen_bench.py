@@ -67,7 +67,7 @@ def main():
         if "is_causal" in params:
             kwargs["is_causal"] = causal
         elif "window_size" in params:
-            kwargs["window_size"] = (-1, 0) if causal else (-1, -1)
+            kwargs["window_size"] = [-1, 0] if causal else [-1, -1]
         elif causal:
             raise RuntimeError(f"no way to ask varlen_attn{signature} for causal attention")
         if want_lse and AuxRequest is not None and "return_aux" in params:
