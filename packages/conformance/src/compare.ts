@@ -27,7 +27,7 @@ const F32_RELATIVE: Record<Quantity, number> = { out: 2e-5, lse: 2e-5, dq: 1e-4,
  * (about one random case in 5000). A gradient stored in the dtype cannot be asked for better than one epsilon
  * of its largest value, so that is the floor.
  */
-const EPSILON: Record<'f16' | 'bf16', number> = { f16: 2 ** -10, bf16: 2 ** -7 };
+export const DTYPE_EPSILON: Readonly<Record<'f16' | 'bf16', number>> = { f16: 2 ** -10, bf16: 2 ** -7 };
 
 function maxAbs(values: ArrayLike<number>): number {
   let max = 0;
@@ -76,9 +76,31 @@ export function compareToReference(
     const isGradient = quantity !== 'out' && quantity !== 'lse';
     const factor = isGradient ? 3 : 2;
     const baseline = maxError(samePrecision, exact).error;
-    const floor = isGradient ? EPSILON[dtype] : 1e-6;
+    const floor = isGradient ? DTYPE_EPSILON[dtype] : 1e-6;
     tolerance = factor * baseline + floor * magnitude;
     rule = `${dtype}: ≤ ${factor} × same-precision reference error (${baseline.toExponential(3)}) + ${floor.toExponential(2)} × (1 + max|ref|)`;
   }
   return { quantity, maxError: error, tolerance, rule, pass: error <= tolerance, worstIndex: index };
+}
+
+/** Storage epsilons of the result's magnitude a 16-bit result may be off by in `withinStorageSteps`. */
+const STORAGE_STEPS = 4;
+
+/**
+ * The unusual valid calls draw outputs of a handful of elements. With so few, the same-precision reference's
+ * error is a sample of one: now and then it is exact by luck, and twice zero holds a 16-bit kernel that rounds
+ * in another order (flash-attention rounds P before normalising; the reference after) to the impossible. So a
+ * 16-bit result also passes within STORAGE_STEPS epsilons of the dtype times (1 + max|ref|): far below what a
+ * wrong mask, index or option gives (errors of the order of the values), while the conformance suite holds
+ * larger outputs to the 2×/3× rule alone.
+ */
+export function withinStorageSteps(c: Comparison, dtype: FloatDType, exact: ArrayLike<number>): Comparison {
+  if (dtype === 'f32' || c.pass) return c;
+  const tolerance = STORAGE_STEPS * DTYPE_EPSILON[dtype] * (1 + maxAbs(exact));
+  return {
+    ...c,
+    tolerance,
+    rule: `${c.rule}, or ≤ ${STORAGE_STEPS} × ${dtype} epsilon × (1 + max|ref|) on these few-element outputs`,
+    pass: c.maxError <= tolerance,
+  };
 }

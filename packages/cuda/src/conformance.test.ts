@@ -1,7 +1,7 @@
 import { describeBadInputs, describeConformance } from '@fa/conformance';
 import { registerBackend } from '@fa/core';
 import { describe, expect, it } from 'vitest';
-import { BAD_INPUT_DTYPES, forcingDeterministic } from '../test/addon.js';
+import { forcingDeterministic } from '../test/addon.js';
 import { createCudaBackend, cudaAvailability, registerCudaBackend } from './index.js';
 
 /**
@@ -15,7 +15,7 @@ if (availability.available) {
   registerBackend('cuda-deterministic', () => forcingDeterministic(createCudaBackend()));
   describeConformance({ backend: 'cuda', randomCases: 8 });
   describeConformance({ backend: 'cuda-deterministic', randomCases: 4 });
-  describeBadInputs({ backend: 'cuda', dtypes: BAD_INPUT_DTYPES });
+  describeBadInputs({ backend: 'cuda' });
 } else if (process.env.FA_REQUIRE_CUDA === '1') {
   describe('conformance: cuda', () => {
     it('the cuda backend is available (FA_REQUIRE_CUDA=1)', () => {
