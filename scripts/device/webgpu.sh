@@ -52,6 +52,8 @@ fi
 if [[ " $* " == *" tune "* ]]; then
   WANTED="  " # every tune-* phase below
   mkdir -p /tmp/fa-tune
+  # The predictions first (workgroup memory, occupancy, loads per FMA, barriers), to read the timings against.
+  phase tune-report 30 "cd packages/webgpu && $TSX scripts/tiling-report.ts" optional
   for variant in 'default:' 'vec4:--vec4' 'no-subgroups:--no-subgroups' 'q-resident:--shapes forward=128x64x32x4' \
     'q-resident-vec4:--vec4 --shapes forward=128x64x32x4'; do
     name=${variant%%:*}
