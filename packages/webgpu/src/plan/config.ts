@@ -172,77 +172,29 @@ export interface SharedArray {
  */
 export function sharedLayout(c: TileConfig): Record<string, SharedArray> {
   const { bm, bn, dp, dvp, dc, vc, resident } = c;
-  const stage = Math.max(dc, vc) + 1;
+  // A tile of `width` columns per row: floats, or with vec4 tiles vec4s (strides then count vec4s). Either way
+  // padded by one element so that the rows consecutive lanes read start in different banks.
+  const tile = (rows: number, width: number): SharedArray =>
+    c.vec4 ? { rows, stride: width / 4 + 1, vec4: true } : { rows, stride: width + 1 };
+  const stage = Math.max(dc, vc);
   const scores = { rows: bm, stride: bn + 1 };
   switch (c.kind) {
     case 'forward':
-      if (c.vec4) {
-        // Strides in vec4s, padded by one so that the rows consecutive lanes read start in different banks.
-        return {
-          q_tile: { rows: bm, stride: (resident ? dp : dc) / 4 + 1, vec4: true },
-          kv_tile: { rows: bn, stride: Math.max(dc, vc) / 4 + 1, vec4: true },
-          probs: { rows: bm, stride: bn / 4 + 1, vec4: true },
-          ...(c.subgroupRows ? {} : { part: { rows: bm, stride: rowThreads(c) } }),
-        };
-      }
       return {
-        q_tile: { rows: bm, stride: (resident ? dp : dc) + 1 },
-        kv_tile: { rows: bn, stride: stage },
-        probs: scores,
+        q_tile: tile(bm, resident ? dp : dc),
+        kv_tile: tile(bn, stage),
+        probs: tile(bm, bn),
         // Per-row partial maxima, then partial sums, of each lane (subgroup shuffles need none).
         ...(c.subgroupRows ? {} : { part: { rows: bm, stride: rowThreads(c) } }),
       };
     case 'dq':
-      if (c.vec4) {
-        const stage4 = Math.max(dc, vc) / 4 + 1;
-        return resident
-          ? {
-              q_tile: { rows: bm, stride: dp / 4 + 1, vec4: true },
-              do_tile: { rows: bm, stride: dvp / 4 + 1, vec4: true },
-              kv_tile: { rows: bn, stride: stage4, vec4: true },
-              dsc: scores,
-            }
-          : {
-              row_stage: { rows: bm, stride: stage4, vec4: true },
-              kv_tile: { rows: bn, stride: stage4, vec4: true },
-              dsc: scores,
-            };
-      }
       return resident
-        ? {
-            q_tile: { rows: bm, stride: dp + 1 },
-            do_tile: { rows: bm, stride: dvp + 1 },
-            kv_tile: { rows: bn, stride: stage },
-            dsc: scores,
-          }
-        : { row_stage: { rows: bm, stride: stage }, kv_tile: { rows: bn, stride: stage }, dsc: scores };
+        ? { q_tile: tile(bm, dp), do_tile: tile(bm, dvp), kv_tile: tile(bn, stage), dsc: scores }
+        : { row_stage: tile(bm, stage), kv_tile: tile(bn, stage), dsc: scores };
     case 'dkdv':
-      if (c.vec4) {
-        const stage4 = Math.max(dc, vc) / 4 + 1;
-        return resident
-          ? {
-              k_tile: { rows: bn, stride: dp / 4 + 1, vec4: true },
-              v_tile: { rows: bn, stride: dvp / 4 + 1, vec4: true },
-              row_stage: { rows: bm, stride: stage4, vec4: true },
-              probs: scores,
-              dsc: scores,
-            }
-          : {
-              kv_tile: { rows: bn, stride: stage4, vec4: true },
-              row_stage: { rows: bm, stride: stage4, vec4: true },
-              probs: scores,
-              dsc: scores,
-            };
-      }
       return resident
-        ? {
-            k_tile: { rows: bn, stride: dp + 1 },
-            v_tile: { rows: bn, stride: dvp + 1 },
-            row_stage: { rows: bm, stride: stage },
-            probs: scores,
-            dsc: scores,
-          }
-        : { kv_tile: { rows: bn, stride: stage }, row_stage: { rows: bm, stride: stage }, probs: scores, dsc: scores };
+        ? { k_tile: tile(bn, dp), v_tile: tile(bn, dvp), row_stage: tile(bm, stage), probs: scores, dsc: scores }
+        : { kv_tile: tile(bn, stage), row_stage: tile(bm, stage), probs: scores, dsc: scores };
   }
 }
 
