@@ -22,6 +22,7 @@ export function attentionPrelude(
     scoreFunctionWgsl(f),
     extraConstants,
     sharedWgsl(c),
+    c.vec4 ? KEY_POS_WGSL : '',
   ].join('\n');
 }
 
@@ -39,6 +40,8 @@ export interface StageLoad {
   readonly columnLimit: string;
   /** The load expression, in terms of `rr` (row in the block) and `d` (column in the block). */
   readonly load: string;
+  /** vec4 tiles only: where block row `rr` goes in the tile, for swizzled layouts (an expression of `rr`). */
+  readonly rowPosition?: string;
 }
 
 /**
@@ -60,10 +63,9 @@ export function stageLoad(s: StageLoad): string {
 
 /**
  * `stageLoad` into an array of vec4: each invocation fills four consecutive columns of a row with one store.
- * `rowPosition` (an expression of `rr`) places block row `rr` elsewhere in the tile, for swizzled layouts.
  * `width` and `targetColumn` must be multiples of 4.
  */
-export function stageLoad4(s: StageLoad & { readonly rowPosition?: string }): string {
+export function stageLoad4(s: StageLoad): string {
   return /* wgsl */ `
       for (var e = t; e < ${s.rows} * (${s.width} / 4u); e = e + WG) {
         let rr = e / (${s.width} / 4u);
@@ -135,7 +137,18 @@ export function scoreProduct(sp: ScoreProduct): string {
 }
 
 /** WGSL of `key_pos`: where key row `col` of a vec4 tile is stored (see scoreProduct). */
-export const KEY_POS_WGSL = 'fn key_pos(col: u32) -> u32 { return (col & 3u) * (BN / 4u) + (col >> 2u); }';
+const KEY_POS_WGSL = 'fn key_pos(col: u32) -> u32 { return (col & 3u) * (BN / 4u) + (col >> 2u); }';
+
+/**
+ * How a kernel with configuration `c` stages tiles: `stage` writes scalar or vec4 tiles, and `keyRows` (spread
+ * into the staging of rows that score products read as keys) places them at `key_pos` with vec4 tiles.
+ */
+export function tileStaging(c: TileConfig): {
+  readonly stage: (s: StageLoad) => string;
+  readonly keyRows: { readonly rowPosition?: string };
+} {
+  return c.vec4 ? { stage: stageLoad4, keyRows: { rowPosition: 'key_pos(rr)' } } : { stage: stageLoad, keyRows: {} };
+}
 
 export interface WeightedKeySum {
   /** Accumulator of `perRow` values per owned row: row u's column `lane + TPR · c` of this chunk is at

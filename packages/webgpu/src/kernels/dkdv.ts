@@ -2,15 +2,7 @@ import type { FloatDType } from '@fa/core';
 import { keyThreads, type TileConfig } from '../plan/config.js';
 import type { BindingSpec } from '../wgsl/bindings.js';
 import type { ScoreFeatures } from '../wgsl/scores.js';
-import {
-  attentionPrelude,
-  dropoutWords,
-  KEY_POS_WGSL,
-  scoreProduct,
-  stageLoad,
-  stageLoad4,
-  zeroedArray,
-} from './common.js';
+import { attentionPrelude, dropoutWords, scoreProduct, tileStaging, zeroedArray } from './common.js';
 
 export function dkdvBindings(dtype: FloatDType): BindingSpec[] {
   return [
@@ -47,9 +39,8 @@ export function dkdvWgsl(c: TileConfig, dtype: FloatDType, f: ScoreFeatures): st
   const kIndex = '((k_start + col0 + rr) * p.num_heads_k + kvh) * head_dim';
   const vIndex = '((k_start + col0 + rr) * p.num_heads_k + kvh) * head_dim_v';
   const v4 = c.vec4;
-  const stage = v4 ? stageLoad4 : stageLoad;
   // With vec4 tiles, key rows are stored at key_pos: see scoreProduct.
-  const keyRows = v4 ? { rowPosition: 'key_pos(rr)' } : {};
+  const { stage, keyRows } = tileStaging(c);
   const loadRows = (what: 'q' | 'dout', column: string) =>
     stage({
       target: 'row_stage',
@@ -102,7 +93,6 @@ const TPC: u32 = ${tpc}u;    // lanes per key group
 const NK: u32 = ${c.dp / tpc}u;
 const NV: u32 = ${c.dvp / tpc}u;`,
 )}
-${v4 ? KEY_POS_WGSL : ''}
 
 @compute @workgroup_size(${c.wg})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) t: u32) {

@@ -5,11 +5,9 @@ import type { ScoreFeatures } from '../wgsl/scores.js';
 import {
   attentionPrelude,
   dropoutWords,
-  KEY_POS_WGSL,
   queryTileItem,
   scoreProduct,
-  stageLoad,
-  stageLoad4,
+  tileStaging,
   weightedKeySum,
   zeroedArray,
 } from './common.js';
@@ -43,9 +41,8 @@ export function dqWgsl(c: TileConfig, dtype: FloatDType, f: ScoreFeatures): stri
   const kIndex = '((k_start + col0 + rr) * p.num_heads_k + kvh) * head_dim';
   const vIndex = '((k_start + col0 + rr) * p.num_heads_k + kvh) * head_dim_v';
   const v4 = c.vec4;
-  const stage = v4 ? stageLoad4 : stageLoad;
   // With vec4 tiles, key rows (K, and V for dP) are stored at key_pos: see scoreProduct.
-  const keyRows = v4 ? { rowPosition: 'key_pos(rr)' } : {};
+  const { stage, keyRows } = tileStaging(c);
   const loadK = stage({
     ...keyRows,
     target: 'kv_tile',
@@ -67,7 +64,6 @@ export function dqWgsl(c: TileConfig, dtype: FloatDType, f: ScoreFeatures): stri
   };
   return /* wgsl */ `
 ${attentionPrelude(c, dqBindings(dtype), f, `const NQ: u32 = ${c.dp / tpr}u;   // dQ columns per row per invocation`)}
-${v4 ? KEY_POS_WGSL : ''}
 
 @compute @workgroup_size(${c.wg})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) t: u32) {

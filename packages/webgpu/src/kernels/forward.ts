@@ -5,11 +5,9 @@ import type { ScoreFeatures } from '../wgsl/scores.js';
 import {
   attentionPrelude,
   dropoutWords,
-  KEY_POS_WGSL,
   queryTileItem,
   scoreProduct,
-  stageLoad,
-  stageLoad4,
+  tileStaging,
   weightedKeySum,
   zeroedArray,
 } from './common.js';
@@ -119,7 +117,7 @@ export function forwardWgsl(c: TileConfig, dtype: FloatDType, f: ScoreFeatures):
   const sg = c.subgroupRows;
   const qIndex = '((q_start + row0 + rr) * p.num_heads + h) * head_dim';
   const v4 = c.vec4;
-  const stage = v4 ? stageLoad4 : stageLoad;
+  const { stage, keyRows } = tileStaging(c);
   const loadQ = (targetColumn: string) =>
     stage({
       target: 'q_tile',
@@ -136,7 +134,6 @@ export function forwardWgsl(c: TileConfig, dtype: FloatDType, f: ScoreFeatures):
 ${attentionPrelude(c, forwardBindings(dtype), f, `const NO: u32 = ${c.dvp / tpr}u;   // output columns per row per invocation`)}
 ${sg ? subgroupRowReductions(tpr) : sharedRowReductions()}
 
-${v4 ? `${KEY_POS_WGSL}\n` : ''}
 // The running sum of an owned row after a key tile, and its output columns rescaled to the new maximum.
 fn rescale_row(u: u32, tile_sum: f32, alpha: f32, l: ptr<function, array<f32, RM>>, o: ptr<function, array<f32, RM * NO>>) {
   (*l)[u] = (*l)[u] * alpha + tile_sum;
@@ -183,7 +180,7 @@ ${zeroedArray('s', 'RM * NS', '    ')}
       column: 'dc',
       columnLimit: 'head_dim',
       load: 'load_k(((k_start + col0 + rr) * p.num_heads_k + kvh) * head_dim + dc + d)',
-      ...(v4 ? { rowPosition: 'key_pos(rr)' } : {}),
+      ...keyRows,
     })}
       workgroupBarrier();${scoreProduct({
         acc: 's',
