@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isFaError } from '@fa/core';
 import { describe, expect, it } from 'vitest';
+import { ADDON_EXPORTS } from './addon.js';
 import { cudaAvailability, findNvcc } from './availability.js';
 import { createCudaBackend } from './backend.js';
 import { buildOutputPath, loadAddon, prebuildPath, tryLoadAddon } from './loader.js';
@@ -76,18 +77,8 @@ describe('loader', () => {
 
   it('refuses an addon built for another ABI version with a rebuild hint', () => {
     const stale = join(emptyPackage, 'stale.cjs');
-    const fns = [
-      'alloc',
-      'upload',
-      'download',
-      'forward',
-      'backward',
-      'deviceCount',
-      'deviceInfo',
-      'versions',
-      'tileShape',
-    ];
-    writeFileSync(stale, `module.exports = { abiVersion: 0, ${fns.map((f) => `${f}() {}`).join(', ')} };`);
+    // Every export the loader requires, so that only the ABI version is wrong.
+    writeFileSync(stale, `module.exports = { abiVersion: 0, ${ADDON_EXPORTS.map((f) => `${f}() {}`).join(', ')} };`);
     const result = tryLoadAddon({ addonPath: stale, env: {}, packageDir: emptyPackage });
     expect('attempts' in result && result.attempts[0]?.message).toMatch(/another version .* rebuild it/);
   });
