@@ -136,9 +136,10 @@ function referenceAttentionOp(
   name: string,
   inputs: readonly Variable[],
   parts: AttentionParts,
-  options: AttentionOptions,
+  { backend: _backend, ...options }: AttentionOptions,
   gradsOf: GradsOf,
 ): Promise<Variable> {
+  // The reference takes the attention options alone: `backend` names what it stands in for.
   if ((options?.dropoutP ?? 0) > 0 && options.seed === undefined) {
     throw expectationError('E_VALUE', 'seed', 'a fixed seed when dropout runs on the reference', 'undefined');
   }

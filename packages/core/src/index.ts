@@ -30,9 +30,11 @@ export {
   isFaError,
   isOptionsBag,
 } from './errors.js';
+export { checkKnownKeys, optionKeys } from './known-keys.js';
 export { alibiBias, blockFullyVisible, type KeyRange, visibleKeyRange, visibleKeySpan } from './mask.js';
 export { mergeAttnStates } from './merge.js';
 export {
+  ATTN_OPTION_KEYS,
   type AttnOptions,
   type AttnProblem,
   checkTensorMeta,
@@ -66,6 +68,7 @@ export {
   type BackendRegistration,
   getBackend,
   listBackends,
+  type RegisterBackendOptions,
   registerBackend,
   resetBackends,
   resolveBackend,

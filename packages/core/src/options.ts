@@ -1,6 +1,7 @@
 import { checkCuSeqlens, maxSeqlenOf } from './cu-seqlens.js';
 import { type DType, type FloatDType, isFloatDType } from './dtype.js';
 import { describeValue, expectationError, FaError } from './errors.js';
+import { checkKnownKeys, optionKeys } from './known-keys.js';
 import { formatShape } from './tensor.js';
 
 export const MAX_HEAD_DIM = 256;
@@ -31,6 +32,22 @@ export interface AttnOptions {
   /** Ask for bit-identical results run to run where a backend would otherwise reorder floating-point sums. */
   readonly deterministic?: boolean;
 }
+
+/** Every key of `AttnOptions`: any other key in a call's options is a typo and an error. */
+export const ATTN_OPTION_KEYS = optionKeys<AttnOptions>()([
+  'cuSeqlensQ',
+  'cuSeqlensK',
+  'maxSeqlenQ',
+  'maxSeqlenK',
+  'softmaxScale',
+  'causal',
+  'windowSize',
+  'softcap',
+  'alibiSlopes',
+  'dropoutP',
+  'seed',
+  'deterministic',
+]);
 
 /** What validation needs to know about a tensor argument, wherever its data lives. */
 export interface TensorMeta {
@@ -153,6 +170,7 @@ export function resolveAttnProblem(q: TensorMeta, k: TensorMeta, v: TensorMeta, 
       describeValue(options),
     );
   }
+  checkKnownKeys(options, 'options', ATTN_OPTION_KEYS);
   const [totalQ, numHeads, headDim] = checkRank3(q, 'q', '(total_q, nheads, head_dim)') as [number, number, number];
   const [totalK, numHeadsK, headDimK] = checkRank3(k, 'k', '(total_k, nheads_k, head_dim)') as [number, number, number];
   const [totalV, numHeadsV, headDimV] = checkRank3(v, 'v', '(total_k, nheads_k, head_dim_v)') as [

@@ -1,5 +1,6 @@
 import { bf16BitsToF32, checkFloatDType, type FloatDType, f16BitsToF32, roundToDType } from './dtype.js';
 import { checkOptionsBag, describeValue, expectationError } from './errors.js';
+import { checkKnownKeys, optionKeys } from './known-keys.js';
 import { visibleKeyRange } from './mask.js';
 import { type AttnOptions, type AttnProblem, checkTensorMeta, resolveAttnProblem } from './options.js';
 import { DropoutMask, dropoutThreshold, splitSeed } from './philox.js';
@@ -29,6 +30,8 @@ export type ReferencePrecision = 'f64' | FloatDType;
 export interface ReferenceConfig {
   readonly precision?: ReferencePrecision;
 }
+
+const REFERENCE_CONFIG_KEYS = optionKeys<ReferenceConfig>()(['precision']);
 
 export interface ReferenceForwardResult {
   /** (total_q, nheads, head_dim_v) */
@@ -69,6 +72,7 @@ const PRECISIONS: readonly unknown[] = ['f64', 'f32', 'f16', 'bf16'];
 function checkConfig(config: unknown): ReferencePrecision {
   if (config === undefined) return 'f64';
   checkOptionsBag(config, 'config', 'a config object { precision? }');
+  checkKnownKeys(config, 'config', REFERENCE_CONFIG_KEYS);
   const { precision = 'f64' } = config as ReferenceConfig;
   if (!PRECISIONS.includes(precision)) {
     throw expectationError('E_VALUE', 'config.precision', "'f64', 'f32', 'f16' or 'bf16'", describeValue(precision));

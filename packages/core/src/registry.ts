@@ -1,5 +1,6 @@
 import type { AttentionBackend, BackendFactory } from './backend.js';
 import { checkOptionsBag, describeValue, expectationError, FaError } from './errors.js';
+import { checkKnownKeys, optionKeys } from './known-keys.js';
 
 /**
  * The backend registry. It lives in `@fa/core`, which every backend package takes as a peer dependency, and its
@@ -10,6 +11,13 @@ export interface BackendRegistration {
   readonly name: string;
   readonly priority: number;
 }
+
+export interface RegisterBackendOptions {
+  /** Higher wins automatic selection; default 0. */
+  readonly priority?: number;
+}
+
+const REGISTER_OPTION_KEYS = optionKeys<RegisterBackendOptions>()(['priority']);
 
 interface Entry {
   readonly name: string;
@@ -46,13 +54,14 @@ function checkName(name: unknown, argument: 'name' | 'backend'): asserts name is
  * Registers a backend. The factory runs only when the backend is first used, so registering costs nothing and
  * never touches a GPU. Higher priority wins automatic selection. Registering a name again replaces it.
  */
-export function registerBackend(name: string, factory: BackendFactory, options: { priority?: number } = {}): void {
+export function registerBackend(name: string, factory: BackendFactory, options: RegisterBackendOptions = {}): void {
   checkName(name, 'name');
   if (typeof factory !== 'function') {
     throw expectationError('E_VALUE', 'factory', 'a function that creates the backend', describeValue(factory));
   }
   checkOptionsBag(options, 'options', 'an options object { priority? }');
-  const priority = options.priority ?? 0;
+  checkKnownKeys(options, 'options', REGISTER_OPTION_KEYS);
+  const { priority = 0 } = options as RegisterBackendOptions;
   if (!Number.isFinite(priority)) {
     throw expectationError('E_VALUE', 'options.priority', 'a finite number', describeValue(priority));
   }

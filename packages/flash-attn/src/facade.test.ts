@@ -192,6 +192,67 @@ describe('validation at the edge', () => {
   });
 });
 
+describe('a misspelt option is an error, never a silent default', () => {
+  const q = { data: randomData(12 * 4 * 16), shape: [12, 4, 16] };
+  const kv = { data: randomData(12 * 2 * 16), shape: [12, 2, 16] };
+  const qkv = { data: randomData(12 * 3 * 4 * 16), shape: [12, 3, 4, 16] };
+  const kvPacked = { data: randomData(12 * 2 * 2 * 16), shape: [12, 2, 2, 16] };
+  const lse = { data: randomData(4 * 12), shape: [4, 12] };
+  const padded = { data: randomData(2 * 6 * 4 * 16), shape: [2, 6, 4, 16] };
+  const base = { cuSeqlensQ: cuSeqlens, cuSeqlensK: cuSeqlens };
+
+  async function message(promise: Promise<unknown>): Promise<string> {
+    return promise.then(
+      () => 'accepted',
+      (e: unknown) => (isFaError(e) ? e.message : String(e)),
+    );
+  }
+
+  it.each<[string, () => Promise<unknown>, string, string]>([
+    ['varlen', () => flashAttnVarlen(q, kv, kv, { ...base, casual: true } as never), 'options.casual', 'causal'],
+    [
+      'varlen backward',
+      () => flashAttnVarlenBackward(q, q, kv, kv, q, lse, { ...base, casual: true } as never),
+      'options.casual',
+      'causal',
+    ],
+    [
+      'varlen backend',
+      () => flashAttnVarlen(q, kv, kv, { ...base, backnd: 'cpu' } as never),
+      'options.backnd',
+      'backend',
+    ],
+    [
+      'kv-packed',
+      () => flashAttnVarlenKVPacked(q, kvPacked, { ...base, softCap: 5 } as never),
+      'options.softCap',
+      'softcap',
+    ],
+    [
+      'qkv-packed given the varlen name of its offsets',
+      () => flashAttnVarlenQKVPacked(qkv, { cuSeqlens, cuSeqlensQ: cuSeqlens } as never),
+      'options.cuSeqlensQ',
+      'cuSeqlens',
+    ],
+    [
+      'qkv-packed backward',
+      () => flashAttnVarlenQKVPackedBackward(q, qkv, q, lse, { cuSeqlens, maxSeqlenn: 7 } as never),
+      'options.maxSeqlenn',
+      'maxSeqlen',
+    ],
+    ['padded', () => flashAttn(padded, padded, padded, { casual: true } as never), 'options.casual', 'causal'],
+  ])('%s', async (_, call, argument, suggestion) => {
+    expect(await rejection(call())).toEqual({ code: 'E_VALUE', argument });
+    expect(await message(call())).toContain(`did you mean \`${suggestion}\`?`);
+  });
+
+  it('a padded call given offsets it derives from the shape', async () => {
+    const call = () => flashAttn(padded, padded, padded, { cuSeqlensQ: cuSeqlens } as never);
+    expect(await rejection(call())).toEqual({ code: 'E_VALUE', argument: 'options.cuSeqlensQ' });
+    expect(await message(call())).toMatch(/^Unknown key `options.cuSeqlensQ`: expected one of `softmaxScale`, /);
+  });
+});
+
 describe('packed and padded entry points agree with varlen', () => {
   const [total, heads, dim] = [12, 2, 8];
   const qData = randomData(total * heads * dim);

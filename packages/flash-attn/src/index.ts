@@ -21,13 +21,15 @@ export {
   flashAttnVarlenKVPackedBackward,
   flashAttnVarlenQKVPacked,
   flashAttnVarlenQKVPackedBackward,
+  PACKED_OPTION_KEYS,
   type PackedOptions,
 } from './packed.js';
-export { flashAttn, flashAttnBackward, type PaddedOptions } from './padded.js';
+export { flashAttn, flashAttnBackward, PADDED_OPTION_KEYS, type PaddedOptions } from './padded.js';
 export { Tensor, tensor } from './tensor.js';
 export {
   flashAttnVarlen,
   flashAttnVarlenBackward,
+  VARLEN_OPTION_KEYS,
   type VarlenBackwardResult,
   type VarlenForwardResult,
   type VarlenOptions,

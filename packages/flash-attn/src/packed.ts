@@ -1,6 +1,7 @@
-import { checkCuSeqlens, checkOptionsBag, expectationError, formatShape } from '@fa/core';
+import { checkCuSeqlens, checkKnownKeys, checkOptionsBag, expectationError, formatShape, optionKeys } from '@fa/core';
 import { CallInputs, type TensorInput } from './inputs.js';
 import { splitSecondAxis, stackSecondAxis } from './layout.js';
+import { PADDED_OPTION_KEYS, type PaddedOptions } from './padded.js';
 import { type Tensor, tensor } from './tensor.js';
 import { flashAttnVarlen, flashAttnVarlenBackward, type VarlenForwardResult, type VarlenOptions } from './varlen.js';
 
@@ -10,13 +11,17 @@ import { flashAttnVarlen, flashAttnVarlenBackward, type VarlenForwardResult, typ
  * run the varlen kernels; gradients come back packed the same way.
  */
 
-export type PackedOptions = Omit<VarlenOptions, 'cuSeqlensQ' | 'cuSeqlensK' | 'maxSeqlenQ' | 'maxSeqlenK'> & {
+export type PackedOptions = PaddedOptions & {
   readonly cuSeqlens: Int32Array;
   readonly maxSeqlen?: number;
 };
 
+/** Every key of `PackedOptions`: one `cuSeqlens` and `maxSeqlen` in place of the varlen pairs. */
+export const PACKED_OPTION_KEYS = optionKeys<PackedOptions>()([...PADDED_OPTION_KEYS, 'cuSeqlens', 'maxSeqlen']);
+
 function varlenOptions(options: PackedOptions): VarlenOptions {
   checkOptionsBag(options, 'options', 'an options object with cuSeqlens');
+  checkKnownKeys(options, 'options', PACKED_OPTION_KEYS);
   const { cuSeqlens, maxSeqlen, ...rest } = options;
   // One array serves queries and keys; checked here so that errors name it as the caller wrote it.
   checkCuSeqlens(cuSeqlens, 'cuSeqlens');

@@ -1,8 +1,12 @@
-import { checkOptionsBag, expectationError, formatShape, type HostTensor } from '@fa/core';
+import { checkKnownKeys, checkOptionsBag, expectationError, formatShape, type HostTensor, optionKeys } from '@fa/core';
 import { CallInputs, type TensorInput } from './inputs.js';
 import { swapLeadingAxes } from './layout.js';
 import { type Tensor, tensor } from './tensor.js';
-import { flashAttnVarlen, flashAttnVarlenBackward, type VarlenOptions } from './varlen.js';
+import { flashAttnVarlen, flashAttnVarlenBackward, VARLEN_OPTION_KEYS, type VarlenOptions } from './varlen.js';
+
+/** The varlen options a padded batch's shape determines (packed calls derive them from `cuSeqlens`). */
+const SHAPE_DERIVED_KEYS = ['cuSeqlensQ', 'cuSeqlensK', 'maxSeqlenQ', 'maxSeqlenK'] as const;
+type ShapeDerivedKey = (typeof SHAPE_DERIVED_KEYS)[number];
 
 /**
  * Fixed-length batches, as flash-attention's `flash_attn_func`: `q: (batch, seqlen_q, nheads, head_dim)`,
@@ -10,7 +14,14 @@ import { flashAttnVarlen, flashAttnVarlenBackward, type VarlenOptions } from './
  * A full batch is a packed batch whose sequences all have the same length, so the varlen kernels run on a
  * reshaped view; only lse changes layout, to flash-attention's `(batch, nheads, seqlen_q)`.
  */
-export type PaddedOptions = Omit<VarlenOptions, 'cuSeqlensQ' | 'cuSeqlensK' | 'maxSeqlenQ' | 'maxSeqlenK'>;
+export type PaddedOptions = Omit<VarlenOptions, ShapeDerivedKey>;
+
+/** Every key of `PaddedOptions`: the varlen keys but those the shape determines. */
+export const PADDED_OPTION_KEYS = optionKeys<PaddedOptions>()(
+  VARLEN_OPTION_KEYS.filter(
+    (key): key is keyof PaddedOptions => !(SHAPE_DERIVED_KEYS as readonly string[]).includes(key),
+  ),
+);
 
 function uniformCuSeqlens(batch: number, seqlen: number): Int32Array {
   return Int32Array.from({ length: batch + 1 }, (_, b) => b * seqlen);
@@ -31,6 +42,7 @@ function flatten(t: Tensor, argument: string): Tensor {
 
 function varlenOptions(options: PaddedOptions, batch: number, seqlenQ: number, seqlenK: number): VarlenOptions {
   checkOptionsBag(options, 'options', 'an options object (or nothing)');
+  checkKnownKeys(options, 'options', PADDED_OPTION_KEYS);
   return { ...options, cuSeqlensQ: uniformCuSeqlens(batch, seqlenQ), cuSeqlensK: uniformCuSeqlens(batch, seqlenK) };
 }
 

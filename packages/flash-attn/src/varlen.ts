@@ -1,10 +1,14 @@
 import {
+  ATTN_OPTION_KEYS,
   type AttentionBackend,
   type AttnOptions,
   type AttnProblem,
+  checkKnownKeys,
+  checkOptionsBag,
   checkTensorMeta,
   expectationError,
   FaError,
+  optionKeys,
   resolveAttnProblem,
 } from '@fa/core';
 import { CallInputs, type TensorInput } from './inputs.js';
@@ -13,6 +17,17 @@ import { Tensor } from './tensor.js';
 export interface VarlenOptions extends AttnOptions {
   /** Run on this backend; by default, the backend the inputs live on, else the active or best one. */
   readonly backend?: string;
+}
+
+/** Every key of `VarlenOptions`: any other key is a typo and an error. */
+export const VARLEN_OPTION_KEYS = optionKeys<VarlenOptions>()([...ATTN_OPTION_KEYS, 'backend']);
+
+/** The options the core problem resolves: all but `backend`, which only the façade reads, once the keys are known. */
+function attnOptionsOf(options: VarlenOptions): AttnOptions {
+  checkOptionsBag(options, 'options', 'an options object with cuSeqlensQ and cuSeqlensK');
+  checkKnownKeys(options, 'options', VARLEN_OPTION_KEYS);
+  const { backend: _backend, ...attnOptions } = options as VarlenOptions;
+  return attnOptions;
 }
 
 export interface VarlenForwardResult {
@@ -69,7 +84,7 @@ export async function flashAttnVarlen(
     const tq = inputs.tensor(q, 'q');
     const tk = inputs.tensor(k, 'k');
     const tv = inputs.tensor(v, 'v');
-    const problem = resolveAttnProblem(tq, tk, tv, options);
+    const problem = resolveAttnProblem(tq, tk, tv, attnOptionsOf(options));
     const backend = await inputs.backend(options.backend, tq, tk, tv);
     checkCapabilities(backend, problem, false);
     const [hq, hk, hv] = await inputs.handles(backend, [
@@ -109,7 +124,7 @@ export async function flashAttnVarlenBackward(
     const tq = inputs.tensor(q, 'q');
     const tk = inputs.tensor(k, 'k');
     const tv = inputs.tensor(v, 'v');
-    const problem = resolveAttnProblem(tq, tk, tv, options);
+    const problem = resolveAttnProblem(tq, tk, tv, attnOptionsOf(options));
     // Checked after the options are known valid, so a bad dropoutP is named as such rather than as a missing seed.
     if (problem.dropoutP > 0 && options.seed === undefined) {
       throw expectationError('E_VALUE', 'seed', 'the seed returned by the forward call (dropout is on)', 'undefined');

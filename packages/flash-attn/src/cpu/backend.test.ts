@@ -52,6 +52,16 @@ describe('the cpu backend contract', () => {
     }
   });
 
+  it('rejects a misspelt option, naming it and the option meant', () => {
+    expect(() => createCpuBackend({ thread: 2 } as never)).toThrow(
+      expect.objectContaining({
+        code: 'E_VALUE',
+        argument: 'options.thread',
+        message: expect.stringContaining('`threads`'),
+      }),
+    );
+  });
+
   it('lets NaN through instead of hiding it', async () => {
     const { q, k, v, dout, options } = makeInputs({ name: 'nan', lengthsQ: [5, 7] }, 1);
     (q.data as Float32Array)[2 * 32 * 2] = Number.NaN; // query row 2, head 0

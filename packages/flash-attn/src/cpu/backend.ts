@@ -2,6 +2,7 @@ import {
   type AttentionBackend,
   type AttnProblem,
   type BackendCapabilities,
+  checkKnownKeys,
   checkOptionsBag,
   type DType,
   describeValue,
@@ -9,6 +10,7 @@ import {
   FaError,
   type HostTensor,
   isFaError,
+  optionKeys,
 } from '@fa/core';
 import type { Engine } from './engine.js';
 import { JsEngine } from './js-engine.js';
@@ -28,6 +30,8 @@ export interface CpuBackendOptions {
    */
   readonly simd?: boolean;
 }
+
+const CPU_BACKEND_OPTION_KEYS = optionKeys<CpuBackendOptions>()(['threads', 'simd']);
 
 /** The `cpu` backend; `kernels` says which kernels this instance runs. */
 export interface CpuBackend extends AttentionBackend<HostTensor> {
@@ -71,6 +75,7 @@ const CAPABILITIES: BackendCapabilities = {
 
 function checkOptions(options: CpuBackendOptions): void {
   checkOptionsBag(options, 'options', 'an options object');
+  checkKnownKeys(options, 'options', CPU_BACKEND_OPTION_KEYS);
   const { threads, simd } = options as CpuBackendOptions;
   if (threads !== undefined && threads !== 'auto' && !(Number.isSafeInteger(threads) && threads >= 1)) {
     throw expectationError('E_VALUE', 'threads', "a positive integer or 'auto'", describeValue(threads));

@@ -84,6 +84,17 @@ export const coreSpecs: Record<string, Spec> = {
     names: ['options', null, null],
     valid: { 0: [{}] },
   },
+  checkKnownKeys: {
+    kind: 'checked',
+    call: core.checkKnownKeys,
+    args: () => [{ causal: true }, 'options', ['causal', 'seed']],
+    names: ['options', null, null],
+    valid: { 0: [{}] },
+  },
+  optionKeys: {
+    kind: 'exempt',
+    reason: 'a compile-time helper: the compiler checks the key list it is given, and returns a function of it',
+  },
   isValidShape: { kind: 'total', call: core.isValidShape, samples: ANY_SAMPLES, returns: isBoolean },
   shapesEqual: {
     kind: 'total',
