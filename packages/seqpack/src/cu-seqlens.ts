@@ -1,4 +1,4 @@
-import { checkCuSeqlens, FaError, maxSeqlenOf } from '@fa/core';
+import { checkCuSeqlens, FaError, maxSeqlenOf, optionKeys } from '@fa/core';
 import { checkInteger, checkLengths, checkOptions, INT32_MAX } from './validate.js';
 
 export interface ValidateCuSeqlensOptions {
@@ -7,6 +7,8 @@ export interface ValidateCuSeqlensOptions {
   /** The name errors give the array; defaults to `cuSeqlens`. */
   readonly argument?: string;
 }
+
+const VALIDATE_OPTION_KEYS = optionKeys<ValidateCuSeqlensOptions>()(['totalTokens', 'argument']);
 
 /**
  * Checks cu_seqlens: an Int32Array of batch + 1 offsets that starts at 0, never decreases and (when
@@ -17,6 +19,7 @@ export function validateCuSeqlens(cuSeqlens: unknown, options: ValidateCuSeqlens
     options,
     'options',
     'an options object { totalTokens?, argument? }',
+    VALIDATE_OPTION_KEYS,
   ) as ValidateCuSeqlensOptions;
   if (totalTokens !== undefined) checkInteger(totalTokens, 'totalTokens', 0, INT32_MAX);
   return checkCuSeqlens(cuSeqlens, argument, totalTokens);

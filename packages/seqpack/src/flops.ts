@@ -1,3 +1,4 @@
+import { optionKeys } from '@fa/core';
 import { checkInteger, checkOptions } from './validate.js';
 import { resolveVarlenMask } from './varlen-problem.js';
 
@@ -8,6 +9,14 @@ export interface AttentionFlopsOptions {
   readonly headDim: number;
   readonly causal?: boolean;
 }
+
+const FLOPS_OPTION_KEYS = optionKeys<AttentionFlopsOptions>()([
+  'cuSeqlensQ',
+  'cuSeqlensK',
+  'numHeads',
+  'headDim',
+  'causal',
+]);
 
 /**
  * Forward FLOPs of varlen attention by the convention of flash-attention's benchmarks: two matmuls (`QKᵀ` and
@@ -38,6 +47,7 @@ function resolveFlops(options: AttentionFlopsOptions) {
     options,
     'options',
     'an options object { cuSeqlensQ, cuSeqlensK, numHeads, headDim, causal? }',
+    FLOPS_OPTION_KEYS,
   );
   const numHeads = checkInteger(opts.numHeads, 'numHeads', 1);
   const headDim = checkInteger(opts.headDim, 'headDim', 1);

@@ -1,4 +1,4 @@
-import { FaError, maxSeqlenOf } from '@fa/core';
+import { FaError, maxSeqlenOf, optionKeys } from '@fa/core';
 import { cuSeqlensFromLengths } from './cu-seqlens.js';
 import { checkInteger, checkLengths, checkOptions, INT32_MAX } from './validate.js';
 
@@ -8,6 +8,8 @@ export interface PackOptions {
   /** At most this many documents per batch (unbounded by default), e.g. to bound the length of cu_seqlens. */
   readonly maxSeqs?: number;
 }
+
+const PACK_OPTION_KEYS = optionKeys<PackOptions>()(['maxTokens', 'maxSeqs']);
 
 export interface PackedBatch {
   /** Indices into `lengths` of the documents of this batch, ascending; pack them in this order. */
@@ -57,7 +59,7 @@ export interface PackPlan {
  */
 export function packDocuments(lengths: ArrayLike<number>, options: PackOptions): PackPlan {
   const values = checkLengths(lengths, 'lengths');
-  const opts = checkOptions(options, 'options', 'an options object { maxTokens, maxSeqs? }');
+  const opts = checkOptions(options, 'options', 'an options object { maxTokens, maxSeqs? }', PACK_OPTION_KEYS);
   const maxTokens = checkInteger(opts.maxTokens, 'maxTokens', 1, INT32_MAX);
   const maxSeqs = opts.maxSeqs === undefined ? Number.POSITIVE_INFINITY : checkInteger(opts.maxSeqs, 'maxSeqs', 1);
   const n = values.length;

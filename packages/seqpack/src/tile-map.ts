@@ -1,4 +1,11 @@
-import { blockFullyVisible, describeValue, expectationError, visibleKeyRange, visibleKeySpan } from '@fa/core';
+import {
+  blockFullyVisible,
+  describeValue,
+  expectationError,
+  optionKeys,
+  visibleKeyRange,
+  visibleKeySpan,
+} from '@fa/core';
 import { checkInteger, checkOptions } from './validate.js';
 import { resolveVarlenMask } from './varlen-problem.js';
 
@@ -12,6 +19,8 @@ export interface TileMapOptions {
   /** [left, right] around the aligned diagonal, -1 unbounded; causal forces right = 0. */
   readonly windowSize?: readonly [number, number];
 }
+
+const TILE_MAP_OPTION_KEYS = optionKeys<TileMapOptions>()(['blockM', 'blockN', 'causal', 'windowSize']);
 
 export interface TileCounts {
   /** Tiles holding at least one visible score: the work of a kernel that skips empty tiles. */
@@ -67,7 +76,12 @@ export interface TileMap {
  * kernels cannot disagree about a tile.
  */
 export function tileMap(cuSeqlensQ: Int32Array, cuSeqlensK: Int32Array, options: TileMapOptions): TileMap {
-  const opts = checkOptions(options, 'options', 'an options object { blockM, blockN, causal?, windowSize? }');
+  const opts = checkOptions(
+    options,
+    'options',
+    'an options object { blockM, blockN, causal?, windowSize? }',
+    TILE_MAP_OPTION_KEYS,
+  );
   const blockM = checkInteger(opts.blockM, 'blockM', 1);
   const blockN = checkInteger(opts.blockN, 'blockN', 1);
   const { batch, causal, windowLeft, windowRight, maxSeqlenQ, maxSeqlenK } = resolveVarlenMask(

@@ -1,4 +1,5 @@
 import {
+  checkKnownKeys,
   checkOptionsBag,
   describeValue,
   expectationError,
@@ -10,9 +11,18 @@ import {
 
 export const INT32_MAX = 2147483647;
 
-/** Entry points take an options bag; anything else is a caller mistake worth naming. */
-export function checkOptions(value: unknown, argument: string, expected: string): Record<string, unknown> {
+/**
+ * Entry points take an options bag of known keys; anything else (a misspelt key included) is a caller mistake
+ * worth naming.
+ */
+export function checkOptions(
+  value: unknown,
+  argument: string,
+  expected: string,
+  knownKeys: readonly string[],
+): Record<string, unknown> {
   checkOptionsBag(value, argument, expected);
+  checkKnownKeys(value, argument, knownKeys);
   return value;
 }
 
