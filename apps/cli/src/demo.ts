@@ -62,7 +62,7 @@ export interface PassTiming {
 
 export interface DemoReport {
   readonly command: 'demo';
-  readonly backend: { readonly name: string; readonly registered: string[] };
+  readonly backend: { readonly name: string; readonly registered: string[]; readonly runtime: string };
   readonly config: DemoOptions;
   readonly batch: {
     readonly tokens: number;
@@ -199,7 +199,7 @@ export async function runDemo(options: DemoOptions, progress: Progress): Promise
     const stats = lengthStats(batch.lengths);
     return {
       command: 'demo',
-      backend: { name: backend.name, registered: backend.available },
+      backend: { name: backend.name, registered: backend.available, runtime: backend.runtime },
       config: options,
       batch: {
         tokens: batch.tokens,
@@ -242,6 +242,7 @@ export function renderDemo(report: DemoReport): string {
     '',
     ...renderPairs([
       ['backend', `${report.backend.name}${others.length ? ` (also registered: ${others.join(', ')})` : ''}`],
+      ['runtime', report.backend.runtime],
       [
         'problem',
         `${config.causal ? 'causal' : 'non-causal'}, ${config.dtype}, ${config.heads} heads × head dim ${config.headDim}`,

@@ -1,5 +1,6 @@
 import { registerBackend } from '@fa/core';
 import { createCpuBackend } from '@fa/flash-attn/cpu';
+import { afterAll, describe, expect, it } from 'vitest';
 import { describeBadInputs } from '../bad-input/suite.js';
 import { describeDeterminism } from '../determinism.js';
 import { describeConformance } from '../suite.js';
@@ -13,3 +14,20 @@ describeBadInputs({ backend: 'cpu' });
 registerBackend('cpu-1-thread', () => createCpuBackend({ threads: 1 }), { priority: -10 });
 registerBackend('cpu-4-threads', () => createCpuBackend({ threads: 4 }), { priority: -10 });
 describeDeterminism({ backend: 'cpu', sameBitsAs: ['cpu-1-thread', 'cpu-4-threads'] });
+
+// Which kernel family ran, and on what: CI runs this file on every supported Node major, and WebAssembly differs
+// between them (relaxed SIMD, with its fused multiply-add, arrives in Node 22), so the title says it.
+const nodeMajor = Number(process.versions.node.split('.')[0]);
+const probe = createCpuBackend({ threads: 1 });
+afterAll(() => probe.destroy?.());
+describe(`cpu kernel path on Node ${process.version}: ${probe.kernels}, features ${JSON.stringify(probe.features)}`, () => {
+  it('runs the WebAssembly SIMD kernels, which every supported Node has', () => {
+    expect(probe.features.wasmSimd).toBe(true);
+    expect(probe.features.sharedMemory).toBe(true);
+    expect(probe.kernels).toBe('wasm-simd');
+  });
+
+  it('detects relaxed SIMD exactly on the Node majors that have it (22 and later)', () => {
+    expect(probe.features.relaxedSimd).toBe(nodeMajor >= 22);
+  });
+});

@@ -14,7 +14,7 @@ import {
 } from '@fa/core';
 import type { Engine } from './engine.js';
 import { JsEngine } from './js-engine.js';
-import { wasmKernelsSupported } from './wasm/load.js';
+import { relaxedSimdSupported, sharedMemorySupported, wasmKernelsSupported } from './wasm/load.js';
 import { type JobInfo, WasmEngine } from './wasm-engine.js';
 
 export interface CpuBackendOptions {
@@ -33,9 +33,20 @@ export interface CpuBackendOptions {
 
 const CPU_BACKEND_OPTION_KEYS = optionKeys<CpuBackendOptions>()(['threads', 'simd']);
 
-/** The `cpu` backend; `kernels` says which kernels this instance runs. */
+/** What the JavaScript engine this backend runs in offers the kernels. */
+export interface CpuFeatures {
+  /** WebAssembly SIMD128 with atomics: what the `wasm-simd` kernels need. */
+  readonly wasmSimd: boolean;
+  /** Shared WebAssembly memories, so worker threads over one memory. */
+  readonly sharedMemory: boolean;
+  /** WebAssembly relaxed SIMD (Node >= 22, Chromium, Firefox). Detected and reported; no kernel uses it yet. */
+  readonly relaxedSimd: boolean;
+}
+
+/** The `cpu` backend; `kernels` says which kernels this instance runs, `features` what the engine offered. */
 export interface CpuBackend extends AttentionBackend<HostTensor> {
   readonly kernels: 'wasm-simd' | 'js';
+  readonly features: CpuFeatures;
   /** What this backend holds now, to check that calls give back what they take. */
   stats(): CpuBackendStats;
 }
@@ -156,6 +167,11 @@ export function createCpuBackendTuned(options: CpuBackendOptions, tuning: CpuBac
   return {
     name: 'cpu',
     kernels: wasm ? 'wasm-simd' : 'js',
+    features: Object.freeze({
+      wasmSimd: wasmKernelsSupported(),
+      sharedMemory: sharedMemorySupported(),
+      relaxedSimd: relaxedSimdSupported(),
+    }),
     capabilities: CAPABILITIES,
     upload: (tensor) => handles.add(copyTensor(tensor)),
     download: async (handle, shape, dtype) => copyTensor(handles.check(handle, 'tensor'), shape, dtype),

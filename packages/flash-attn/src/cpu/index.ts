@@ -1,2 +1,8 @@
-export { type CpuBackend, type CpuBackendOptions, type CpuBackendStats, createCpuBackend } from './backend.js';
+export {
+  type CpuBackend,
+  type CpuBackendOptions,
+  type CpuBackendStats,
+  type CpuFeatures,
+  createCpuBackend,
+} from './backend.js';
 export { attnBackwardSync, attnForwardSync } from './sync.js';

@@ -48,6 +48,33 @@ export function wasmKernelsSupported(): boolean {
   return featuresSupported;
 }
 
+// `f32x4.relaxed_madd` over three zero vectors: valid only where the engine has relaxed SIMD (Node >= 22,
+// Chrome >= 114, Firefox; not Safari nor Node 20). The kernels do not use it yet; backends report it so that a
+// run says which instruction set it had.
+const RELAXED_SIMD_PROBE = (() => {
+  // Magic and version, a type section with `() -> v128`, a function section declaring one such function.
+  const header = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, 0x01, 0x05, 0x01, 0x60, 0x00, 0x01, 0x7b, 0x03];
+  const functions = [0x02, 0x01, 0x00];
+  const zeros = [0xfd, 0x0c, ...new Array<number>(16).fill(0)];
+  const body = [0x00, ...zeros, ...zeros, ...zeros, 0xfd, 0x85, 0x02, 0x0b];
+  const code = [0x0a, body.length + 2, 0x01, body.length, ...body];
+  return new Uint8Array([...header, ...functions, ...code]);
+})();
+
+let relaxedSimd: boolean | undefined;
+
+/** Whether this engine validates WebAssembly relaxed SIMD (fused multiply-add among it). */
+export function relaxedSimdSupported(): boolean {
+  if (relaxedSimd === undefined) {
+    try {
+      relaxedSimd = typeof WebAssembly === 'object' && WebAssembly.validate(RELAXED_SIMD_PROBE);
+    } catch {
+      relaxedSimd = false;
+    }
+  }
+  return relaxedSimd;
+}
+
 /** Whether shared memories (and so worker threads over one memory) are available here. */
 export function sharedMemorySupported(): boolean {
   try {
