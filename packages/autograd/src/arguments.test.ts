@@ -1,6 +1,6 @@
 import { isFaError } from '@fa/core';
 import { describe, expect, it } from 'vitest';
-import { attentionQKVPacked } from './attention.js';
+import { attention, attentionKVPacked, attentionQKVPacked } from './attention.js';
 import { gradcheck } from './gradcheck.js';
 import { crossEntropy, layerNorm, rmsNorm, rotary } from './layers.js';
 import { add, linear, reshape, scale, split, sum, zeros, zerosLike } from './ops.js';
@@ -169,5 +169,73 @@ describe('packed attention', () => {
   it('rejects (never throws synchronously) when the options are missing', async () => {
     const call = attentionQKVPacked(qkv(), undefined as never);
     await expect(call).rejects.toSatisfy(named('options'));
+  });
+});
+
+describe('a misspelt option is an error naming it and the option meant, never a silent default', () => {
+  const p = () => parameter(Float32Array.of(3, 4), [2]);
+  const x = () => variable([1, 2, 3, 4], [1, 1, 4]);
+  const cu = Int32Array.of(0, 2, 5);
+  const q = () => parameter(new Float32Array(5 * 2 * 3).fill(0.1), [5, 2, 3]);
+  const kv = () => parameter(new Float32Array(5 * 2 * 1 * 3).fill(0.2), [5, 2, 1, 3]);
+  const k = () => parameter(new Float32Array(5 * 1 * 3).fill(0.3), [5, 1, 3]);
+  const qkv = () => parameter(new Float32Array(5 * 3 * 2 * 3).fill(0.1), [5, 3, 2, 3]);
+  const misspelt = (argument: string, meant: string) =>
+    expect.objectContaining({
+      code: 'E_VALUE',
+      argument,
+      message: expect.stringContaining(`did you mean \`${meant}\`?`),
+    });
+
+  it.each<[string, () => unknown, string, string]>([
+    ['Adam', () => new Adam([p()], { weightDecy: 0.1 } as never), 'options.weightDecy', 'weightDecay'],
+    ['AdamW', () => new AdamW([p()], { decoupld: false } as never), 'options.decoupld', 'decoupled'],
+    [
+      'a param group',
+      () => new AdamW([{ params: [p()] }, { params: [p()], weightdecay: 0 } as never]),
+      'params[1].weightdecay',
+      'weightDecay',
+    ],
+    ['variable', () => variable([1, 2], [2], { requireGrad: true } as never), 'options.requireGrad', 'requiresGrad'],
+    ['rotary', () => rotary(x(), Int32Array.of(1), { rotary_dim: 2 } as never), 'options.rotary_dim', 'rotaryDim'],
+    [
+      'crossEntropy',
+      () => crossEntropy(variable([1, 2], [1, 2]), Int32Array.of(0), { ignoreIdx: 1 } as never),
+      'options.ignoreIdx',
+      'ignoreIndex',
+    ],
+  ])('%s', (_, call, argument, meant) => {
+    expect(call).toThrow(misspelt(argument, meant));
+  });
+
+  it.each<[string, () => Promise<unknown>, string, string]>([
+    [
+      'backward',
+      () => sum(x()).backward(undefined, { retainGrahp: true } as never),
+      'options.retainGrahp',
+      'retainGraph',
+    ],
+    [
+      'gradcheck',
+      () => gradcheck((v) => sum(v), [x()], { maxElement: 2 } as never),
+      'options.maxElement',
+      'maxElements',
+    ],
+    [
+      'attention',
+      () => attention(q(), k(), k(), { cuSeqlensQ: cu, cuSeqlensK: cu, casual: true } as never),
+      'options.casual',
+      'causal',
+    ],
+    [
+      'attentionKVPacked',
+      () => attentionKVPacked(q(), kv(), { cuSeqlensQ: cu, cuSeqlensK: cu, backnd: 'cpu' } as never),
+      'options.backnd',
+      'backend',
+    ],
+    // Named as the typo it is, not as a missing cuSeqlens.
+    ['attentionQKVPacked', () => attentionQKVPacked(qkv(), { cuSeqlen: cu } as never), 'options.cuSeqlen', 'cuSeqlens'],
+  ])('%s', async (_, call, argument, meant) => {
+    await expect(call()).rejects.toThrow(misspelt(argument, meant));
   });
 });

@@ -12,9 +12,11 @@ import {
 import {
   flashAttnVarlen,
   flashAttnVarlenBackward,
+  PACKED_OPTION_KEYS,
   type PackedOptions,
   type Tensor,
   tensor,
+  VARLEN_OPTION_KEYS,
   type VarlenOptions,
 } from '@fa/flash-attn';
 import { checkAttnOptions, checkFunction } from './checks.js';
@@ -169,7 +171,7 @@ export async function attention(q: Variable, k: Variable, v: Variable, options: 
   checkVariable(q, 'q');
   checkVariable(k, 'k');
   checkVariable(v, 'v');
-  checkAttnOptions(options, ['cuSeqlensQ', 'cuSeqlensK']);
+  checkAttnOptions(options, ['cuSeqlensQ', 'cuSeqlensK'], VARLEN_OPTION_KEYS);
   const parts = { q: q.data, k: k.data, v: v.data, qShape: q.shape, kShape: k.shape, vShape: v.shape };
   return attentionOp('attention', [q, k, v], parts, options, (dq, dk, dv) => [
     convert(dq, q.data),
@@ -234,7 +236,7 @@ function checkPacked(x: Variable, parts: number, argument: string, layout: strin
  */
 export async function attentionQKVPacked(qkv: Variable, options: PackedAttentionOptions): Promise<Variable> {
   const [total, heads, dim] = checkPacked(qkv, 3, 'qkv', '(total, 3, nheads, head_dim)');
-  checkAttnOptions(options, ['cuSeqlens']);
+  checkAttnOptions(options, ['cuSeqlens'], PACKED_OPTION_KEYS);
   checkPackedOffsets(options, total);
   const [q, k, v] = unstack(qkv.data, total, 3, heads * dim) as [Float, Float, Float];
   const shape = [total, heads, dim];
@@ -256,7 +258,7 @@ export async function attentionQKVPacked(qkv: Variable, options: PackedAttention
 export async function attentionKVPacked(q: Variable, kv: Variable, options: AttentionOptions): Promise<Variable> {
   checkVariable(q, 'q');
   const [totalK, headsK, dim] = checkPacked(kv, 2, 'kv', '(total_k, 2, nheads_k, head_dim)');
-  checkAttnOptions(options, ['cuSeqlensQ', 'cuSeqlensK']);
+  checkAttnOptions(options, ['cuSeqlensQ', 'cuSeqlensK'], VARLEN_OPTION_KEYS);
   const [k, v] = unstack(kv.data, totalK, 2, headsK * dim) as [Float, Float];
   const shape = [totalK, headsK, dim];
   const parts = { q: q.data, k, v, qShape: q.shape, kShape: shape, vShape: shape };

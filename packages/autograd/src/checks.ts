@@ -1,4 +1,4 @@
-import { checkOptionsBag, describeValue, expectationError, isValidShape } from '@fa/core';
+import { checkKnownKeys, checkOptionsBag, describeValue, expectationError, isValidShape } from '@fa/core';
 import type { Float } from './variable.js';
 
 /**
@@ -28,22 +28,30 @@ export function checkShape(value: unknown, argument: string): readonly number[] 
 }
 
 /**
- * An options bag: `undefined` stands for `{}`. Arrays and typed arrays are rejected because every property read
- * on them would silently come back undefined and hide the mistake.
+ * An options bag of `knownKeys`: `undefined` stands for `{}`. Arrays and typed arrays are rejected because every
+ * property read on them would silently come back undefined and hide the mistake; a key not in `knownKeys` is a
+ * typo that would do the same.
  */
-export function checkOptions<T extends object>(value: T | undefined, argument = 'options'): Partial<T> {
+export function checkOptions<T extends object>(
+  value: T | undefined,
+  knownKeys: readonly (keyof T & string)[],
+  argument = 'options',
+): Partial<T> {
   if (value === undefined) return {};
   checkOptionsBag(value, argument, 'an options object');
+  checkKnownKeys(value, argument, knownKeys);
   return value;
 }
 
 /**
- * The options bag of an attention call, and that its required offsets are there at all: a bag without them is a
- * wrong `options`, while offsets that are present but malformed are named by the façade (`cuSeqlensQ`, ...).
+ * The options bag of an attention call: only `knownKeys`, and its required offsets there at all. A bag without
+ * them is a wrong `options`, while offsets that are present but malformed are named by the façade (`cuSeqlensQ`,
+ * ...). Keys are checked first, so that a misspelt offset is named as the typo it is rather than as missing.
  */
-export function checkAttnOptions(options: unknown, required: readonly string[]): void {
+export function checkAttnOptions(options: unknown, required: readonly string[], knownKeys: readonly string[]): void {
   const expected = `an options object with ${required.join(' and ')}`;
   checkOptionsBag(options, 'options', expected);
+  checkKnownKeys(options, 'options', knownKeys);
   const missing = required.filter((key) => options[key] === undefined);
   if (missing.length > 0) {
     throw expectationError('E_VALUE', 'options', expected, `an object without ${missing.join(' and ')}`);

@@ -1,4 +1,4 @@
-import { describeValue, expectationError } from '@fa/core';
+import { describeValue, expectationError, optionKeys } from '@fa/core';
 import { withReferenceAttention } from './attention.js';
 import { checkFunction, checkNumber, checkOptions, isNonNegativeFinite, isPositiveFinite } from './checks.js';
 import { Rng } from './random.js';
@@ -15,6 +15,8 @@ export interface GradcheckOptions {
   /** Seeds the projection of the output onto a scalar and the choice of elements. Default 0. */
   readonly seed?: number;
 }
+
+const GRADCHECK_OPTION_KEYS = optionKeys<GradcheckOptions>()(['eps', 'atol', 'rtol', 'maxElements', 'seed']);
 
 export interface GradcheckMismatch {
   readonly input: number;
@@ -54,7 +56,7 @@ export async function gradcheck(
   if (checkVariables(inputs, 'inputs').length === 0) {
     throw expectationError('E_VALUE', 'inputs', 'at least one input', 'an empty array');
   }
-  const given = checkOptions(options);
+  const given = checkOptions(options, GRADCHECK_OPTION_KEYS);
   // A zero step divides by zero; a non-finite tolerance passes or fails everything.
   const eps = checkNumber(given.eps, 'options.eps', 'a finite number > 0', isPositiveFinite, 1e-6);
   const atol = checkNumber(given.atol, 'options.atol', 'a finite number >= 0', isNonNegativeFinite, 1e-6);

@@ -1,4 +1,4 @@
-import { describeValue, expectationError, formatShape } from '@fa/core';
+import { describeValue, expectationError, formatShape, optionKeys } from '@fa/core';
 import { checkInt32Array, checkNumber, checkOptions, isPositiveFinite } from './checks.js';
 import { checkSameDtype, zerosLike } from './ops.js';
 import { checkVariable, type Float, recordOp, type Variable } from './variable.js';
@@ -204,6 +204,8 @@ export interface RotaryOptions {
   readonly rotaryDim?: number;
 }
 
+const ROTARY_OPTION_KEYS = optionKeys<RotaryOptions>()(['base', 'rotaryDim']);
+
 /**
  * Rotary position embedding of `x (T, H, D)` at `positions (T)`, GPT-NeoX style (flash-attention's
  * `interleaved=False`): feature `i` pairs with `i + rotaryDim/2`. For packed documents pass
@@ -212,7 +214,7 @@ export interface RotaryOptions {
  */
 export function rotary(x: Variable, positions: Int32Array, options: RotaryOptions = {}): Variable {
   checkVariable(x, 'x');
-  const { rotaryDim: givenDim, base: givenBase } = checkOptions(options);
+  const { rotaryDim: givenDim, base: givenBase } = checkOptions(options, ROTARY_OPTION_KEYS);
   if (x.shape.length !== 3) {
     throw expectationError('E_SHAPE', 'x', 'a rank-3 tensor (tokens, heads, head_dim)', formatShape(x.shape));
   }
@@ -262,6 +264,8 @@ export interface CrossEntropyOptions {
   readonly ignoreIndex?: number;
 }
 
+const CROSS_ENTROPY_OPTION_KEYS = optionKeys<CrossEntropyOptions>()(['ignoreIndex']);
+
 /**
  * Mean softmax cross-entropy of `logits (N, V)` against `targets (N)`, over the targets not ignored; a
  * one-element result. The forward keeps the softmax probabilities, so the backward is `(p − onehot) / count`.
@@ -269,7 +273,7 @@ export interface CrossEntropyOptions {
 export function crossEntropy(logits: Variable, targets: Int32Array, options: CrossEntropyOptions = {}): Variable {
   checkVariable(logits, 'logits');
   const ignore = checkNumber(
-    checkOptions(options).ignoreIndex,
+    checkOptions(options, CROSS_ENTROPY_OPTION_KEYS).ignoreIndex,
     'options.ignoreIndex',
     'an integer',
     Number.isSafeInteger,

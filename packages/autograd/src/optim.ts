@@ -1,4 +1,4 @@
-import { describeValue, expectationError } from '@fa/core';
+import { checkKnownKeys, describeValue, expectationError, optionKeys } from '@fa/core';
 import { checkNumber, checkOptionalBoolean, checkOptions, isNonNegativeFinite, isPositiveFinite } from './checks.js';
 import { checkVariables, type Float, Variable } from './variable.js';
 
@@ -16,11 +16,15 @@ export interface AdamOptions {
   readonly decoupled?: boolean;
 }
 
+const ADAM_OPTION_KEYS = optionKeys<AdamOptions>()(['lr', 'betas', 'eps', 'weightDecay', 'decoupled']);
+
 /** Parameters that share settings, e.g. norms and embeddings without weight decay. */
 export interface ParamGroup {
   readonly params: readonly Variable[];
   readonly weightDecay?: number;
 }
+
+const PARAM_GROUP_KEYS = optionKeys<ParamGroup>()(['params', 'weightDecay']);
 
 interface Slot {
   readonly param: Variable;
@@ -45,7 +49,7 @@ export class Adam {
   readonly #slots: Slot[];
 
   constructor(params: readonly Variable[] | readonly ParamGroup[], options: AdamOptions = {}) {
-    const given = checkOptions(options);
+    const given = checkOptions(options, ADAM_OPTION_KEYS);
     this.lr = checkLr(given.lr ?? 1e-3, 'options.lr');
     [this.beta1, this.beta2] = checkBetas(given.betas);
     // eps keeps the update finite where the second moment is 0 (a parameter whose gradient has been 0 so far).
@@ -107,7 +111,7 @@ export class Adam {
 /** Adam with decoupled weight decay (default 0.01), as `torch.optim.AdamW`. */
 export class AdamW extends Adam {
   constructor(params: readonly Variable[] | readonly ParamGroup[], options: AdamOptions = {}) {
-    super(params, { weightDecay: 0.01, decoupled: true, ...checkOptions(options) });
+    super(params, { weightDecay: 0.01, decoupled: true, ...checkOptions(options, ADAM_OPTION_KEYS) });
   }
 }
 
@@ -149,6 +153,7 @@ function paramGroups(params: unknown): readonly ParamGroup[] {
         `params[${i}] = ${describeValue(group)}`,
       );
     }
+    checkKnownKeys(group, `params[${i}]`, PARAM_GROUP_KEYS);
     const { params: members, weightDecay } = group as ParamGroup;
     checkVariables(members, 'params');
     if (weightDecay !== undefined && !(typeof weightDecay === 'number' && isNonNegativeFinite(weightDecay))) {

@@ -85,4 +85,20 @@ describe('tfAttention (tf.customGrad) against the façade on the cpu backend', (
     const q = tf.tensor3d(new Int32Array(8 * 2 * 4), [8, 2, 4], 'int32');
     expect(() => tfAttention(q, q, q, { cuSeqlensQ: cu, cuSeqlensK: cu })).toThrow(/float32/);
   });
+
+  it('rejects a misspelt option before tf sees the call, naming it and the option meant', () => {
+    const q = tf.tensor3d(new Float32Array(8 * 2 * 4).fill(0.5), [8, 2, 4]);
+    // `backend` is an option of the façade; this op always runs on the CPU kernels, so it is unknown here.
+    for (const [key, meant] of [
+      ['casual', 'causal'],
+      ['softCap', 'softcap'],
+    ] as const) {
+      expect(() => tfAttention(q, q, q, { cuSeqlensQ: cu, cuSeqlensK: cu, [key]: true } as never)).toThrow(
+        expect.objectContaining({ argument: `options.${key}`, message: expect.stringContaining(`\`${meant}\``) }),
+      );
+    }
+    expect(() => tfAttention(q, q, q, { cuSeqlensQ: cu, cuSeqlensK: cu, backend: 'cpu' } as never)).toThrow(
+      expect.objectContaining({ argument: 'options.backend' }),
+    );
+  });
 });

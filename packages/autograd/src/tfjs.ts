@@ -1,4 +1,12 @@
-import { type AttnOptions, describeValue, expectationError, type FloatHostTensor, formatShape } from '@fa/core';
+import {
+  ATTN_OPTION_KEYS,
+  type AttnOptions,
+  describeValue,
+  expectationError,
+  type FloatHostTensor,
+  formatShape,
+  optionKeys,
+} from '@fa/core';
 import { attnBackwardSync, attnForwardSync } from '@fa/flash-attn/cpu';
 import * as tf from '@tensorflow/tfjs-core';
 import { checkAttnOptions } from './checks.js';
@@ -15,6 +23,8 @@ import { checkAttnOptions } from './checks.js';
  * threads, or a GPU), use `@fa/autograd`'s own tape, whose attention op runs on the chosen backend.
  */
 export interface TfAttentionOptions extends AttnOptions {}
+
+const TF_ATTENTION_OPTION_KEYS = optionKeys<TfAttentionOptions>()(ATTN_OPTION_KEYS);
 
 /** Checked before `tf.customGrad`, which would fail on anything but a tensor with a TypeError of its own. */
 function checkTensor(value: unknown, argument: string): void {
@@ -37,7 +47,7 @@ export function tfAttention(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, options: T
   checkTensor(q, 'q');
   checkTensor(k, 'k');
   checkTensor(v, 'v');
-  checkAttnOptions(options, ['cuSeqlensQ', 'cuSeqlensK']);
+  checkAttnOptions(options, ['cuSeqlensQ', 'cuSeqlensK'], TF_ATTENTION_OPTION_KEYS);
   const dropout = (options.dropoutP ?? 0) > 0;
   const seed = dropout ? (options.seed ?? Math.floor(Math.random() * 2 ** 53)) : options.seed;
   const opts: AttnOptions = { ...options, seed };

@@ -1,4 +1,4 @@
-import { describeValue, expectationError, FaError, formatShape, isValidShape, numel } from '@fa/core';
+import { describeValue, expectationError, FaError, formatShape, isValidShape, numel, optionKeys } from '@fa/core';
 import {
   checkFloatData,
   checkFunction,
@@ -41,6 +41,14 @@ export interface BackwardOptions {
   readonly retainGraph?: boolean;
 }
 
+/** `node` is how ops make their results; users leave it out. */
+const VARIABLE_OPTION_KEYS = optionKeys<VariableOptions & { node?: TapeNode | null }>()([
+  'requiresGrad',
+  'name',
+  'node',
+]);
+const BACKWARD_OPTION_KEYS = optionKeys<BackwardOptions>()(['retainGraph']);
+
 /**
  * A tensor in host memory that records the ops that made it. Leaves (parameters, inputs) are made with
  * `variable()`; every op returns a new variable whose `node` says how to take its gradient.
@@ -62,7 +70,7 @@ export class Variable {
     if (!isValidShape(shape) || numel(shape) !== data.length) {
       throw expectationError('E_SHAPE', 'shape', `a shape of ${data.length} elements`, describeValue(shape));
     }
-    const { node, requiresGrad, name } = checkOptions(options);
+    const { node, requiresGrad, name } = checkOptions(options, VARIABLE_OPTION_KEYS);
     if (node != null && (typeof node !== 'object' || !Array.isArray(node.inputs))) {
       throw expectationError('E_VALUE', 'options.node', 'a tape node or null', describeValue(node));
     }
@@ -105,7 +113,10 @@ export class Variable {
   backward(grad?: ArrayLike<number>, options: BackwardOptions = {}): Promise<void> {
     try {
       checkSeed(grad);
-      const retainGraph = checkOptionalBoolean(checkOptions(options).retainGraph, 'options.retainGraph');
+      const retainGraph = checkOptionalBoolean(
+        checkOptions(options, BACKWARD_OPTION_KEYS).retainGraph,
+        'options.retainGraph',
+      );
       return runBackward(this, grad, retainGraph ?? false);
     } catch (error) {
       return Promise.reject(error);
