@@ -1,9 +1,13 @@
-import { checkOptionsBag, describeValue, expectationError } from '@fa/core';
+import { checkKnownKeys, checkOptionsBag, describeValue, expectationError, optionKeys } from '@fa/core';
 import type { CudaAvailabilityOptions } from './availability.js';
+
+/** `env` is one of them, but not a bag of options: an environment such as process.env holds any keys. */
+const OPTION_KEYS = optionKeys<CudaAvailabilityOptions>()(['addonPath', 'deviceIndex', 'env', 'packageDir']);
 
 /** Checks the loader/backend options where they are given: a typo must not read as "the addon is missing". */
 export function checkCudaOptions(options: unknown): asserts options is CudaAvailabilityOptions {
   checkOptionsBag(options, 'options', 'an options object { addonPath?, deviceIndex?, env? }');
+  checkKnownKeys(options, 'options', OPTION_KEYS);
   for (const key of ['addonPath', 'packageDir'] as const) {
     const value = options[key];
     if (value !== undefined && (typeof value !== 'string' || value.length === 0)) {

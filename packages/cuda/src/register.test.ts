@@ -1,7 +1,7 @@
 import { getBackend, isFaError, listBackends, unregisterBackend } from '@fa/core';
 import { flashAttnVarlen, resolveBackend, tensor } from '@fa/flash-attn';
 import { afterAll, describe, expect, it } from 'vitest';
-import { CUDA_PRIORITY, cudaAvailability, registerCudaBackend } from './index.js';
+import { CUDA_PRIORITY, cudaAvailability, loadAddon, registerCudaBackend } from './index.js';
 
 const availability = cudaAvailability();
 
@@ -15,6 +15,19 @@ describe('registration', () => {
     const entry = listBackends().find((b) => b.name === 'cuda');
     expect(entry?.priority).toBe(CUDA_PRIORITY);
     expect(CUDA_PRIORITY).toBeGreaterThan(10);
+  });
+
+  it('rejects a misspelt option before anything loads, naming it and the option meant; env may hold any key', () => {
+    for (const call of [registerCudaBackend, cudaAvailability, loadAddon]) {
+      expect(() => call({ adonPath: '/nonexistent/fa_cuda.node' } as never)).toThrow(
+        expect.objectContaining({
+          code: 'E_VALUE',
+          argument: 'options.adonPath',
+          message: expect.stringContaining('did you mean `addonPath`?'),
+        }),
+      );
+    }
+    expect(() => registerCudaBackend({ env: { FA_CUDA_ADDONN: 'x', anything: 'y' } })).not.toThrow();
   });
 
   it('fails to start with every place the loader tried when the addon is missing', async () => {
