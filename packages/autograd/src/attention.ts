@@ -116,8 +116,9 @@ async function attentionOp(
   const backward = async (grad: Float): Promise<Grads> => {
     const dout = tensor(toF32(grad), out.shape);
     try {
-      // The saved tensors live on the forward's backend and the call follows them: a name would resolve to
-      // whatever is registered under it, which need not be that backend.
+      // out and lse live on the forward's backend and the call follows them (q, k, v went there with the
+      // forward and stay until released): a name would resolve to whatever is registered under it, which need
+      // not be that backend.
       const backendOptions = { ...options, seed };
       const grads = await flashAttnVarlenBackward(dout, tq, tk, tv, out, lse, backendOptions);
       const results = [grads.dq, grads.dk, grads.dv];

@@ -87,7 +87,8 @@ describe('backend of a call', () => {
     const options = { cuSeqlensQ: cuSeqlens, cuSeqlensK: cuSeqlens };
     const { out, lse } = await flashAttnVarlen(q, q, q, { ...options, backend: 'cpu-under-another-name' });
     expect(aliased.stats().liveHandles).toBe(3);
-    // No backend named: the call follows q (named "cpu" by itself), not the registry's "cpu".
+    // No backend named: the call follows out and lse (their backend calls itself "cpu"), not the registry's "cpu";
+    // q is already there and not uploaded again.
     const dout = { data: randomData(12 * 2 * 8), shape: [12, 2, 8] };
     const grads = await flashAttnVarlenBackward(dout, q, q, q, out, lse, options);
     expect(aliased.stats().liveHandles).toBe(6);

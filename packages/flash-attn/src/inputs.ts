@@ -1,4 +1,4 @@
-import { type AttentionBackend, describeValue, expectationError, type HostTensor } from '@fa/core';
+import { type AttentionBackend, activeBackendName, describeValue, expectationError, type HostTensor } from '@fa/core';
 import { resolveBackend } from './backends.js';
 import { Tensor, tensorFrom } from './tensor.js';
 
@@ -20,6 +20,8 @@ export type TensorInput =
 export class CallInputs {
   readonly #temporaries: Tensor[] = [];
   readonly #pinned: Tensor[] = [];
+  /** The registered name of the backend chosen, when known: the one an E_BACKEND_MISMATCH tells to move to. */
+  #backendName: string | undefined;
 
   tensor(value: TensorInput | undefined, argument: string): Tensor {
     if (value instanceof Tensor) return value;
@@ -37,16 +39,22 @@ export class CallInputs {
   }
 
   /**
-   * The backend the call runs on: the one named, else the one the first tensor already lives on (the object
-   * itself: it may be registered under another name than its own), else the active or best one.
+   * The backend the call runs on: the one named; else the one its first result input lives on (the object itself:
+   * it may be registered under another name than its own), so that chaining calls moves no data; else the active
+   * or best one. Tensors made from host data never decide: they are uploaded to wherever the call runs.
    */
   async backend(named: string | undefined, ...tensors: Tensor[]): Promise<AttentionBackend> {
-    if (named !== undefined) return resolveBackend(named);
+    if (named !== undefined) {
+      this.#backendName = named;
+      return resolveBackend(named);
+    }
     for (const t of tensors) {
       const residence = t.residence;
       if (residence) return residence;
     }
-    return resolveBackend();
+    const backend = await resolveBackend();
+    this.#backendName = activeBackendName();
+    return backend;
   }
 
   /**
@@ -59,7 +67,7 @@ export class CallInputs {
       t.pin(argument);
       this.#pinned.push(t);
     }
-    return Promise.all(entries.map(([t, argument]) => t.handleFor(backend, argument)));
+    return Promise.all(entries.map(([t, argument]) => t.handleFor(backend, argument, this.#backendName)));
   }
 
   /** Ends the call: unpins its inputs and disposes the tensors it created. */

@@ -14,29 +14,42 @@ import {
   numel,
   type StorageFor,
 } from '@fa/core';
+import { resolveBackend } from './backends.js';
+
+/** One backend's copy of a tensor's data: its handle once uploaded, the upload while it is in flight. */
+interface Copy {
+  handle: unknown;
+  uploading: Promise<unknown> | undefined;
+}
 
 /**
- * A tensor of the façade. It starts in host memory and moves to a backend on first use; results of a call live
- * on the backend that computed them. Shapes belong to the tensor, so reshaping never touches data.
+ * A tensor of the façade. One made from host data keeps that data and may be used on any backend: it is uploaded
+ * to each backend on first use there, once even for calls in flight together, and every copy is kept until
+ * `dispose()`. A result lives only on the backend that computed it; a call on another backend refuses it with
+ * E_BACKEND_MISMATCH until it is moved with `to()`, so that no transfer ever happens behind the caller's back.
+ * Shapes belong to the tensor, so reshaping never touches data.
  *
  * Calls pin the tensors they read for as long as they run: disposing a tensor that a call in flight is using
- * marks it disposed at once (any later use is `E_DISPOSED`) but frees its backend memory only when the last such
- * call settles, so a call never reads freed memory and nothing is freed twice.
+ * marks it disposed at once (any later use is `E_DISPOSED`) but frees its memory, on every backend, only when the
+ * last such call settles, so a call never reads freed memory and nothing is freed twice.
  */
 export class Tensor {
   readonly shape: readonly number[];
   readonly dtype: DType;
-  /** Set on views made by `reshape`: the tensor that owns the data, its place, its pins and its disposal. */
+  /** Set on views made by `reshape`: the tensor that owns the data, its copies, its pins and its disposal. */
   readonly #owner: Tensor | undefined;
+  /** The data of a tensor made from host data (the caller's array, not a copy), kept until it is freed. */
   #host: HostTensor | undefined;
-  #backend: AttentionBackend | undefined;
-  #handle: unknown;
-  /** The upload in flight, shared by every call that needs it so that one tensor is never uploaded twice. */
-  #uploading: Promise<unknown> | undefined;
+  /** The backend a result lives on; undefined for a tensor made from host data. */
+  #home: AttentionBackend | undefined;
+  /**
+   * Every backend holding or receiving a copy, keyed by the backend object: two instances of one backend share a
+   * name but not their memory.
+   */
+  readonly #copies = new Map<AttentionBackend, Copy>();
   /** Calls in flight holding this tensor's data. */
   #pins = 0;
   #disposed = false;
-  #freed = false;
 
   /** @internal Use `tensor()` or a call's results. */
   constructor(
@@ -62,8 +75,8 @@ export class Tensor {
     if ('viewOf' in place) this.#owner = place.viewOf;
     else if ('host' in place) this.#host = place.host;
     else {
-      this.#backend = place.backend;
-      this.#handle = place.handle;
+      this.#home = place.backend;
+      this.#copies.set(place.backend, { handle: place.handle, uploading: undefined });
     }
   }
 
@@ -71,14 +84,22 @@ export class Tensor {
     return this.#owner ?? this;
   }
 
-  /** The backend holding the data, or undefined while it is still in host memory. */
+  /**
+   * The backend a result lives on (the one that computed it, or the one `to` copied it to); undefined for a tensor
+   * made from host data, which any backend may use.
+   */
   get backend(): string | undefined {
-    return this.#root.#backend?.name;
+    return this.#root.#home?.name;
   }
 
-  /** @internal The backend object holding the data (its registered name may differ from `backend`). */
+  /** @internal The backend object a result lives on (its registered name may differ from `backend`). */
   get residence(): AttentionBackend | undefined {
-    return this.#root.#backend;
+    return this.#root.#home;
+  }
+
+  /** The backends holding a copy of the data now, by their own names: what the tensor costs beyond host memory. */
+  get backends(): string[] {
+    return [...this.#root.#copies].filter(([, copy]) => copy.uploading === undefined).map(([backend]) => backend.name);
   }
 
   get disposed(): boolean {
@@ -102,17 +123,28 @@ export class Tensor {
   }
 
   /** @internal `toHost()` with the caller's argument name in its E_DISPOSED error. */
-  async readHost(argument: string): Promise<HostTensor> {
-    this.pin(argument);
-    try {
-      const owner = this.#root;
-      await owner.#uploading?.catch(() => undefined);
-      if (owner.#host) return { data: owner.#host.data.slice(), shape: this.shape, dtype: this.dtype } as HostTensor;
-      const host = await (owner.#backend as AttentionBackend).download(owner.#handle, this.shape, this.dtype);
-      return { data: host.data, shape: this.shape, dtype: this.dtype } as HostTensor;
-    } finally {
-      this.unpin();
-    }
+  readHost(argument: string): Promise<HostTensor> {
+    return this.#whilePinned(argument, async () => {
+      const host = this.#root.#host;
+      // A copy of the tensor's own data, so that what the caller does with it never changes what backends receive.
+      return host ? this.#shaped(host.data.slice()) : this.#download();
+    });
+  }
+
+  /**
+   * A new tensor on `backend` (a registered name, or a backend object) with this tensor's shape, dtype and values:
+   * the explicit move for a result that lives elsewhere. The data goes through host memory: a download from the
+   * backend it lives on (none for a tensor made from host data), then an upload. The new tensor is the caller's
+   * to dispose and lives on `backend` as a result does, even when this one already lives there: it is always a
+   * copy, so that disposing either one never affects the other.
+   */
+  to(backend: string | AttentionBackend): Promise<Tensor> {
+    return this.#whilePinned('tensor', async () => {
+      const target = await targetBackend(backend);
+      const host = this.#root.#host;
+      const data = host ? this.#shaped(host.data) : await this.#download();
+      return new Tensor(this.shape, this.dtype, { backend: target, handle: await target.upload(data) });
+    });
   }
 
   /** A view with another shape of the same number of elements; shares data and disposal with this tensor. */
@@ -125,14 +157,13 @@ export class Tensor {
   }
 
   /**
-   * Frees the data (once no call in flight is using it). Disposing twice is harmless; using a disposed tensor
-   * throws E_DISPOSED.
+   * Frees the data, its host copy and its copy on every backend (once no call in flight is using it). Disposing
+   * twice is harmless; using a disposed tensor throws E_DISPOSED.
    */
   dispose(): void {
     const owner = this.#root;
     this.#disposed = true;
     owner.#disposed = true;
-    owner.#host = undefined;
     owner.#freeWhenUnused();
   }
 
@@ -147,13 +178,24 @@ export class Tensor {
     }
   }
 
-  /** Frees the backend memory of a disposed tensor once no call holds it and no upload is still landing. */
+  /**
+   * Frees a disposed tensor once no call holds it: its host data and every backend copy that has landed. A copy
+   * still uploading is freed when it lands. Every copy is freed even if one backend's `dispose` throws.
+   */
   #freeWhenUnused(): void {
-    if (!this.#disposed || this.#pins > 0 || this.#uploading || this.#freed) return;
-    this.#freed = true;
-    const handle = this.#handle;
-    this.#handle = undefined;
-    if (this.#backend && handle !== undefined) this.#backend.dispose(handle);
+    if (!this.#disposed || this.#pins > 0) return;
+    this.#host = undefined;
+    const failures: unknown[] = [];
+    for (const [backend, copy] of this.#copies) {
+      if (copy.uploading) continue;
+      this.#copies.delete(backend);
+      try {
+        backend.dispose(copy.handle);
+      } catch (error) {
+        failures.push(error);
+      }
+    }
+    if (failures.length > 0) throw failures[0];
   }
 
   /**
@@ -172,50 +214,102 @@ export class Tensor {
     owner.#freeWhenUnused();
   }
 
-  /**
-   * @internal The backend handle of a pinned tensor, uploading host data on first use. A tensor already on
-   * another backend is an error rather than a silent copy, so that hidden transfers never eat a GPU's speed.
-   */
-  async handleFor(backend: AttentionBackend, argument: string): Promise<unknown> {
-    const owner = this.#root;
-    if (owner.#backend === undefined) owner.#startUpload(backend);
-    else if (owner.#backend !== backend) {
-      const resident = owner.#backend.name;
-      // Two instances of one backend (two registrations of `cpu`, say) share a name but not their memory.
-      const residentName =
-        resident === backend.name ? `another instance of backend "${resident}"` : `backend "${resident}"`;
-      throw new FaError(
-        'E_BACKEND_MISMATCH',
-        `Expected \`${argument}\` on backend "${backend.name}", received a tensor on ${residentName}. Copy it with tensor(await t.toHost()).`,
-        { argument, expected: `backend "${backend.name}"`, received: residentName },
-      );
+  async #whilePinned<T>(argument: string, read: () => Promise<T>): Promise<T> {
+    this.pin(argument);
+    try {
+      return await read();
+    } finally {
+      this.unpin();
     }
-    return owner.#uploading ?? owner.#handle;
   }
 
-  #startUpload(backend: AttentionBackend): void {
+  #shaped(data: HostTensor['data']): HostTensor {
+    return { data, shape: this.shape, dtype: this.dtype } as HostTensor;
+  }
+
+  /** The data of a pinned result, downloaded from the backend it lives on. */
+  async #download(): Promise<HostTensor> {
+    const owner = this.#root;
+    const home = owner.#home as AttentionBackend;
+    const host = await home.download((owner.#copies.get(home) as Copy).handle, this.shape, this.dtype);
+    return this.#shaped(host.data);
+  }
+
+  /**
+   * @internal The handle on `backend` of a pinned tensor: host data is uploaded there on first use (once, even
+   * for calls in flight together) and kept. A result on another backend is an error rather than a silent copy,
+   * so that hidden transfers never eat a GPU's speed; the error names the move, `to(backendName)`.
+   */
+  async handleFor(backend: AttentionBackend, argument: string, backendName = backend.name): Promise<unknown> {
+    const owner = this.#root;
+    const copy = owner.#copies.get(backend) ?? (owner.#host ? owner.#upload(backend) : undefined);
+    if (copy === undefined) throw owner.#mismatch(backend, argument, backendName);
+    return copy.uploading ?? copy.handle;
+  }
+
+  #upload(backend: AttentionBackend): Copy {
     const host = this.#host as HostTensor;
-    this.#backend = backend;
-    // Started from a resolved promise so that even a synchronous throw lands after `#uploading` is set.
-    this.#uploading = Promise.resolve()
+    const copy: Copy = { handle: undefined, uploading: undefined };
+    this.#copies.set(backend, copy);
+    // Started from a resolved promise so that even a synchronous throw lands after `uploading` is set.
+    copy.uploading = Promise.resolve()
       .then(() => backend.upload(host))
       .then(
         (handle) => {
-          this.#handle = handle;
-          this.#host = undefined;
+          copy.handle = handle;
           return handle;
         },
         (error: unknown) => {
-          // The data is still in host memory: the tensor stays usable, on no backend.
-          this.#backend = undefined;
+          // Only this copy failed: the host data is intact, so the tensor stays usable on every backend (this one
+          // included, on a later try).
+          this.#copies.delete(backend);
           throw error;
         },
       )
       .finally(() => {
-        this.#uploading = undefined;
+        copy.uploading = undefined;
         this.#freeWhenUnused();
       });
+    return copy;
   }
+
+  #mismatch(backend: AttentionBackend, argument: string, backendName: string): FaError {
+    const resident = (this.#home as AttentionBackend).name;
+    // Two instances of one backend (two registrations of `cpu`, say) share a name but not their memory.
+    const residentName =
+      resident === backend.name ? `another instance of backend "${resident}"` : `backend "${resident}"`;
+    return new FaError(
+      'E_BACKEND_MISMATCH',
+      `Expected \`${argument}\` on backend "${backend.name}", received a result that lives on ${residentName}. ` +
+        `Move it with \`await ${argument}.to('${backendName}')\` (a copy through host memory).`,
+      { argument, expected: `backend "${backend.name}"`, received: residentName },
+    );
+  }
+}
+
+/** The backend `to` copies to: a registered name (the registry's errors for an unknown one) or a backend object. */
+function targetBackend(value: unknown): Promise<AttentionBackend> {
+  if (typeof value === 'string') return resolveBackend(value);
+  if (isBackendLike(value)) return Promise.resolve(value);
+  return Promise.reject(
+    expectationError(
+      'E_VALUE',
+      'backend',
+      'a backend name such as "webgpu", or a backend object',
+      describeValue(value),
+    ),
+  );
+}
+
+function isBackendLike(value: unknown): value is AttentionBackend {
+  if (typeof value !== 'object' || value === null) return false;
+  const backend = value as Record<string, unknown>;
+  return (
+    typeof backend.name === 'string' &&
+    typeof backend.upload === 'function' &&
+    typeof backend.download === 'function' &&
+    typeof backend.dispose === 'function'
+  );
 }
 
 /** Host data → a tensor. dtype defaults to f32 for a Float32Array and i32 for an Int32Array. */

@@ -1,6 +1,7 @@
 import { Random } from '@fa/conformance';
 import { type AttentionBackend, isFaError, registerBackend, resolveAttnProblem, unregisterBackend } from '@fa/core';
 import { flashAttnVarlen, flashAttnVarlenBackward, type Tensor, type TensorInput, tensor } from '@fa/flash-attn';
+import { type CpuBackend, createCpuBackend } from '@fa/flash-attn/cpu';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type CountingGpu, countingGpu } from '../test/counting-gpu.js';
 import { compareWithReference, type Problem, smallProblem } from '../test/problems.js';
@@ -47,7 +48,7 @@ function expectHeld(backend: WebGpuBackend, counting: CountingGpu, buffers: numb
 
 /** How many of `tensors` hold a buffer (inputs passed only as host data never do). */
 function onDevice(tensors: readonly Tensor[]): number {
-  return tensors.filter((t) => t.backend !== undefined).length;
+  return tensors.filter((t) => t.backends.includes('webgpu')).length;
 }
 
 async function rejection(promise: Promise<unknown>): Promise<unknown> {
@@ -59,11 +60,19 @@ async function rejection(promise: Promise<unknown>): Promise<unknown> {
   );
 }
 
-/** Forward and backward through the façade on `name`; checks every result against the reference, frees all. */
-async function expectCorrect(name: string, problem: Problem): Promise<void> {
+/**
+ * Forward and backward through the façade on `name`, of `problem` passed as host data or as the tensors `inputs`;
+ * checks every result against the reference and frees the results.
+ */
+async function expectCorrect(
+  name: string,
+  problem: Problem,
+  inputs: Record<'q' | 'k' | 'v' | 'dout', TensorInput> = problem,
+): Promise<void> {
   const options = { ...problem.options, backend: name };
-  const { out, lse } = await flashAttnVarlen(problem.q, problem.k, problem.v, options);
-  const grads = await flashAttnVarlenBackward(problem.dout, problem.q, problem.k, problem.v, out, lse, options);
+  const { q, k, v, dout } = inputs;
+  const { out, lse } = await flashAttnVarlen(q, k, v, options);
+  const grads = await flashAttnVarlenBackward(dout, q, k, v, out, lse, options);
   const all = { out, lse, ...grads };
   const results = Object.fromEntries(
     await Promise.all(Object.entries(all).map(async ([quantity, t]) => [quantity, await t.toArray()])),
@@ -322,6 +331,7 @@ describe('webgpu handles and tensors', () => {
       }),
     );
     expect(isFaError(toGpu, 'E_BACKEND_MISMATCH') && toGpu.argument).toBe('out');
+    expect(String(toGpu)).toContain(`await out.to('${name}')`);
     const toCpu = await rejection(
       flashAttnVarlenBackward(problem.dout, problem.q, problem.k, problem.v, onCpu.out, onGpu.lse, {
         ...problem.options,
@@ -341,5 +351,64 @@ describe('webgpu handles and tensors', () => {
     expectHeld(backend, counting, 0);
     const used = await rejection(onGpu.out.toArray());
     expect(isFaError(used, 'E_DISPOSED') && used.argument).toBe('tensor');
+  });
+});
+
+describe('one tensor on webgpu and cpu', () => {
+  /** A cpu backend beside the webgpu one, whose forward calls wait while `hold` is set. */
+  function cpuBeside(): { name: string; cpu: CpuBackend; control: { hold: Promise<void> | undefined } } {
+    const cpu = createCpuBackend({ threads: 1 });
+    const control: { hold: Promise<void> | undefined } = { hold: undefined };
+    const name = `cpu-beside-webgpu-${registered++}`;
+    const held: CpuBackend = {
+      ...cpu,
+      forward: async (q, k, v, p) => {
+        await control.hold;
+        return cpu.forward(q, k, v, p);
+      },
+    };
+    registerBackend(name, () => held, { priority: -10 });
+    cleanup.push(() => {
+      unregisterBackend(name);
+      void cpu.destroy?.();
+    });
+    return { name, cpu, control };
+  }
+
+  it('used on both and disposed, leaves both backends holding nothing', async () => {
+    const { backend, name, counting } = await setUp();
+    const beside = cpuBeside();
+    const problem = smallProblem(new Random(8));
+    const inputs = { q: tensor(problem.q), k: tensor(problem.k), v: tensor(problem.v), dout: tensor(problem.dout) };
+    for (const on of [name, beside.name, name]) await expectCorrect(on, problem, inputs);
+    // One copy of each input on each backend, however often it was used there.
+    expectHeld(backend, counting, 4);
+    expect(beside.cpu.stats().liveHandles).toBe(4);
+    expect(inputs.q.backends.sort()).toEqual(['cpu', 'webgpu']);
+    for (const t of Object.values(inputs)) t.dispose();
+    expectHeld(backend, counting, 0);
+    expect(beside.cpu.stats()).toMatchObject({ liveHandles: 0, liveBytes: 0 });
+  });
+
+  it('disposed during calls on both, is freed on both when the last call ends', async () => {
+    const { backend, name, counting } = await setUp();
+    const beside = cpuBeside();
+    const problem = smallProblem(new Random(9));
+    const [q, k, v] = [tensor(problem.q), tensor(problem.k), tensor(problem.v)];
+    let release = () => {};
+    beside.control.hold = new Promise((resolve) => (release = resolve));
+    const onCpu = flashAttnVarlen(q, k, v, { ...problem.options, backend: beside.name });
+    const onGpu = await flashAttnVarlen(q, k, v, { ...problem.options, backend: name });
+    for (const t of [q, k, v]) t.dispose();
+    // The cpu call still holds q, k and v: their buffers stay beside the webgpu call's out and lse.
+    expectHeld(backend, counting, 3 + 2);
+    expect(beside.cpu.stats().liveHandles).toBe(3);
+    release();
+    const cpuResult = await onCpu;
+    expectHeld(backend, counting, 2);
+    expect(beside.cpu.stats().liveHandles).toBe(2);
+    for (const t of [onGpu.out, onGpu.lse, cpuResult.out, cpuResult.lse]) t.dispose();
+    expectHeld(backend, counting, 0);
+    expect(beside.cpu.stats()).toMatchObject({ liveHandles: 0, liveBytes: 0 });
   });
 });

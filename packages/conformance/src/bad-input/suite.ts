@@ -242,7 +242,7 @@ export function describeBadInputs(options: BadInputOptions): void {
       await fc.assert(property, { numRuns: runs });
     });
 
-    it('rejects a disposed tensor and a tensor of another backend, and stays usable', async () => {
+    it('rejects a disposed tensor and a result of another backend, and stays usable', async () => {
       const spec: CallSpec = {
         lengthsQ: [3, 0, 5],
         lengthsK: [4, 2, 5],
@@ -266,28 +266,30 @@ export function describeBadInputs(options: BadInputOptions): void {
       );
       expect(rejectionProblem(disposed, { argument: 'q', codes: ['E_DISPOSED'] })).toBeUndefined();
 
-      const elsewhere = await forwardOf(call, foreign);
+      // Tensors made from host data go to any backend; results of another backend are refused, naming the move.
+      const inputs = { ...call, q: tensor(call.q as never), k: tensor(call.k as never), v: tensor(call.v as never) };
+      const elsewhere = await forwardOf(inputs, foreign);
       const { dout } = backwardExtras(spec, random);
       const mismatch = await outcomeOf(() =>
-        flashAttnVarlenBackward(dout, call.q as never, call.k as never, call.v as never, elsewhere.out, elsewhere.lse, {
+        flashAttnVarlenBackward(dout, inputs.q, inputs.k, inputs.v, elsewhere.out, elsewhere.lse, {
           ...call.options,
           backend,
         } as never),
       );
       expect(rejectionProblem(mismatch, { argument: 'out', codes: ['E_BACKEND_MISMATCH'] })).toBeUndefined();
+      expect(String(mismatch.kind === 'error' && mismatch.error)).toContain('await out.to(');
       elsewhere.out.dispose();
       elsewhere.out.dispose();
       elsewhere.lse.dispose();
 
-      // The same call, now valid, still computes: the rejections left nothing behind.
+      // The same call with the same tensors, now valid, still computes: the rejections left nothing behind.
       const exact = referenceOf(call, dout);
-      const result = await forwardOf(call, backend);
+      const result = await forwardOf(inputs, backend);
       try {
         const c = compareToReference('out', 'f32', await result.out.toArray(), exact.out, null);
         expect(c.pass, `${c.maxError} > ${c.tolerance}`).toBe(true);
       } finally {
-        result.out.dispose();
-        result.lse.dispose();
+        for (const t of [result.out, result.lse, inputs.q, inputs.k, inputs.v]) t.dispose();
       }
     });
 

@@ -136,6 +136,36 @@ describe('cpu backend resources', () => {
   });
 });
 
+describe('cpu backends sharing tensors', () => {
+  it('1,000 rounds of tensors used on two backends and results moved between them leave memory where it started', async () => {
+    const backends = [
+      createCpuBackendTuned({ threads: 2 }, { parallelMinCost: 0 }),
+      createCpuBackendTuned({ threads: 1 }, {}),
+    ];
+    const [first, second] = backends.map(register) as [string, string];
+    const random = new Random(20240612);
+    const problems = Array.from({ length: 20 }, (_, i) => makeInputs(smallCase(random), 2000 + i));
+    /** The same tensors forward on both at once, first's results moved to second for its backward; all disposed. */
+    async function swap(inputs: Inputs): Promise<void> {
+      const [q, k, v] = [tensor(inputs.q), tensor(inputs.k), tensor(inputs.v)];
+      const [a, b] = await Promise.all([
+        flashAttnVarlen(q, k, v, optionsOf(inputs, first)),
+        flashAttnVarlen(q, k, v, optionsOf(inputs, second)),
+      ]);
+      const [out, lse] = await Promise.all([a.out.to(second), a.lse.to(second)]);
+      const grads = await flashAttnVarlenBackward(inputs.dout, q, k, v, out, lse, optionsOf(inputs, second));
+      for (const t of [q, k, v, a.out, a.lse, b.out, b.lse, out, lse, grads.dq, grads.dk, grads.dv]) t.dispose();
+    }
+    for (const inputs of problems) await swap(inputs);
+    const warm = settledMemory();
+    for (let i = 0; i < 1000; i++) await swap(problems[i % problems.length] as Inputs);
+    for (const backend of backends) expectNothingHeld(backend.stats());
+    const end = settledMemory();
+    expect(end.arrayBuffers - warm.arrayBuffers).toBeLessThanOrEqual(ARRAY_BUFFER_SLACK);
+    expect(end.heapUsed - warm.heapUsed).toBeLessThanOrEqual(HEAP_SLACK);
+  });
+});
+
 describe('cpu backend after a call fails half-way', () => {
   const random = new Random(7);
   const problem = makeInputs({ name: 'after failure', lengthsQ: [37, 0, 20], numHeads: 4, numHeadsK: 2 }, 99);
