@@ -1,8 +1,9 @@
+import { Tensor } from '@fa/flash-attn';
 import { describe, expect, it } from 'vitest';
 import { autogradSpecs, tfjsSpecs } from './specs/autograd.js';
 import { coreSpecs } from './specs/core.js';
 import { cudaSpecs } from './specs/cuda.js';
-import { cpuSpecs, flashAttnSpecs } from './specs/flash-attn.js';
+import { cpuSpecs, flashAttnSpecs, tensorMethodSpecs } from './specs/flash-attn.js';
 import { seqpackSpecs } from './specs/seqpack.js';
 import { webgpuSpecs } from './specs/webgpu.js';
 import { type Spec, sweepChecked, sweepTotal } from './sweep.js';
@@ -36,3 +37,20 @@ for (const [entry, load, specs] of entryPoints) {
     }
   });
 }
+
+describe('@fa/flash-attn Tensor methods', () => {
+  it('has a spec for every method', () => {
+    const methods = Object.entries(Object.getOwnPropertyDescriptors(Tensor.prototype))
+      .filter(([name, d]) => name !== 'constructor' && typeof d.value === 'function')
+      .map(([name]) => name);
+    expect(methods.filter((name) => !(name in tensorMethodSpecs))).toEqual([]);
+    expect(Object.keys(tensorMethodSpecs).filter((name) => !methods.includes(name))).toEqual([]);
+  });
+
+  for (const [name, spec] of Object.entries(tensorMethodSpecs)) {
+    if (spec.kind !== 'checked') continue;
+    it(`${name}: every wrong argument earns a typed error naming it`, async () => {
+      expect(await sweepChecked(spec)).toEqual([]);
+    });
+  }
+});

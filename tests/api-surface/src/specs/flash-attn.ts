@@ -126,6 +126,24 @@ export const flashAttnSpecs: Record<string, Spec> = {
   },
 };
 
+/** A fresh live tensor for every call: `Tensor`'s methods are swept like functions, with it as `this`. */
+const live = () => fa.tensor(Float32Array.from([1, 2, 3, 4]), [2, 2]);
+const internal = { kind: 'exempt', reason: '@internal: the façade calls it with values it has checked' } as const;
+const noArgument = { kind: 'exempt', reason: 'takes no argument' } as const;
+
+export const tensorMethodSpecs: Record<string, Spec> = {
+  to: { kind: 'checked', call: (backend: never) => live().to(backend), args: () => ['cpu'], names: ['backend'] },
+  reshape: { kind: 'checked', call: (shape: never) => live().reshape(shape), args: () => [[4]], names: ['shape'] },
+  toArray: noArgument,
+  toHost: noArgument,
+  dispose: noArgument,
+  readHost: internal,
+  checkLive: internal,
+  pin: internal,
+  unpin: internal,
+  handleFor: internal,
+};
+
 export const cpuSpecs: Record<string, Spec> = {
   createCpuBackend: {
     kind: 'checked',
