@@ -1,8 +1,29 @@
-import { checkOptionsBag, describeValue, expectationError } from '@fa/core';
+import { checkKnownKeys, checkOptionsBag, describeValue, expectationError, optionKeys } from '@fa/core';
 import type { WebGpuBackendOptions } from './backend.js';
 import { type KernelKind, type TileShape, tileShapeProblem } from './plan/config.js';
 
-const TILING_LIMITS = ['workgroupStorageBytes', 'invocations', 'minChunk'] as const;
+type TilingLimitsOption = NonNullable<WebGpuBackendOptions['tilingLimits']>;
+
+const OPTION_KEYS = optionKeys<WebGpuBackendOptions>()([
+  'device',
+  'adapter',
+  'gpu',
+  'tilingLimits',
+  'checkErrors',
+  'subgroups',
+]);
+const TILING_LIMIT_KEYS = optionKeys<TilingLimitsOption>()([
+  'workgroupStorageBytes',
+  'invocations',
+  'minChunk',
+  'shapes',
+  'vec4',
+]);
+const KINDS = optionKeys<Record<KernelKind, unknown>>()(['forward', 'dq', 'dkdv']);
+const TILE_SHAPE_KEYS = optionKeys<TileShape>()(['wg', 'bm', 'bn', 'rm', 'km']);
+
+/** The tiling limits that are counts. */
+const COUNT_LIMITS = ['workgroupStorageBytes', 'invocations', 'minChunk'] as const;
 
 /** Duck-typed: browsers and Dawn each have their own classes for these objects. */
 function checkHasMethod(value: unknown, argument: string, method: string, what: string): void {
@@ -19,6 +40,7 @@ export function checkWebGpuOptions(options: unknown): asserts options is WebGpuB
     'options',
     'an options object { device?, adapter?, gpu?, tilingLimits?, checkErrors?, subgroups? }',
   );
+  checkKnownKeys(options, 'options', OPTION_KEYS);
   checkHasMethod(options.device, 'options.device', 'createBuffer', 'a GPUDevice');
   checkHasMethod(options.adapter, 'options.adapter', 'requestDevice', 'a GPUAdapter');
   checkHasMethod(options.gpu, 'options.gpu', 'requestAdapter', 'a GPU (navigator.gpu)');
@@ -34,7 +56,8 @@ export function checkWebGpuOptions(options: unknown): asserts options is WebGpuB
     'options.tilingLimits',
     'an object { workgroupStorageBytes?, invocations?, minChunk?, shapes?, vec4? }',
   );
-  for (const key of TILING_LIMITS) {
+  checkKnownKeys(limits, 'options.tilingLimits', TILING_LIMIT_KEYS);
+  for (const key of COUNT_LIMITS) {
     const value = limits[key];
     if (value !== undefined && !(typeof value === 'number' && Number.isSafeInteger(value) && value > 0)) {
       throw expectationError('E_VALUE', `options.tilingLimits.${key}`, 'a positive integer', describeValue(value));
@@ -46,10 +69,9 @@ export function checkWebGpuOptions(options: unknown): asserts options is WebGpuB
   if (limits.shapes !== undefined) checkShapes(limits.shapes);
 }
 
-const KINDS: readonly KernelKind[] = ['forward', 'dq', 'dkdv'];
-
 function checkShapes(shapes: unknown): void {
   checkOptionsBag(shapes, 'options.tilingLimits.shapes', 'an object { forward?, dq?, dkdv? } of tile shape arrays');
+  checkKnownKeys(shapes, 'options.tilingLimits.shapes', KINDS);
   for (const kind of KINDS) {
     const list = (shapes as Record<string, unknown>)[kind];
     if (list === undefined) continue;
@@ -59,6 +81,7 @@ function checkShapes(shapes: unknown): void {
     }
     list.forEach((shape: unknown, index) => {
       checkOptionsBag(shape, `${argument}[${index}]`, 'a tile shape { wg, bm, bn, rm, km }');
+      checkKnownKeys(shape, `${argument}[${index}]`, TILE_SHAPE_KEYS);
       const problem = tileShapeProblem(kind, shape as unknown as TileShape);
       if (problem) {
         throw expectationError(
