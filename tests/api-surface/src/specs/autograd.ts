@@ -133,6 +133,7 @@ export const autogradSpecs: Record<string, Spec> = {
       },
     ],
     names: ['def'],
+    notOptions: { def: 'a definition { name, forward, backward, release? }, often an object with state of its own' },
   },
   add: binary(ag.add, [3]),
   mul: binary(ag.mul, [2, 3]),

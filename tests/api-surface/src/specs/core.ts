@@ -15,6 +15,7 @@ export const coreSpecs: Record<string, Spec> = {
     call: (seed: never, threshold: never) => new core.DropoutMask(seed, threshold),
     args: () => [core.splitSeed(12345), core.dropoutThreshold(0.25)],
     names: ['seed', 'threshold'],
+    notOptions: { seed: 'a DropoutSeed { lo, hi } that splitSeed made, not options' },
   },
   FaError: { kind: 'exempt', reason: 'the error class itself: the library constructs it from its own checked values' },
   expectationError: { kind: 'exempt', reason: 'builds an FaError from strings the library writes itself' },
@@ -83,6 +84,7 @@ export const coreSpecs: Record<string, Spec> = {
     args: () => [{ priority: 1 }, 'options', 'an options object'],
     names: ['options', null, null],
     valid: { 0: [{}] },
+    notOptions: { options: 'checkOptionsBag checks that a value is an options bag; checkKnownKeys checks its keys' },
   },
   checkKnownKeys: {
     kind: 'checked',
@@ -213,6 +215,7 @@ export const coreSpecs: Record<string, Spec> = {
       return [core.resolveAttnProblem(q, k, v, options)];
     },
     names: ['problem'],
+    notOptions: { problem: 'an AttnProblem that resolveAttnProblem made, not options' },
   },
   resolveAttnProblem: {
     kind: 'checked',

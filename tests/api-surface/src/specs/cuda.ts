@@ -9,6 +9,16 @@ const problem = () => {
 };
 /** Options that pass the checks; where no GPU is, creation still rejects, with E_BACKEND_UNAVAILABLE. */
 const options = () => [{ deviceIndex: 0, env: {} }];
+const ENV = { 'options.env': 'an environment such as process.env, where any key is legitimate' };
+const PROBLEM = { problem: 'an AttnProblem that resolveAttnProblem made, not options' };
+
+const workList = (call: (problem: never, extent: never) => unknown, extent: string): Spec => ({
+  kind: 'checked',
+  call,
+  args: () => [problem(), 64],
+  names: ['problem', extent],
+  notOptions: PROBLEM,
+});
 
 export const cudaSpecs: Record<string, Spec> = {
   cudaAvailability: {
@@ -17,6 +27,7 @@ export const cudaSpecs: Record<string, Spec> = {
     args: options,
     names: ['options'],
     valid: { 0: [undefined, {}] },
+    notOptions: ENV,
   },
   registerCudaBackend: {
     kind: 'checked',
@@ -24,6 +35,7 @@ export const cudaSpecs: Record<string, Spec> = {
     args: options,
     names: ['options'],
     valid: { 0: [undefined, {}] },
+    notOptions: ENV,
   },
   // Creating and loading need the built addon and a GPU: the sweep checks that wrong options are named before
   // either is looked for, which is all a machine without them can show.
@@ -37,9 +49,10 @@ export const cudaSpecs: Record<string, Spec> = {
     call: cuda.packProblem,
     args: () => [problem(), 0, new Int32Array(4)],
     names: ['problem', 'device', 'tiles'],
+    notOptions: PROBLEM,
   },
-  queryWorkList: { kind: 'checked', call: cuda.queryWorkList, args: () => [problem(), 64], names: ['problem', 'rows'] },
-  keyWorkList: { kind: 'checked', call: cuda.keyWorkList, args: () => [problem(), 64], names: ['problem', 'keys'] },
+  queryWorkList: workList(cuda.queryWorkList, 'rows'),
+  keyWorkList: workList(cuda.keyWorkList, 'keys'),
   visibleRowSpan: {
     kind: 'total',
     call: cuda.visibleRowSpan,

@@ -41,6 +41,7 @@ export const flashAttnSpecs: Record<string, Spec> = {
     call: (shape: never, dtype: never, place: never) => new fa.Tensor(shape, dtype, place),
     args: () => [[2, 2], 'f32', { host: host([2, 2]) }],
     names: ['shape', 'dtype', 'place'],
+    notOptions: { place: 'a placement { host } | { viewOf } | { backend, handle }: its keys say which kind it is' },
     valid: { 0: [[]] },
   },
   tensor: {

@@ -67,6 +67,7 @@ export const seqpackSpecs: Record<string, Spec> = {
     call: seqpack.forEachTile,
     args: () => [seqpack.tileMap(cu(), cu(), { blockM: 2, blockN: 2 }), () => undefined],
     names: ['map', 'visit'],
+    notOptions: { map: 'a TileMap that tileMap made, not options' },
     valid: { 1: [() => 1] },
   },
   unpadInput: {

@@ -1,8 +1,16 @@
 import * as webgpu from '@fa/webgpu';
 import type { Spec } from '../sweep.js';
 
-/** Options that pass the checks without starting a device: registration is lazy, creation is not. */
-const options = () => [{ checkErrors: true, tilingLimits: { workgroupStorageBytes: 16384 } }];
+/**
+ * Options that pass the checks without starting a device: registration is lazy, creation is not. Nested bags down
+ * to a tile shape, so that a misspelt key is swept at every level.
+ */
+const options = () => [
+  {
+    checkErrors: true,
+    tilingLimits: { workgroupStorageBytes: 16384, shapes: { forward: [{ wg: 64, bm: 32, bn: 32, rm: 2, km: 1 }] } },
+  },
+];
 
 export const webgpuSpecs: Record<string, Spec> = {
   createWebGpuBackend: {
