@@ -233,6 +233,16 @@ export const forwardMutations: readonly Mutation[] = [
   ...invalidOption('backend', ['no-such-backend'], ['E_BACKEND_UNAVAILABLE']),
   ...invalidOption('backend', [42, ''], ['E_VALUE', 'E_BACKEND_UNAVAILABLE']),
   {
+    // Read as "not given", the typo would run the call non-causal: a wrong answer that looks right.
+    name: 'options has a misspelled key (casual)',
+    argument: 'options.casual',
+    codes: ['E_VALUE'],
+    mutate: (call) => {
+      call.options.casual = call.options.causal;
+      delete call.options.causal;
+    },
+  },
+  {
     name: 'options: null',
     argument: 'options',
     codes: ['E_VALUE'],
