@@ -119,6 +119,7 @@ describe.skipIf(!existsSync(CHROMIUM))('docs site in headless Chromium', () => {
     });
     const text = (await output.textContent()) ?? '';
     expect(text).toContain('cu_seqlens 0, 5, 5, 8 max 5');
+    expect(text).toContain('plain-array offsets give the same out: true');
     expect(text).toContain('out shape 8 × 2 × 16');
     expect(text).toMatch(/out\[0, 0, :4\] -?\d\.\d{4}, /);
 

@@ -1,5 +1,4 @@
 import {
-  checkCuSeqlens,
   describeValue,
   expectationError,
   type F64Tensor,
@@ -8,6 +7,7 @@ import {
   maxSeqlenOf,
   referenceAttnBackward,
   referenceAttnForward,
+  resolveCuSeqlens,
 } from '@fa/core';
 import {
   flashAttnVarlen,
@@ -206,11 +206,12 @@ function stack(pieces: readonly Float[], rows: number, inner: number, like: Floa
  * `cuSeqlens` and `maxSeqlen` of a packed call, checked under the names the caller used: once mapped to the varlen
  * options, the façade would call them `cuSeqlensQ` and `maxSeqlenQ`.
  */
-function checkPackedOffsets(options: PackedAttentionOptions, total: number): void {
-  checkCuSeqlens(options.cuSeqlens, 'cuSeqlens', total);
+function checkPackedOffsets(options: PackedAttentionOptions, total: number): Int32Array {
+  // Converted here, once: the varlen options below carry the Int32Array on.
+  const cuSeqlens = resolveCuSeqlens(options.cuSeqlens, 'cuSeqlens', total);
   const { maxSeqlen } = options;
-  if (maxSeqlen === undefined) return;
-  const longest = maxSeqlenOf(options.cuSeqlens);
+  if (maxSeqlen === undefined) return cuSeqlens;
+  const longest = maxSeqlenOf(cuSeqlens);
   if (!(typeof maxSeqlen === 'number' && Number.isSafeInteger(maxSeqlen) && maxSeqlen >= 0)) {
     throw expectationError('E_VALUE', 'maxSeqlen', 'a non-negative integer', describeValue(maxSeqlen));
   }
@@ -221,6 +222,7 @@ function checkPackedOffsets(options: PackedAttentionOptions, total: number): voi
       { argument: 'maxSeqlen', expected: `>= ${longest}`, received: String(maxSeqlen) },
     );
   }
+  return cuSeqlens;
 }
 
 function checkPacked(x: Variable, parts: number, argument: string, layout: string): [number, number, number] {
@@ -238,10 +240,10 @@ function checkPacked(x: Variable, parts: number, argument: string, layout: strin
 export async function attentionQKVPacked(qkv: Variable, options: PackedAttentionOptions): Promise<Variable> {
   const [total, heads, dim] = checkPacked(qkv, 3, 'qkv', '(total, 3, nheads, head_dim)');
   checkAttnOptions(options, ['cuSeqlens'], PACKED_OPTION_KEYS);
-  checkPackedOffsets(options, total);
+  const cuSeqlens = checkPackedOffsets(options, total);
   const [q, k, v] = unstack(qkv.data, total, 3, heads * dim) as [Float, Float, Float];
   const shape = [total, heads, dim];
-  const { cuSeqlens, maxSeqlen, ...rest } = options;
+  const { cuSeqlens: _given, maxSeqlen, ...rest } = options;
   const varlen: AttentionOptions = {
     ...rest,
     cuSeqlensQ: cuSeqlens,

@@ -3,31 +3,43 @@ import { describeValue, expectationError, FaError } from './errors.js';
 const INT32_MAX = 2147483647;
 
 /**
- * Checks a cu_seqlens array: an Int32Array of length batch + 1 that starts at 0, never decreases and ends at
- * the token count. Returns the batch size. Every entry point that takes cu_seqlens calls this once.
+ * What callers may pass where cu_seqlens are expected: an `Int32Array`, or plain integers (`number[]`, another
+ * typed array, any array-like of numbers), converted once at the public edge by `resolveCuSeqlens`.
+ */
+export type CuSeqlensInput = Int32Array | ArrayLike<number>;
+
+/**
+ * Checks cu_seqlens: batch + 1 offsets that start at 0, never decrease and end at the token count. Takes every
+ * `CuSeqlensInput`; returns the batch size.
  */
 export function checkCuSeqlens(cuSeqlens: unknown, argument: string, totalTokens?: number): number {
+  return resolveCuSeqlens(cuSeqlens, argument, totalTokens).length - 1;
+}
+
+/**
+ * The one conversion and validation of a cu_seqlens argument: an `Int32Array` is checked and returned as it is;
+ * plain integers are checked one by one (an Int32Array would silently turn NaN into 0, 1.5 into 1 and 2^31 into a
+ * negative number) and copied into a new `Int32Array`. Every entry point that takes cu_seqlens calls this once.
+ */
+export function resolveCuSeqlens(cuSeqlens: unknown, argument: string, totalTokens?: number): Int32Array {
   if (totalTokens !== undefined && !(Number.isSafeInteger(totalTokens) && totalTokens >= 0)) {
     throw expectationError('E_VALUE', 'totalTokens', 'a non-negative integer', describeValue(totalTokens));
   }
-  if (!(cuSeqlens instanceof Int32Array)) {
-    const hint = ArrayBuffer.isView(cuSeqlens) || Array.isArray(cuSeqlens) ? ' (convert with Int32Array.from)' : '';
-    throw expectationError('E_CU_SEQLENS', argument, `an Int32Array${hint}`, describeValue(cuSeqlens));
-  }
-  if (cuSeqlens.length < 1) {
+  const offsets = cuSeqlens instanceof Int32Array ? cuSeqlens : toCuSeqlens(cuSeqlens, argument);
+  if (offsets.length < 1) {
     throw expectationError(
       'E_CU_SEQLENS',
       argument,
       'at least one entry (batch + 1 cumulative offsets)',
-      'an empty Int32Array',
+      cuSeqlens instanceof Int32Array ? 'an empty Int32Array' : 'an empty array',
     );
   }
-  if (cuSeqlens[0] !== 0) {
-    throw expectationError('E_CU_SEQLENS', argument, 'a first entry of 0', `${argument}[0] = ${cuSeqlens[0]}`);
+  if (offsets[0] !== 0) {
+    throw expectationError('E_CU_SEQLENS', argument, 'a first entry of 0', `${argument}[0] = ${offsets[0]}`);
   }
-  for (let b = 1; b < cuSeqlens.length; b++) {
-    const previous = cuSeqlens[b - 1] as number;
-    const current = cuSeqlens[b] as number;
+  for (let b = 1; b < offsets.length; b++) {
+    const previous = offsets[b - 1] as number;
+    const current = offsets[b] as number;
     if (current < previous) {
       throw new FaError(
         'E_CU_SEQLENS',
@@ -36,7 +48,7 @@ export function checkCuSeqlens(cuSeqlens: unknown, argument: string, totalTokens
       );
     }
   }
-  const last = cuSeqlens[cuSeqlens.length - 1] as number;
+  const last = offsets[offsets.length - 1] as number;
   if (totalTokens !== undefined && last !== totalTokens) {
     throw new FaError(
       'E_CU_SEQLENS',
@@ -44,21 +56,35 @@ export function checkCuSeqlens(cuSeqlens: unknown, argument: string, totalTokens
       { argument, expected: `last entry ${totalTokens}`, received: String(last) },
     );
   }
-  return cuSeqlens.length - 1;
+  return offsets;
+}
+
+/** Arrays, typed arrays (not DataView) and other objects with a length: what `ArrayLike<number>` admits. */
+function isArrayLike(value: unknown): value is ArrayLike<unknown> {
+  if (Array.isArray(value)) return true;
+  if (ArrayBuffer.isView(value)) return !(value instanceof DataView);
+  if (value === null || typeof value !== 'object') return false;
+  const { length } = value as { length?: unknown };
+  return typeof length === 'number' && Number.isSafeInteger(length) && length >= 0;
 }
 
 /**
  * Converts plain numbers to cu_seqlens, rejecting what an Int32Array would silently mangle
  * (NaN becomes 0, 2^31 wraps negative, 1.5 truncates).
  */
-export function toCuSeqlens(values: ArrayLike<number>, argument: string): Int32Array {
-  if (!Array.isArray(values) && !(ArrayBuffer.isView(values) && !(values instanceof DataView))) {
-    throw expectationError('E_CU_SEQLENS', argument, 'an array of integers', describeValue(values));
+export function toCuSeqlens(values: unknown, argument: string): Int32Array {
+  if (!isArrayLike(values)) {
+    throw expectationError(
+      'E_CU_SEQLENS',
+      argument,
+      'an Int32Array or an array of integers (number[])',
+      describeValue(values),
+    );
   }
   const out = new Int32Array(values.length);
   for (let i = 0; i < values.length; i++) {
-    const value = values[i] as number;
-    if (!Number.isInteger(value) || value < 0 || value > INT32_MAX) {
+    const value = values[i];
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > INT32_MAX) {
       throw expectationError(
         'E_CU_SEQLENS',
         argument,
@@ -72,11 +98,11 @@ export function toCuSeqlens(values: ArrayLike<number>, argument: string): Int32A
 }
 
 /** The longest sequence described by a (valid) cu_seqlens array. */
-export function maxSeqlenOf(cuSeqlens: Int32Array): number {
-  checkCuSeqlens(cuSeqlens, 'cuSeqlens');
+export function maxSeqlenOf(cuSeqlens: CuSeqlensInput): number {
+  const offsets = resolveCuSeqlens(cuSeqlens, 'cuSeqlens');
   let max = 0;
-  for (let b = 1; b < cuSeqlens.length; b++) {
-    max = Math.max(max, (cuSeqlens[b] as number) - (cuSeqlens[b - 1] as number));
+  for (let b = 1; b < offsets.length; b++) {
+    max = Math.max(max, (offsets[b] as number) - (offsets[b - 1] as number));
   }
   return max;
 }

@@ -1,5 +1,11 @@
 export type { AttentionBackend, BackendCapabilities, BackendFactory } from './backend.js';
-export { checkCuSeqlens, maxSeqlenOf, toCuSeqlens } from './cu-seqlens.js';
+export {
+  type CuSeqlensInput,
+  checkCuSeqlens,
+  maxSeqlenOf,
+  resolveCuSeqlens,
+  toCuSeqlens,
+} from './cu-seqlens.js';
 export {
   bf16BitsToF32,
   bytesPerElement,

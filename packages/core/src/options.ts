@@ -1,4 +1,4 @@
-import { checkCuSeqlens, maxSeqlenOf } from './cu-seqlens.js';
+import { type CuSeqlensInput, maxSeqlenOf, resolveCuSeqlens } from './cu-seqlens.js';
 import { type DType, type FloatDType, isFloatDType } from './dtype.js';
 import { describeValue, expectationError, FaError } from './errors.js';
 import { checkKnownKeys, optionKeys } from './known-keys.js';
@@ -8,10 +8,13 @@ export const MAX_HEAD_DIM = 256;
 
 /** The options of one varlen attention call, as users write them. */
 export interface AttnOptions {
-  /** Int32Array(batch + 1): cumulative query lengths, starting at 0 and ending at total_q. */
-  readonly cuSeqlensQ: Int32Array;
-  /** Int32Array(batch + 1): cumulative key lengths, starting at 0 and ending at total_k. */
-  readonly cuSeqlensK: Int32Array;
+  /**
+   * batch + 1 cumulative query lengths, starting at 0 and ending at total_q: an `Int32Array` or plain integers
+   * (`[0, 4, 9]`), converted once.
+   */
+  readonly cuSeqlensQ: CuSeqlensInput;
+  /** batch + 1 cumulative key lengths, starting at 0 and ending at total_k; as `cuSeqlensQ`. */
+  readonly cuSeqlensK: CuSeqlensInput;
   /** Upper bound on query lengths; checked, never trusted. Defaults to the real maximum. */
   readonly maxSeqlenQ?: number;
   readonly maxSeqlenK?: number;
@@ -212,8 +215,10 @@ export function resolveAttnProblem(q: TensorMeta, k: TensorMeta, v: TensorMeta, 
     );
   }
 
-  const batch = checkCuSeqlens(options.cuSeqlensQ, 'cuSeqlensQ', totalQ);
-  const batchK = checkCuSeqlens(options.cuSeqlensK, 'cuSeqlensK', totalK);
+  const cuSeqlensQ = resolveCuSeqlens(options.cuSeqlensQ, 'cuSeqlensQ', totalQ);
+  const cuSeqlensK = resolveCuSeqlens(options.cuSeqlensK, 'cuSeqlensK', totalK);
+  const batch = cuSeqlensQ.length - 1;
+  const batchK = cuSeqlensK.length - 1;
   if (batchK !== batch) {
     throw expectationError(
       'E_CU_SEQLENS',
@@ -222,8 +227,8 @@ export function resolveAttnProblem(q: TensorMeta, k: TensorMeta, v: TensorMeta, 
       `length ${batchK + 1}`,
     );
   }
-  const maxSeqlenQ = checkMaxSeqlen(options.maxSeqlenQ, 'maxSeqlenQ', maxSeqlenOf(options.cuSeqlensQ));
-  const maxSeqlenK = checkMaxSeqlen(options.maxSeqlenK, 'maxSeqlenK', maxSeqlenOf(options.cuSeqlensK));
+  const maxSeqlenQ = checkMaxSeqlen(options.maxSeqlenQ, 'maxSeqlenQ', maxSeqlenOf(cuSeqlensQ));
+  const maxSeqlenK = checkMaxSeqlen(options.maxSeqlenK, 'maxSeqlenK', maxSeqlenOf(cuSeqlensK));
 
   const softmaxScale =
     checkOptionalNumber(
@@ -285,8 +290,8 @@ export function resolveAttnProblem(q: TensorMeta, k: TensorMeta, v: TensorMeta, 
     headDim,
     headDimV,
     dtype: q.dtype,
-    cuSeqlensQ: options.cuSeqlensQ,
-    cuSeqlensK: options.cuSeqlensK,
+    cuSeqlensQ,
+    cuSeqlensK,
     maxSeqlenQ,
     maxSeqlenK,
     softmaxScale,

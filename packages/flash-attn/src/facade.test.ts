@@ -11,6 +11,7 @@ import {
   flashAttnVarlenQKVPackedBackward,
   listBackends,
   registerBackend,
+  type Tensor,
   tensor,
 } from './index.js';
 
@@ -143,8 +144,8 @@ describe('validation at the edge', () => {
       'cuSeqlensQ',
     ],
     [
-      'cu_seqlens as a plain array',
-      () => flashAttnVarlen(q, kv, kv, { ...base, cuSeqlensK: [0, 5, 5, 12] as never }),
+      'cu_seqlens as a plain array with a fractional entry',
+      () => flashAttnVarlen(q, kv, kv, { ...base, cuSeqlensK: [0, 5, 5.5, 12] }),
       'E_CU_SEQLENS',
       'cuSeqlensK',
     ],
@@ -359,5 +360,54 @@ describe('packed and padded entry points agree with varlen', () => {
     );
     expect(grads.dq.shape).toEqual([batch, seqlen, heads, dim]);
     expect(maxDiff(await grads.dk.toArray(), await varlenGrads.dk.toArray())).toBeLessThan(1e-5);
+  });
+});
+
+describe('cu_seqlens as plain arrays', () => {
+  const [total, heads, dim] = [12, 2, 8];
+  const data = [randomData(total * heads * dim), randomData(total * heads * dim), randomData(total * heads * dim)];
+  const dout = randomData(total * heads * dim);
+
+  async function run(cuSeqlensQ: ArrayLike<number>, cuSeqlensK: ArrayLike<number>) {
+    const [q, k, v] = data.map((d) => tensor(d, [total, heads, dim])) as [Tensor, Tensor, Tensor];
+    const options = { cuSeqlensQ, cuSeqlensK, causal: true };
+    const fwd = await flashAttnVarlen(q, k, v, options);
+    const grads = await flashAttnVarlenBackward(tensor(dout, [total, heads, dim]), q, k, v, fwd.out, fwd.lse, options);
+    return Promise.all([fwd.out, fwd.lse, grads.dq, grads.dk, grads.dv].map((t) => t.toArray()));
+  }
+
+  it('give the bits an Int32Array gives, forward and backward', async () => {
+    const expected = await run(cuSeqlens, cuSeqlens);
+    expect(await run([0, 5, 5, 12], [0, 5, 5, 12])).toEqual(expected);
+    expect(await run(Float64Array.of(0, 5, 5, 12), Uint16Array.of(0, 5, 5, 12))).toEqual(expected);
+  });
+
+  it('serve the packed entry points too', async () => {
+    const qkv = tensor(new Float32Array(total * 3 * heads * dim).map(Math.random), [total, 3, heads, dim]);
+    const viaInt32 = await flashAttnVarlenQKVPacked(qkv, { cuSeqlens });
+    const viaArray = await flashAttnVarlenQKVPacked(qkv, { cuSeqlens: [0, 5, 5, 12] });
+    expect(await viaArray.out.toArray()).toEqual(await viaInt32.out.toArray());
+  });
+
+  it('keep the typed error naming the argument and the index of a bad entry', async () => {
+    const [q, k, v] = data.map((d) => tensor(d, [total, heads, dim])) as [Tensor, Tensor, Tensor];
+    for (const [bad, index] of [
+      [[0, 5.5, 5, 12], 1],
+      [[0, 5, Number.NaN, 12], 2],
+      [[0, -5, 5, 12], 1],
+      [[0, 5, 5, 2 ** 31], 3],
+    ] as const) {
+      const error = await flashAttnVarlen(q, k, v, { cuSeqlensQ: cuSeqlens, cuSeqlensK: bad }).catch((e) => e);
+      expect(isFaError(error, 'E_CU_SEQLENS')).toBe(true);
+      expect(error.argument).toBe('cuSeqlensK');
+      expect(error.received).toContain(`cuSeqlensK[${index}]`);
+    }
+    const packed = await flashAttnVarlenQKVPacked(
+      tensor(new Float32Array(total * 3 * heads * dim), [total, 3, heads, dim]),
+      {
+        cuSeqlens: [0, 5, 5.5, 12],
+      },
+    ).catch((e) => e);
+    expect(packed).toMatchObject({ code: 'E_CU_SEQLENS', argument: 'cuSeqlens' });
   });
 });

@@ -1,4 +1,12 @@
-import { checkCuSeqlens, checkKnownKeys, checkOptionsBag, expectationError, formatShape, optionKeys } from '@fa/core';
+import {
+  type CuSeqlensInput,
+  checkKnownKeys,
+  checkOptionsBag,
+  expectationError,
+  formatShape,
+  optionKeys,
+  resolveCuSeqlens,
+} from '@fa/core';
 import { CallInputs, type TensorInput } from './inputs.js';
 import { splitSecondAxis, stackSecondAxis } from './layout.js';
 import { PADDED_OPTION_KEYS, type PaddedOptions } from './padded.js';
@@ -12,7 +20,8 @@ import { flashAttnVarlen, flashAttnVarlenBackward, type VarlenForwardResult, typ
  */
 
 export type PackedOptions = PaddedOptions & {
-  readonly cuSeqlens: Int32Array;
+  /** batch + 1 offsets for queries and keys alike: an `Int32Array` or plain integers, as `cuSeqlensQ`. */
+  readonly cuSeqlens: CuSeqlensInput;
   readonly maxSeqlen?: number;
 };
 
@@ -22,9 +31,9 @@ export const PACKED_OPTION_KEYS = optionKeys<PackedOptions>()([...PADDED_OPTION_
 function varlenOptions(options: PackedOptions): VarlenOptions {
   checkOptionsBag(options, 'options', 'an options object with cuSeqlens');
   checkKnownKeys(options, 'options', PACKED_OPTION_KEYS);
-  const { cuSeqlens, maxSeqlen, ...rest } = options;
-  // One array serves queries and keys; checked here so that errors name it as the caller wrote it.
-  checkCuSeqlens(cuSeqlens, 'cuSeqlens');
+  const { cuSeqlens: given, maxSeqlen, ...rest } = options;
+  // One array serves queries and keys; converted and checked here so that errors name it as the caller wrote it.
+  const cuSeqlens = resolveCuSeqlens(given, 'cuSeqlens');
   return { ...rest, cuSeqlensQ: cuSeqlens, cuSeqlensK: cuSeqlens, maxSeqlenQ: maxSeqlen, maxSeqlenK: maxSeqlen };
 }
 

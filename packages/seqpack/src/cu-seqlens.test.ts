@@ -64,7 +64,7 @@ describe('lengthsFromCuSeqlens, maxSeqlen and positionIds', () => {
     ['maxSeqlen', maxSeqlen],
     ['positionIds', positionIds],
   ] as const)('%s rejects malformed cu_seqlens', (_, fn) => {
-    expectFaError(() => fn([0, 3] as unknown as Int32Array), 'E_CU_SEQLENS', 'cuSeqlens');
+    expectFaError(() => fn([0, 1.5]), 'E_CU_SEQLENS', 'cuSeqlens');
     expectFaError(() => fn(Int32Array.from([1, 3])), 'E_CU_SEQLENS', 'cuSeqlens');
     expectFaError(() => fn(Int32Array.from([0, 5, 3])), 'E_CU_SEQLENS', 'cuSeqlens');
   });
@@ -77,9 +77,19 @@ describe('validateCuSeqlens', () => {
     expect(validateCuSeqlens(Int32Array.from([0]), { totalTokens: 0 })).toBe(0);
   });
 
+  it('takes plain integers as well as an Int32Array', () => {
+    expect(validateCuSeqlens([0, 3, 3, 8], { totalTokens: 8 })).toBe(3);
+    expect(validateCuSeqlens(Float32Array.from([0, 3]))).toBe(1);
+    expect(lengthsFromCuSeqlens([0, 2, 2, 5])).toEqual(Int32Array.of(2, 0, 3));
+    expect(maxSeqlen([0, 2, 2, 5])).toBe(3);
+    expect(positionIds([0, 2, 5])).toEqual(Int32Array.of(0, 1, 0, 1, 2));
+  });
+
   it.each([
-    ['a plain array', [0, 3]],
-    ['a Float32Array', Float32Array.from([0, 3])],
+    ['a plain array with a fraction', [0, 3.5]],
+    ['a Float32Array with NaN', Float32Array.from([0, Number.NaN])],
+    ['a plain array past int32', [0, 2 ** 31]],
+    ['an empty array', []],
     ['an empty Int32Array', new Int32Array(0)],
     ['a nonzero start', Int32Array.from([2, 3])],
     ['decreasing offsets', Int32Array.from([0, 5, 3, 7])],

@@ -1,4 +1,4 @@
-import { checkCuSeqlens, FaError, maxSeqlenOf, optionKeys } from '@fa/core';
+import { type CuSeqlensInput, checkCuSeqlens, FaError, maxSeqlenOf, optionKeys, resolveCuSeqlens } from '@fa/core';
 import { checkInteger, checkLengths, checkOptions, INT32_MAX } from './validate.js';
 
 export interface ValidateCuSeqlensOptions {
@@ -11,7 +11,7 @@ export interface ValidateCuSeqlensOptions {
 const VALIDATE_OPTION_KEYS = optionKeys<ValidateCuSeqlensOptions>()(['totalTokens', 'argument']);
 
 /**
- * Checks cu_seqlens: an Int32Array of batch + 1 offsets that starts at 0, never decreases and (when
+ * Checks cu_seqlens: batch + 1 offsets (an Int32Array or plain integers) that start at 0, never decreases and (when
  * `totalTokens` is given) ends at the token count. Returns the batch size. Throws `E_CU_SEQLENS` otherwise.
  */
 export function validateCuSeqlens(cuSeqlens: unknown, options: ValidateCuSeqlensOptions = {}): number {
@@ -48,29 +48,29 @@ export function cuSeqlensFromLengths(lengths: ArrayLike<number>): Int32Array {
 }
 
 /** `[0, 2, 2, 5]` → `[2, 0, 3]`. */
-export function lengthsFromCuSeqlens(cuSeqlens: Int32Array): Int32Array {
-  const batch = checkCuSeqlens(cuSeqlens, 'cuSeqlens');
-  const lengths = new Int32Array(batch);
-  for (let b = 0; b < batch; b++) lengths[b] = (cuSeqlens[b + 1] as number) - (cuSeqlens[b] as number);
+export function lengthsFromCuSeqlens(cuSeqlens: CuSeqlensInput): Int32Array {
+  const offsets = resolveCuSeqlens(cuSeqlens, 'cuSeqlens');
+  const lengths = new Int32Array(offsets.length - 1);
+  for (let b = 0; b < lengths.length; b++) lengths[b] = (offsets[b + 1] as number) - (offsets[b] as number);
   return lengths;
 }
 
 /** The longest sequence, as kernels want it for `maxSeqlenQ`/`maxSeqlenK`; 0 for an empty batch. */
-export function maxSeqlen(cuSeqlens: Int32Array): number {
-  checkCuSeqlens(cuSeqlens, 'cuSeqlens');
-  return maxSeqlenOf(cuSeqlens);
+export function maxSeqlen(cuSeqlens: CuSeqlensInput): number {
+  return maxSeqlenOf(resolveCuSeqlens(cuSeqlens, 'cuSeqlens'));
 }
 
 /**
  * Position of every packed token within its own sequence: `[0, 2, 5]` → `[0, 1, 0, 1, 2]`. Rotary embeddings
  * need these restarts, or the second document of a pack would be encoded as a continuation of the first.
  */
-export function positionIds(cuSeqlens: Int32Array): Int32Array {
-  const batch = checkCuSeqlens(cuSeqlens, 'cuSeqlens');
-  const ids = new Int32Array(cuSeqlens[batch] as number);
+export function positionIds(cuSeqlens: CuSeqlensInput): Int32Array {
+  const offsets = resolveCuSeqlens(cuSeqlens, 'cuSeqlens');
+  const batch = offsets.length - 1;
+  const ids = new Int32Array(offsets[batch] as number);
   for (let b = 0; b < batch; b++) {
-    const start = cuSeqlens[b] as number;
-    const end = cuSeqlens[b + 1] as number;
+    const start = offsets[b] as number;
+    const end = offsets[b + 1] as number;
     for (let t = start; t < end; t++) ids[t] = t - start;
   }
   return ids;

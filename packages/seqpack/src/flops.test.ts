@@ -32,7 +32,10 @@ describe('attentionFlops', () => {
       expectFaError(() => fn({ ...base, numHeads: 0 }), 'E_VALUE', 'numHeads');
       expectFaError(() => fn({ ...base, headDim: 2.5 }), 'E_VALUE', 'headDim');
       expectFaError(() => fn({ ...base, causal: 'yes' as never }), 'E_VALUE', 'causal');
-      expectFaError(() => fn({ ...base, cuSeqlensQ: [0, 3] as never }), 'E_CU_SEQLENS', 'cuSeqlensQ');
+      expectFaError(() => fn({ ...base, cuSeqlensQ: [0, 3.5] }), 'E_CU_SEQLENS', 'cuSeqlensQ');
+      expect(fn({ ...base, cuSeqlensQ: Array.from(base.cuSeqlensQ), cuSeqlensK: Array.from(base.cuSeqlensK) })).toBe(
+        fn(base),
+      );
       expectFaError(() => fn({ ...base, cuSeqlensK: cuSeqlensFromLengths([5]) }), 'E_CU_SEQLENS', 'cuSeqlensK');
     }
   });

@@ -1,10 +1,11 @@
-import { optionKeys } from '@fa/core';
+import { type CuSeqlensInput, optionKeys } from '@fa/core';
 import { checkInteger, checkOptions } from './validate.js';
 import { resolveVarlenMask } from './varlen-problem.js';
 
 export interface AttentionFlopsOptions {
-  readonly cuSeqlensQ: Int32Array;
-  readonly cuSeqlensK: Int32Array;
+  /** An `Int32Array` or plain integers, as everywhere cu_seqlens are taken. */
+  readonly cuSeqlensQ: CuSeqlensInput;
+  readonly cuSeqlensK: CuSeqlensInput;
   readonly numHeads: number;
   readonly headDim: number;
   readonly causal?: boolean;

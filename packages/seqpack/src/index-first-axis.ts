@@ -11,10 +11,12 @@ function allocLike<D extends DType>(data: StorageFor<D>, length: number): Storag
  * `out[r] = tensor[indices[r]]` along the first axis: `(N, ...rest)` → `(indices.length, ...rest)`, in any dtype.
  * Indices may repeat.
  */
-export function indexFirstAxis<D extends DType>(tensor: HostTensor<D>, indices: Int32Array): HostTensor<D> {
+export function indexFirstAxis<D extends DType>(
+  tensor: HostTensor<D>,
+  indices: Int32Array | ArrayLike<number>,
+): HostTensor<D> {
   checkHostTensor(tensor, 'tensor', '(rows, ...)', 1);
-  checkIndices(indices, 'indices', tensor.shape[0] as number, false);
-  return gatherRows(tensor, indices);
+  return gatherRows(tensor, checkIndices(indices, 'indices', tensor.shape[0] as number, false));
 }
 
 /** The unchecked gather behind `indexFirstAxis`, for callers that produced `indices` themselves. */

@@ -110,7 +110,8 @@ describe('tileMap', () => {
     expectFaError(() => tileMap(q, q, undefined as never), 'E_VALUE', 'options');
     expectFaError(() => tileMap(q, q, { blockM: 0, blockN: 2 }), 'E_VALUE', 'blockM');
     expectFaError(() => tileMap(q, q, { blockM: 2, blockN: 1.5 }), 'E_VALUE', 'blockN');
-    expectFaError(() => tileMap([0, 3] as never, q, { blockM: 2, blockN: 2 }), 'E_CU_SEQLENS', 'cuSeqlensQ');
+    expectFaError(() => tileMap([0, Number.NaN], q, { blockM: 2, blockN: 2 }), 'E_CU_SEQLENS', 'cuSeqlensQ');
+    expect(tileMap(Array.from(q), [...q], { blockM: 2, blockN: 2 })).toEqual(tileMap(q, q, { blockM: 2, blockN: 2 }));
     expectFaError(() => tileMap(q, Int32Array.from([0, 4, 2]), { blockM: 2, blockN: 2 }), 'E_CU_SEQLENS', 'cuSeqlensK');
     expectFaError(() => tileMap(q, cu(3), { blockM: 2, blockN: 2 }), 'E_CU_SEQLENS', 'cuSeqlensK');
     expectFaError(() => tileMap(q, q, { blockM: 2, blockN: 2, causal: 1 as never }), 'E_VALUE', 'causal');

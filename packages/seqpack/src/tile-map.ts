@@ -1,5 +1,6 @@
 import {
   blockFullyVisible,
+  type CuSeqlensInput,
   describeValue,
   expectationError,
   optionKeys,
@@ -75,7 +76,7 @@ export interface TileMap {
  * `visibleKeySpan` and full visibility from `blockFullyVisible`, the rules kernels mask with, so the map and the
  * kernels cannot disagree about a tile.
  */
-export function tileMap(cuSeqlensQ: Int32Array, cuSeqlensK: Int32Array, options: TileMapOptions): TileMap {
+export function tileMap(cuSeqlensQ: CuSeqlensInput, cuSeqlensK: CuSeqlensInput, options: TileMapOptions): TileMap {
   const opts = checkOptions(
     options,
     'options',
@@ -84,18 +85,14 @@ export function tileMap(cuSeqlensQ: Int32Array, cuSeqlensK: Int32Array, options:
   );
   const blockM = checkInteger(opts.blockM, 'blockM', 1);
   const blockN = checkInteger(opts.blockN, 'blockN', 1);
-  const { batch, causal, windowLeft, windowRight, maxSeqlenQ, maxSeqlenK } = resolveVarlenMask(
-    cuSeqlensQ,
-    cuSeqlensK,
-    opts.causal,
-    opts.windowSize,
-  );
+  const mask = resolveVarlenMask(cuSeqlensQ, cuSeqlensK, opts.causal, opts.windowSize);
+  const { batch, causal, windowLeft, windowRight, maxSeqlenQ, maxSeqlenK } = mask;
 
   const cuQTiles = new Int32Array(batch + 1);
   const kTiles = new Int32Array(batch);
   for (let b = 0; b < batch; b++) {
-    cuQTiles[b + 1] = (cuQTiles[b] as number) + Math.ceil(seqlen(cuSeqlensQ, b) / blockM);
-    kTiles[b] = Math.ceil(seqlen(cuSeqlensK, b) / blockN);
+    cuQTiles[b + 1] = (cuQTiles[b] as number) + Math.ceil(seqlen(mask.cuSeqlensQ, b) / blockM);
+    kTiles[b] = Math.ceil(seqlen(mask.cuSeqlensK, b) / blockN);
   }
   const qTileCount = cuQTiles[batch] as number;
   const sequence = new Int32Array(qTileCount);
@@ -110,8 +107,8 @@ export function tileMap(cuSeqlensQ: Int32Array, cuSeqlensK: Int32Array, options:
   let computedScores = 0;
 
   for (let b = 0; b < batch; b++) {
-    const seqlenQ = seqlen(cuSeqlensQ, b);
-    const seqlenK = seqlen(cuSeqlensK, b);
+    const seqlenQ = seqlen(mask.cuSeqlensQ, b);
+    const seqlenK = seqlen(mask.cuSeqlensK, b);
     gridTiles += ((cuQTiles[b + 1] as number) - (cuQTiles[b] as number)) * (kTiles[b] as number);
     for (let t = cuQTiles[b] as number, rowStart = 0; t < (cuQTiles[b + 1] as number); t++, rowStart += blockM) {
       const rowEnd = Math.min(seqlenQ, rowStart + blockM);

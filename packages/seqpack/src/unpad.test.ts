@@ -117,7 +117,9 @@ describe('padInput', () => {
     expectFaError(() => padInput(data, indices, 1.5, 5), 'E_VALUE', 'batch');
     expectFaError(() => padInput(data, indices, 1, Number.NaN), 'E_VALUE', 'seqlen');
     expectFaError(() => padInput({ shape: [3] } as never, indices, 1, 5), 'E_SHAPE', 'data');
-    expectFaError(() => padInput(data, [0, 2, 4] as never, 1, 5), 'E_DTYPE', 'indices');
+    expectFaError(() => padInput(data, null as never, 1, 5), 'E_DTYPE', 'indices');
+    expectFaError(() => padInput(data, [0, 2, Number.NaN], 1, 5), 'E_VALUE', 'indices');
+    expect(padInput(data, [0, 2, 4], 1, 5)).toEqual(padInput(data, indices, 1, 5));
     expectFaError(() => padInput(data, Int32Array.from([0, 2, 5]), 1, 5), 'E_VALUE', 'indices');
     expectFaError(() => padInput(data, Int32Array.from([0, -2, 4]), 1, 5), 'E_VALUE', 'indices');
     expectFaError(() => padInput(data, Int32Array.from([0, 2, 2]), 1, 5), 'E_VALUE', 'indices');

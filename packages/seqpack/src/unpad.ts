@@ -70,7 +70,7 @@ export function unpadInput<D extends DType>(hidden: HostTensor<D>, attentionMask
  */
 export function padInput<D extends DType>(
   data: HostTensor<D>,
-  indices: Int32Array,
+  indices: Int32Array | ArrayLike<number>,
   batch: number,
   seqlen: number,
 ): HostTensor<D> {
@@ -78,14 +78,14 @@ export function padInput<D extends DType>(
   checkInteger(batch, 'batch', 0, INT32_MAX);
   checkInteger(seqlen, 'seqlen', 0, Math.floor(INT32_MAX / Math.max(batch, 1)));
   const tensor = checkHostTensor(data, 'data', '(nnz, ...)', 1);
-  checkIndices(indices, 'indices', batch * seqlen, true);
-  if (indices.length !== tensor.shape[0]) {
+  const rows = checkIndices(indices, 'indices', batch * seqlen, true);
+  if (rows.length !== tensor.shape[0]) {
     throw new FaError(
       'E_SHAPE',
-      `Expected one index per row of \`data\` (${tensor.shape[0]}) for \`indices\`, received ${indices.length}.`,
-      { argument: 'indices', expected: `length ${tensor.shape[0]}`, received: `length ${indices.length}` },
+      `Expected one index per row of \`data\` (${tensor.shape[0]}) for \`indices\`, received ${rows.length}.`,
+      { argument: 'indices', expected: `length ${tensor.shape[0]}`, received: `length ${rows.length}` },
     );
   }
-  const padded = scatterRows(data, indices, batch * seqlen);
+  const padded = scatterRows(data, rows, batch * seqlen);
   return { data: padded.data, shape: [batch, seqlen, ...data.shape.slice(1)], dtype: data.dtype };
 }

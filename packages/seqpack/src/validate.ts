@@ -81,17 +81,15 @@ export function checkHostTensor(value: unknown, argument: string, layout: string
 }
 
 /**
- * Row indices into the first axis of a tensor with `rows` rows. With `distinct`, a repeated index is an error:
+ * Row indices into the first axis of a tensor with `rows` rows: an `Int32Array` (returned as it is) or plain
+ * integers (checked one by one, then copied into an `Int32Array`). With `distinct`, a repeated index is an error:
  * scattering two rows into one slot would silently drop one of them.
  */
 export function checkIndices(indices: unknown, argument: string, rows: number, distinct: boolean): Int32Array {
-  if (!(indices instanceof Int32Array)) {
-    const hint = ArrayBuffer.isView(indices) || Array.isArray(indices) ? ' (convert with Int32Array.from)' : '';
-    throw expectationError('E_DTYPE', argument, `an Int32Array${hint}`, describeValue(indices));
-  }
+  const values = indices instanceof Int32Array ? indices : toIndices(indices, argument);
   const seen = distinct ? new Uint8Array(rows) : undefined;
-  for (let i = 0; i < indices.length; i++) {
-    const index = indices[i] as number;
+  for (let i = 0; i < values.length; i++) {
+    const index = values[i] as number;
     if (index < 0 || index >= rows) {
       throw expectationError('E_VALUE', argument, `indices in [0, ${rows})`, `${argument}[${i}] = ${index}`);
     }
@@ -106,5 +104,27 @@ export function checkIndices(indices: unknown, argument: string, rows: number, d
       seen[index] = 1;
     }
   }
-  return indices;
+  return values;
+}
+
+/** Plain integer indices → an Int32Array, refusing what the conversion would mangle (NaN, 1.5, 2^31). */
+function toIndices(indices: unknown, argument: string): Int32Array {
+  if (!Array.isArray(indices) && !(ArrayBuffer.isView(indices) && !(indices instanceof DataView))) {
+    throw expectationError(
+      'E_DTYPE',
+      argument,
+      'an Int32Array or an array of integers (number[])',
+      describeValue(indices),
+    );
+  }
+  const values = indices as ArrayLike<unknown>;
+  const out = new Int32Array(values.length);
+  for (let i = 0; i < values.length; i++) {
+    const value = values[i];
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > INT32_MAX) {
+      throw expectationError('E_VALUE', argument, 'integer indices', `${argument}[${i}] = ${describeValue(value)}`);
+    }
+    out[i] = value;
+  }
+  return out;
 }

@@ -1,4 +1,4 @@
-import { type AttnProblem, resolveAttnProblem, type TensorMeta } from '@fa/core';
+import { type AttnProblem, resolveAttnProblem, resolveCuSeqlens, type TensorMeta } from '@fa/core';
 
 export type VarlenMask = Pick<
   AttnProblem,
@@ -16,13 +16,13 @@ export function resolveVarlenMask(
   causal: unknown,
   windowSize: unknown,
 ): VarlenMask {
-  const tokens = (cu: unknown): TensorMeta => ({
-    shape: [cu instanceof Int32Array && cu.length > 0 ? (cu[cu.length - 1] as number) : 0, 1, 1],
-    dtype: 'f32',
-  });
-  return resolveAttnProblem(tokens(cuSeqlensQ), tokens(cuSeqlensK), tokens(cuSeqlensK), {
-    cuSeqlensQ: cuSeqlensQ as Int32Array,
-    cuSeqlensK: cuSeqlensK as Int32Array,
+  // Converted here (plain arrays included) so that the stand-in tensors can take their token counts from them.
+  const offsetsQ = resolveCuSeqlens(cuSeqlensQ, 'cuSeqlensQ');
+  const offsetsK = resolveCuSeqlens(cuSeqlensK, 'cuSeqlensK');
+  const tokens = (cu: Int32Array): TensorMeta => ({ shape: [cu[cu.length - 1] as number, 1, 1], dtype: 'f32' });
+  return resolveAttnProblem(tokens(offsetsQ), tokens(offsetsK), tokens(offsetsK), {
+    cuSeqlensQ: offsetsQ,
+    cuSeqlensK: offsetsK,
     causal: causal as boolean | undefined,
     windowSize: windowSize as readonly [number, number] | undefined,
   });

@@ -14,11 +14,15 @@ export const MODULES: Record<string, Record<string, unknown>> = {
 export const DEFAULT_SAMPLE = `import { flashAttnVarlen, tensor } from '@fa/flash-attn';
 import { cuSeqlensFromLengths, maxSeqlen } from '@fa/seqpack';
 
-const cu = cuSeqlensFromLengths([5, 0, 3]); // three sequences, one empty
+const cu = cuSeqlensFromLengths([5, 0, 3]); // Int32Array [0, 5, 5, 8]: three sequences, one empty
 const [T, H, D] = [8, 2, 16];
 const q = tensor(new Float32Array(T * H * D).map((_, i) => Math.sin(i)), [T, H, D]);
 const { out, lse } = await flashAttnVarlen(q, q, q, { cuSeqlensQ: cu, cuSeqlensK: cu, causal: true, backend: 'cpu' });
 console.log('cu_seqlens', Array.from(cu).join(', '), 'max', maxSeqlen(cu));
+// Offsets may also be written by hand as plain numbers: the same call, the same bits.
+const again = await flashAttnVarlen(q, q, q, { cuSeqlensQ: [0, 5, 5, 8], cuSeqlensK: [0, 5, 5, 8], causal: true, backend: 'cpu' });
+const [viaInt32, viaArray] = [await out.toArray(), await again.out.toArray()];
+console.log('plain-array offsets give the same out:', viaArray.every((x, i) => Object.is(x, viaInt32[i])));
 console.log('out shape', out.shape.join(' × '));
 const first = Array.from(await out.toArray()).slice(0, 4);
 console.log('out[0, 0, :4]', first.map((x) => x.toFixed(4)).join(', '));

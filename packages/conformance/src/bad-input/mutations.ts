@@ -40,7 +40,12 @@ function cuSeqlensMutations(argument: 'cuSeqlensQ' | 'cuSeqlensK'): Mutation[] {
       return cu;
     }),
     cuSeqlens(argument, 'is empty', () => new Int32Array(0)),
-    cuSeqlens(argument, 'is a plain array', (cu) => Array.from(cu)),
+    cuSeqlens(argument, 'is a plain array ending in a fraction', (cu) => {
+      const plain = Array.from(cu);
+      plain[plain.length - 1] = (plain[plain.length - 1] as number) + 0.5;
+      return plain;
+    }),
+    cuSeqlens(argument, 'is a plain array with a negative entry', (cu) => [-1, ...Array.from(cu).slice(1)]),
     cuSeqlens(argument, 'is a Float64Array with NaN', (cu) =>
       Float64Array.from(cu, (x, i) => (i === 1 ? Number.NaN : x)),
     ),

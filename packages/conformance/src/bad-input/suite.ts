@@ -150,6 +150,13 @@ const acceptedVariations: ReadonlyArray<{ name: string; vary: (call: AttnCall, s
       call.options.windowSize = [1000, 1000];
     },
   },
+  {
+    name: 'cu_seqlens as plain number[] (Q) and a Float64Array of integers (K)',
+    vary: (call) => {
+      call.options.cuSeqlensQ = Array.from(call.options.cuSeqlensQ as Int32Array);
+      call.options.cuSeqlensK = Float64Array.from(call.options.cuSeqlensK as Int32Array);
+    },
+  },
   { name: 'as drawn', vary: () => {} },
 ];
 

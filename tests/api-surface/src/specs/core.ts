@@ -1,6 +1,14 @@
 import * as core from '@fa/core';
 import type { Spec } from '../sweep.js';
-import { ANY_SAMPLES, attnInputs, cu, host, NUMBER_SAMPLES, numericSamples } from './fixtures.js';
+import {
+  ANY_SAMPLES,
+  attnInputs,
+  CU_SEQLENS_JUNK_THAT_IS_VALID,
+  cu,
+  host,
+  NUMBER_SAMPLES,
+  numericSamples,
+} from './fixtures.js';
 
 // The backend the registry specs choose: their valid arguments must work before junk replaces them.
 core.registerBackend('reference', () => core.createReferenceBackend());
@@ -130,7 +138,20 @@ export const coreSpecs: Record<string, Spec> = {
     names: ['cuSeqlens', null, ['totalTokens', 'cuSeqlens']],
     valid: { 2: [undefined] },
   },
-  maxSeqlenOf: { kind: 'checked', call: core.maxSeqlenOf, args: () => [cu()], names: ['cuSeqlens'] },
+  resolveCuSeqlens: {
+    kind: 'checked',
+    call: core.resolveCuSeqlens,
+    args: () => [[0, 2, 5], 'cuSeqlens', 5],
+    names: ['cuSeqlens', null, ['totalTokens', 'cuSeqlens']],
+    valid: { 2: [undefined] },
+  },
+  maxSeqlenOf: {
+    kind: 'checked',
+    call: core.maxSeqlenOf,
+    args: () => [cu()],
+    names: ['cuSeqlens'],
+    valid: { 0: CU_SEQLENS_JUNK_THAT_IS_VALID },
+  },
   toCuSeqlens: {
     kind: 'checked',
     call: core.toCuSeqlens,

@@ -49,3 +49,8 @@ export const ANY_SAMPLES: readonly (readonly unknown[])[] = [
   [new Float64Array(2)],
   [Object.create(null)],
 ];
+/**
+ * cu_seqlens take any array of integers, so among the junk values three zeros (a Float64Array(3)) are valid:
+ * the offsets of two empty sequences.
+ */
+export const CU_SEQLENS_JUNK_THAT_IS_VALID: readonly unknown[] = [new Float64Array(3)];

@@ -1,6 +1,6 @@
 import * as seqpack from '@fa/seqpack';
 import type { Spec } from '../sweep.js';
-import { cu, host } from './fixtures.js';
+import { CU_SEQLENS_JUNK_THAT_IS_VALID, cu, host } from './fixtures.js';
 
 const padded = () => host([2, 3, 2]);
 /** Row-major (batch, seqlen) = (2, 3). */
@@ -33,9 +33,22 @@ export const seqpackSpecs: Record<string, Spec> = {
     call: seqpack.lengthsFromCuSeqlens,
     args: () => [cu()],
     names: ['cuSeqlens'],
+    valid: { 0: CU_SEQLENS_JUNK_THAT_IS_VALID },
   },
-  maxSeqlen: { kind: 'checked', call: seqpack.maxSeqlen, args: () => [cu()], names: ['cuSeqlens'] },
-  positionIds: { kind: 'checked', call: seqpack.positionIds, args: () => [cu()], names: ['cuSeqlens'] },
+  maxSeqlen: {
+    kind: 'checked',
+    call: seqpack.maxSeqlen,
+    args: () => [cu()],
+    names: ['cuSeqlens'],
+    valid: { 0: CU_SEQLENS_JUNK_THAT_IS_VALID },
+  },
+  positionIds: {
+    kind: 'checked',
+    call: seqpack.positionIds,
+    args: () => [cu()],
+    names: ['cuSeqlens'],
+    valid: { 0: CU_SEQLENS_JUNK_THAT_IS_VALID },
+  },
   validateCuSeqlens: {
     kind: 'checked',
     call: seqpack.validateCuSeqlens,
@@ -48,6 +61,8 @@ export const seqpackSpecs: Record<string, Spec> = {
     call: seqpack.indexFirstAxis,
     args: () => [host([4, 2]), Int32Array.from([3, 0])],
     names: ['tensor', 'indices'],
+    // Indices take any array of integers: no index at all, or row 0 three times, is a valid gather.
+    valid: { 1: [[], new Float64Array(3)] },
   },
   packDocuments: {
     kind: 'checked',
@@ -61,6 +76,7 @@ export const seqpackSpecs: Record<string, Spec> = {
     call: seqpack.tileMap,
     args: () => [cu(), cu(), { blockM: 2, blockN: 2, causal: true }],
     names: ['cuSeqlensQ', 'cuSeqlensK', ['options', 'blockM']],
+    valid: { 0: CU_SEQLENS_JUNK_THAT_IS_VALID, 1: CU_SEQLENS_JUNK_THAT_IS_VALID },
   },
   forEachTile: {
     kind: 'checked',
