@@ -1,6 +1,24 @@
 import { checkKnownKeys, checkOptionsBag, describeValue, expectationError, optionKeys } from '@fa/core';
-import type { WebGpuBackendOptions } from './backend.js';
-import { type KernelKind, type TileShape, tileShapeProblem } from './plan/config.js';
+import type { DeviceSource } from './gpu/device.js';
+import { type KernelKind, type TileShape, type TilingLimits, tileShapeProblem } from './plan/config.js';
+
+export interface WebGpuBackendOptions extends DeviceSource {
+  /**
+   * Caps on the limits the tiling may use, below the device's own: e.g. `{ workgroupStorageBytes: 16384 }` runs
+   * the tiles every WebGPU device supports. Mostly for tests and tuning.
+   */
+  readonly tilingLimits?: Partial<Omit<TilingLimits, 'subgroupWidth'>>;
+  /**
+   * Check every call for WebGPU validation and out-of-memory errors and throw them (default true). Costs one
+   * round trip to the device's error queue per call.
+   */
+  readonly checkErrors?: boolean;
+  /**
+   * Use subgroup operations where the device offers them and they pass the layout check of gpu/subgroups.ts
+   * (default true). `false` keeps every reduction in workgroup memory; the results are the same bits either way.
+   */
+  readonly subgroups?: boolean;
+}
 
 type TilingLimitsOption = NonNullable<WebGpuBackendOptions['tilingLimits']>;
 

@@ -1,6 +1,5 @@
 import { registerBackend } from '@fa/core';
-import type { WebGpuBackendOptions } from './backend.js';
-import { checkWebGpuOptions } from './options.js';
+import { checkWebGpuOptions, type WebGpuBackendOptions } from './options.js';
 
 /**
  * Registers the `webgpu` backend with priority 10 (above `cpu`). Nothing starts until the backend is first
