@@ -36,6 +36,14 @@ export {
   isFaError,
   isOptionsBag,
 } from './errors.js';
+export {
+  type DropoutScalars,
+  type KernelLayouts,
+  type KernelPlan,
+  lowerProblem,
+  type ScoreScalars,
+  type TensorStrides,
+} from './kernel-plan.js';
 export { checkKnownKeys, optionKeys } from './known-keys.js';
 export { alibiBias, blockFullyVisible, type KeyRange, visibleKeyRange, visibleKeySpan } from './mask.js';
 export { mergeAttnStates } from './merge.js';
@@ -94,3 +102,16 @@ export {
   storageMatches,
   storageTypeName,
 } from './tensor.js';
+export {
+  KEY_TILE,
+  type KeyTileOptions,
+  longestFirst,
+  planKeyTiles,
+  planQueryTiles,
+  QUERY_TILE,
+  type QueryTileOptions,
+  TILE_ITEM_INTS,
+  type TileList,
+  type TileProblem,
+  visibleRowSpan,
+} from './tiles.js';

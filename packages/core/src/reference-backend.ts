@@ -1,7 +1,7 @@
 import type { AttentionBackend } from './backend.js';
 import { encodeFromFloat } from './dtype.js';
 import { describeValue, expectationError } from './errors.js';
-import { type AttnProblem, optionsOfProblem } from './options.js';
+import { type AttnProblem, MAX_HEAD_DIM, optionsOfProblem } from './options.js';
 import { referenceAttnBackward, referenceAttnForward } from './reference.js';
 import type { FloatHostTensor, HostTensor } from './tensor.js';
 
@@ -31,7 +31,7 @@ export function createReferenceBackend(name = 'reference'): AttentionBackend<Hos
     name,
     capabilities: {
       dtypes: ['f32', 'f16', 'bf16'],
-      maxHeadDim: 256,
+      maxHeadDim: MAX_HEAD_DIM,
       backward: true,
       dropout: true,
       deterministic: true,

@@ -6,6 +6,7 @@ import {
   type DType,
   FaError,
   type HostTensor,
+  MAX_HEAD_DIM,
   numel,
 } from '@fa/core';
 import type { DeviceBuffer, FaCudaAddon, TileShape } from './addon.js';
@@ -38,7 +39,7 @@ export interface CudaBackend extends AttentionBackend<DeviceBuffer> {
 
 const CAPABILITIES: BackendCapabilities = {
   dtypes: ['f32', 'f16', 'bf16'],
-  maxHeadDim: 256,
+  maxHeadDim: MAX_HEAD_DIM,
   backward: true,
   dropout: true,
   // Honoured: with `deterministic: true` the backward runs the dQ kernel (each dQ tile owned by one block) instead

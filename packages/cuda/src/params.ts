@@ -1,11 +1,4 @@
-import {
-  type AttnProblem,
-  describeValue,
-  dropoutThreshold,
-  expectationError,
-  type FloatDType,
-  splitSeed,
-} from '@fa/core';
+import { type AttnProblem, describeValue, expectationError, type FloatDType, lowerProblem } from '@fa/core';
 import type { AddonProblemArgs } from './addon.js';
 import { checkProblem } from './options.js';
 
@@ -13,8 +6,8 @@ import { checkProblem } from './options.js';
 export const DTYPE_CODES: Readonly<Record<FloatDType, number>> = { f32: 0, f16: 1, bf16: 2 };
 
 /**
- * Flattens a validated problem into the addon's argument object: dropout as core's integer threshold and the
- * seed as Philox's two key words, so the kernels make exactly core's keep/drop decisions.
+ * Flattens core's kernel plan of a validated problem into the addon's argument object: dropout as core's integer
+ * threshold and the seed as Philox's two key words, so the kernels make exactly core's keep/drop decisions.
  */
 export function packProblem(problem: AttnProblem, device: number, tiles: Int32Array): AddonProblemArgs {
   checkProblem(problem);
@@ -24,31 +17,30 @@ export function packProblem(problem: AttnProblem, device: number, tiles: Int32Ar
   if (!(tiles instanceof Int32Array)) {
     throw expectationError('E_VALUE', 'tiles', 'an Int32Array work list', describeValue(tiles));
   }
-  const dropout = problem.dropoutP > 0;
-  const seed = splitSeed(problem.seed);
+  const plan = lowerProblem(problem);
   return {
     device,
-    dtype: DTYPE_CODES[problem.dtype],
-    batch: problem.batch,
-    totalQ: problem.totalQ,
-    totalK: problem.totalK,
-    numHeads: problem.numHeads,
-    numHeadsK: problem.numHeadsK,
-    headDim: problem.headDim,
-    headDimV: problem.headDimV,
-    softmaxScale: problem.softmaxScale,
-    softcap: problem.softcap,
-    windowLeft: problem.windowLeft,
-    windowRight: problem.windowRight,
-    dropout,
-    dropoutThreshold: dropout ? dropoutThreshold(problem.dropoutP) : 0,
-    keepScale: dropout ? 1 / (1 - problem.dropoutP) : 1,
-    seedLo: seed.lo,
-    seedHi: seed.hi,
-    cuSeqlensQ: problem.cuSeqlensQ,
-    cuSeqlensK: problem.cuSeqlensK,
-    alibiSlopes: problem.alibiSlopes,
+    dtype: DTYPE_CODES[plan.dtype],
+    batch: plan.batch,
+    totalQ: plan.totalQ,
+    totalK: plan.totalK,
+    numHeads: plan.numHeads,
+    numHeadsK: plan.numHeadsK,
+    headDim: plan.headDim,
+    headDimV: plan.headDimV,
+    softmaxScale: plan.scores.softmaxScale,
+    softcap: plan.scores.softcap,
+    windowLeft: plan.scores.windowLeft,
+    windowRight: plan.scores.windowRight,
+    dropout: plan.dropout.enabled,
+    dropoutThreshold: plan.dropout.threshold,
+    keepScale: plan.dropout.keepScale,
+    seedLo: plan.dropout.seedLo,
+    seedHi: plan.dropout.seedHi,
+    cuSeqlensQ: plan.cuSeqlensQ,
+    cuSeqlensK: plan.cuSeqlensK,
+    alibiSlopes: plan.scores.alibiSlopes,
     tiles,
-    deterministic: problem.deterministic,
+    deterministic: plan.deterministic,
   };
 }

@@ -1,11 +1,12 @@
 import {
-  blockFullyVisible,
   type CuSeqlensInput,
   describeValue,
   expectationError,
   optionKeys,
+  planQueryTiles,
+  QUERY_TILE,
+  TILE_ITEM_INTS,
   visibleKeyRange,
-  visibleKeySpan,
 } from '@fa/core';
 import { checkInteger, checkOptions } from './validate.js';
 import { resolveVarlenMask } from './varlen-problem.js';
@@ -94,50 +95,38 @@ export function tileMap(cuSeqlensQ: CuSeqlensInput, cuSeqlensK: CuSeqlensInput, 
     cuQTiles[b + 1] = (cuQTiles[b] as number) + Math.ceil(seqlen(mask.cuSeqlensQ, b) / blockM);
     kTiles[b] = Math.ceil(seqlen(mask.cuSeqlensK, b) / blockN);
   }
-  const qTileCount = cuQTiles[batch] as number;
-  const sequence = new Int32Array(qTileCount);
-  const kTileBegin = new Int32Array(qTileCount);
-  const kTileEnd = new Int32Array(qTileCount);
-  const fullBegin = new Int32Array(qTileCount);
-  const fullEnd = new Int32Array(qTileCount);
+  // The tiles are core's planner's, the very items every backend's work list is packed from (in planned order;
+  // backends schedule them longest first), so the map draws what the kernels run.
+  const planned = planQueryTiles(mask, { blockM, blockN, keepEmpty: true });
+  const field = (offset: number) =>
+    Int32Array.from({ length: planned.count }, (_, t) => planned.items[t * TILE_ITEM_INTS + offset] as number);
+  const sequence = field(QUERY_TILE.sequence);
+  const kTileBegin = field(QUERY_TILE.keyTileBegin);
+  const kTileEnd = field(QUERY_TILE.keyTileEnd);
+  const fullBegin = field(QUERY_TILE.fullTileBegin);
+  const fullEnd = field(QUERY_TILE.fullTileEnd);
   let computedTiles = 0;
   let fullTiles = 0;
   let gridTiles = 0;
   let visibleScores = 0;
   let computedScores = 0;
-
   for (let b = 0; b < batch; b++) {
+    gridTiles += ((cuQTiles[b + 1] as number) - (cuQTiles[b] as number)) * (kTiles[b] as number);
+  }
+  for (let t = 0; t < planned.count; t++) {
+    const b = sequence[t] as number;
     const seqlenQ = seqlen(mask.cuSeqlensQ, b);
     const seqlenK = seqlen(mask.cuSeqlensK, b);
-    gridTiles += ((cuQTiles[b + 1] as number) - (cuQTiles[b] as number)) * (kTiles[b] as number);
-    for (let t = cuQTiles[b] as number, rowStart = 0; t < (cuQTiles[b + 1] as number); t++, rowStart += blockM) {
-      const rowEnd = Math.min(seqlenQ, rowStart + blockM);
-      const span = visibleKeySpan(rowStart, rowEnd, seqlenQ, seqlenK, windowLeft, windowRight);
-      const begin = span.end > span.first ? Math.floor(span.first / blockN) : 0;
-      const end = span.end > span.first ? Math.ceil(span.end / blockN) : 0;
-      // Full visibility is an interval condition on the tile's columns, so the full tiles are contiguous.
-      let firstFull = end;
-      let endFull = end;
-      for (let c = begin; c < end; c++) {
-        const colStart = c * blockN;
-        const colEnd = Math.min(seqlenK, colStart + blockN);
-        if (blockFullyVisible(rowStart, rowEnd, colStart, colEnd, seqlenQ, seqlenK, windowLeft, windowRight)) {
-          if (firstFull === end) firstFull = c;
-          endFull = c + 1;
-        }
-      }
-      sequence[t] = b;
-      kTileBegin[t] = begin;
-      kTileEnd[t] = end;
-      fullBegin[t] = firstFull;
-      fullEnd[t] = endFull;
-      computedTiles += end - begin;
-      fullTiles += endFull - firstFull;
-      computedScores += (rowEnd - rowStart) * (Math.min(seqlenK, end * blockN) - begin * blockN);
-      for (let row = rowStart; row < rowEnd; row++) {
-        const { first, last } = visibleKeyRange(row, seqlenQ, seqlenK, windowLeft, windowRight);
-        visibleScores += Math.max(0, last - first + 1);
-      }
+    const rowStart = planned.items[t * TILE_ITEM_INTS + QUERY_TILE.rowBegin] as number;
+    const rowEnd = planned.items[t * TILE_ITEM_INTS + QUERY_TILE.rowEnd] as number;
+    const begin = kTileBegin[t] as number;
+    const end = kTileEnd[t] as number;
+    computedTiles += end - begin;
+    fullTiles += (fullEnd[t] as number) - (fullBegin[t] as number);
+    computedScores += (rowEnd - rowStart) * (Math.min(seqlenK, end * blockN) - begin * blockN);
+    for (let row = rowStart; row < rowEnd; row++) {
+      const { first, last } = visibleKeyRange(row, seqlenQ, seqlenK, windowLeft, windowRight);
+      visibleScores += Math.max(0, last - first + 1);
     }
   }
 

@@ -10,6 +10,7 @@ import {
   FaError,
   type HostTensor,
   isFaError,
+  MAX_HEAD_DIM,
   optionKeys,
 } from '@fa/core';
 import type { Engine } from './engine.js';
@@ -78,7 +79,7 @@ export interface CpuBackendTuning {
 
 const CAPABILITIES: BackendCapabilities = {
   dtypes: ['f32', 'f16', 'bf16'],
-  maxHeadDim: 256,
+  maxHeadDim: MAX_HEAD_DIM,
   backward: true,
   dropout: true,
   deterministic: true,

@@ -1,4 +1,4 @@
-import { type AttnProblem, visibleKeySpan } from '@fa/core';
+import { type AttnProblem, longestFirst, planQueryTiles, QUERY_TILE, TILE_ITEM_INTS, type TileList } from '@fa/core';
 
 /**
  * Work items, four int32 each: (sequence, query head, first query row, end query row), sorted longest first so
@@ -17,64 +17,58 @@ export const ITEM_INTS = 4;
 // Per-row work outside the matrix products (packing, softmax bookkeeping, output), in multiply-add units.
 const ROW_OVERHEAD = 8;
 
-function sortedList(entries: { b: number; h: number; q0: number; q1: number; cost: number }[]): WorkList {
-  // Array.prototype.sort is stable, so equal costs keep their natural order and the list is reproducible.
-  entries.sort((x, y) => y.cost - x.cost);
-  const items = new Int32Array(entries.length * ITEM_INTS);
+/**
+ * The planner's tiles, each expanded into one item per query head, in the order of the CPU's own cost estimate
+ * (multiply-adds, with per-row overhead): longest first, ties in planned order, a tile's heads together.
+ */
+function perHead(
+  problem: AttnProblem,
+  tiles: TileList,
+  itemCost: (tile: Int32Array, cost: number) => number,
+): WorkList {
+  const costs = Float64Array.from({ length: tiles.count }, (_, n) =>
+    itemCost(tiles.items.subarray(n * TILE_ITEM_INTS, (n + 1) * TILE_ITEM_INTS), tiles.costs[n] as number),
+  );
+  const scheduled = longestFirst({ ...tiles, costs });
+  const heads = problem.numHeads;
+  const items = new Int32Array(scheduled.count * heads * ITEM_INTS);
   let cost = 0;
-  entries.forEach((e, i) => {
-    items.set([e.b, e.h, e.q0, e.q1], i * ITEM_INTS);
-    cost += e.cost;
-  });
-  return { items, count: entries.length, cost };
-}
-
-function seqlens(problem: AttnProblem, b: number): { seqlenQ: number; seqlenK: number } {
-  const { cuSeqlensQ, cuSeqlensK } = problem;
-  return {
-    seqlenQ: (cuSeqlensQ[b + 1] as number) - (cuSeqlensQ[b] as number),
-    seqlenK: (cuSeqlensK[b + 1] as number) - (cuSeqlensK[b] as number),
-  };
-}
-
-/** Visible (query, key) pairs of the query rows [q0, q1), counted by tile span as the kernels do. */
-function spanPairs(problem: AttnProblem, q0: number, q1: number, seqlenQ: number, seqlenK: number): number {
-  const span = visibleKeySpan(q0, q1, seqlenQ, seqlenK, problem.windowLeft, problem.windowRight);
-  return (q1 - q0) * Math.max(0, span.end - span.first);
-}
-
-/** Forward items: one query tile of one head of one sequence. */
-export function forwardWork(problem: AttnProblem, blockQ: number): WorkList {
-  const entries: { b: number; h: number; q0: number; q1: number; cost: number }[] = [];
-  const width = problem.headDim + problem.headDimV;
-  for (let b = 0; b < problem.batch; b++) {
-    const { seqlenQ, seqlenK } = seqlens(problem, b);
-    for (let q0 = 0; q0 < seqlenQ; q0 += blockQ) {
-      const q1 = Math.min(q0 + blockQ, seqlenQ);
-      const cost = (spanPairs(problem, q0, q1, seqlenQ, seqlenK) + (q1 - q0) * ROW_OVERHEAD) * width;
-      for (let h = 0; h < problem.numHeads; h++) entries.push({ b, h, q0, q1, cost });
+  for (let n = 0, at = 0; n < scheduled.count; n++) {
+    const tile = scheduled.items.subarray(n * TILE_ITEM_INTS, (n + 1) * TILE_ITEM_INTS);
+    for (let h = 0; h < heads; h++, at += ITEM_INTS) {
+      items[at] = tile[QUERY_TILE.sequence] as number;
+      items[at + 1] = h;
+      items[at + 2] = tile[QUERY_TILE.rowBegin] as number;
+      items[at + 3] = tile[QUERY_TILE.rowEnd] as number;
     }
+    cost += (scheduled.costs[n] as number) * heads;
   }
-  return sortedList(entries);
+  return { items, count: scheduled.count * heads, cost };
+}
+
+/** Forward items: one query tile (core's planner, every tile kept: empty rows still write lse) of one head. */
+export function forwardWork(problem: AttnProblem, blockQ: number): WorkList {
+  const width = problem.headDim + problem.headDimV;
+  // The kernels walk their key tiles themselves: only the rows and the visible-span cost are read here.
+  const tiles = planQueryTiles(problem, { blockM: blockQ, blockN: blockQ, keepEmpty: true });
+  return perHead(problem, tiles, (tile, pairs) => {
+    const rows = (tile[QUERY_TILE.rowEnd] as number) - (tile[QUERY_TILE.rowBegin] as number);
+    return (pairs + rows * ROW_OVERHEAD) * width;
+  });
 }
 
 /**
- * Backward items: one head of one sequence, all its rows. The item owns dQ of its rows outright and its own
- * slice of dK and dV (per query head when heads share keys, summed later in a fixed order).
+ * Backward items: one head of one sequence, all its rows (a sequence with keys but no query still owns its zero
+ * dK/dV). The item owns dQ of its rows outright and its own slice of dK and dV (per query head when heads share
+ * keys, summed later in a fixed order).
  */
 export function backwardWork(problem: AttnProblem, blockQ: number): WorkList {
-  const entries: { b: number; h: number; q0: number; q1: number; cost: number }[] = [];
   // Five products per visible pair: S, dP, dV, dK, dQ.
   const width = 2.5 * (problem.headDim + problem.headDimV);
-  for (let b = 0; b < problem.batch; b++) {
-    const { seqlenQ, seqlenK } = seqlens(problem, b);
-    if (seqlenQ === 0 && seqlenK === 0) continue;
-    let pairs = 0;
-    for (let q0 = 0; q0 < seqlenQ; q0 += blockQ) {
-      pairs += spanPairs(problem, q0, Math.min(q0 + blockQ, seqlenQ), seqlenQ, seqlenK);
-    }
-    const cost = (pairs + (seqlenQ + seqlenK) * ROW_OVERHEAD) * width;
-    for (let h = 0; h < problem.numHeads; h++) entries.push({ b, h, q0: 0, q1: seqlenQ, cost });
-  }
-  return sortedList(entries);
+  const sequences = planQueryTiles(problem, { blockM: blockQ, blockN: blockQ, keepEmpty: true, wholeSequences: true });
+  return perHead(problem, sequences, (tile, pairs) => {
+    const b = tile[QUERY_TILE.sequence] as number;
+    const seqlenK = (problem.cuSeqlensK[b + 1] as number) - (problem.cuSeqlensK[b] as number);
+    return (pairs + ((tile[QUERY_TILE.rowEnd] as number) + seqlenK) * ROW_OVERHEAD) * width;
+  });
 }

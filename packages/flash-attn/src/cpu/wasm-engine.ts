@@ -1,4 +1,4 @@
-import { type AttnProblem, dropoutThreshold, type HostTensor, maxSeqlenOf, splitSeed } from '@fa/core';
+import { type AttnProblem, type HostTensor, lowerProblem, maxSeqlenOf } from '@fa/core';
 import { decodeInto, encodeFrom, type FloatStorage, sumHeadGroups } from './convert.js';
 import {
   type BackwardResult,
@@ -371,34 +371,34 @@ type BaseFields =
   | 'maxSeqlenQ';
 
 function jobBase(problem: AttnProblem, work: WorkList, common: CommonBuffers): Pick<JobHeader, BaseFields> {
-  const dropout = problem.dropoutP > 0;
-  const seed = splitSeed(problem.seed);
+  const plan = lowerProblem(problem);
   return {
     counter: 0,
     numItems: work.count,
     items: common.items,
-    batch: problem.batch,
-    totalQ: problem.totalQ,
-    totalK: problem.totalK,
-    numHeads: problem.numHeads,
-    numHeadsK: problem.numHeadsK,
-    headDim: problem.headDim,
-    headDimV: problem.headDimV,
+    batch: plan.batch,
+    totalQ: plan.totalQ,
+    totalK: plan.totalK,
+    numHeads: plan.numHeads,
+    numHeadsK: plan.numHeadsK,
+    headDim: plan.headDim,
+    headDimV: plan.headDimV,
     cuSeqlensQ: common.cuSeqlensQ,
     cuSeqlensK: common.cuSeqlensK,
-    scale: problem.softmaxScale,
-    windowLeft: problem.windowLeft,
-    windowRight: problem.windowRight,
-    softcap: problem.softcap,
+    scale: plan.scores.softmaxScale,
+    windowLeft: plan.scores.windowLeft,
+    windowRight: plan.scores.windowRight,
+    softcap: plan.scores.softcap,
     alibiSlopes: common.alibiSlopes,
-    dropout: dropout ? 1 : 0,
-    dropoutThreshold: dropout ? dropoutThreshold(problem.dropoutP) : 0,
-    seedLo: seed.lo,
-    seedHi: seed.hi,
-    keepScale: dropout ? 1 / (1 - problem.dropoutP) : 1,
+    dropout: plan.dropout.enabled ? 1 : 0,
+    dropoutThreshold: plan.dropout.threshold,
+    seedLo: plan.dropout.seedLo,
+    seedHi: plan.dropout.seedHi,
+    keepScale: plan.dropout.keepScale,
     blockQ: WASM_BLOCK_Q,
     blockK: WASM_BLOCK_K,
-    maxSeqlenQ: maxSeqlenOf(problem.cuSeqlensQ),
+    // The real longest sequence, not a caller's larger maxSeqlenQ: scratch is sized by it.
+    maxSeqlenQ: maxSeqlenOf(plan.cuSeqlensQ),
   };
 }
 

@@ -1,6 +1,6 @@
 import { visibleKeyRange } from '@fa/core';
 import { describe, expect, it } from 'vitest';
-import { ITEM_WORDS, keyTiles, queryTiles, visibleRowSpan } from './tiles.js';
+import { ITEM_WORDS, keyTiles, queryTiles } from './tiles.js';
 
 function problemOf(lengthsQ: number[], lengthsK: number[], windowLeft = -1, windowRight = -1) {
   const cu = (lengths: number[]) =>
@@ -14,6 +14,7 @@ function entries(list: { words: Uint32Array; count: number }) {
   );
 }
 
+// The planner itself is tested in @fa/core (tiles.test.ts); these check what the kernels read of it.
 const WINDOWS: [number, number][] = [
   [-1, -1],
   [-1, 0],
@@ -23,35 +24,6 @@ const WINDOWS: [number, number][] = [
   [-1, 5],
   [7, -1],
 ];
-
-describe('visibleRowSpan', () => {
-  it('is exactly the rows that see a key of the columns (brute force)', () => {
-    for (const [left, right] of WINDOWS) {
-      for (const [lq, lk] of [
-        [9, 9],
-        [4, 13],
-        [13, 4],
-        [1, 7],
-        [7, 1],
-        [0, 5],
-      ] as const) {
-        for (let c0 = 0; c0 < lk; c0++) {
-          for (let c1 = c0 + 1; c1 <= lk; c1++) {
-            const rows: number[] = [];
-            for (let i = 0; i < lq; i++) {
-              const { first, last } = visibleKeyRange(i, lq, lk, left, right);
-              if (Math.max(first, c0) <= Math.min(last, c1 - 1)) rows.push(i);
-            }
-            const span = visibleRowSpan(c0, c1, lq, lk, left, right);
-            const expected = rows.length ? { first: rows[0], end: rows[rows.length - 1]! + 1 } : { first: 0, end: 0 };
-            expect(span, `window ${left},${right} lq ${lq} lk ${lk} cols ${c0}..${c1}`).toEqual(expected);
-            expect(rows.length === 0 || rows.length === expected.end! - expected.first!).toBe(true);
-          }
-        }
-      }
-    }
-  });
-});
 
 describe('queryTiles', () => {
   it('lists only real tiles, longest first, with the visible and fully visible key tiles', () => {

@@ -1,4 +1,4 @@
-import { type AttnProblem, bytesPerElement, dropoutThreshold, FaError, type FloatDType, splitSeed } from '@fa/core';
+import { type AttnProblem, bytesPerElement, FaError, type FloatDType, lowerProblem } from '@fa/core';
 import type { BufferTracker } from '../gpu/buffers.js';
 import { Usage } from '../gpu/buffers.js';
 import type { Kernel, PipelineCache } from '../gpu/pipelines.js';
@@ -104,30 +104,29 @@ export class Dispatch {
   ) {
     this.grid = grid(workgroups, ctx.maxWorkgroupsPerDimension);
     const info = packInfo(problem, items);
-    const dropout = problem.dropoutP > 0;
-    const seed = splitSeed(problem.seed);
+    const plan = lowerProblem(problem);
     const params = packParams({
-      total_q: problem.totalQ,
-      total_k: problem.totalK,
-      num_heads: problem.numHeads,
-      num_heads_k: problem.numHeadsK,
-      group_size: problem.numHeads / problem.numHeadsK,
-      head_dim: problem.headDim,
-      head_dim_v: problem.headDimV,
-      batch: problem.batch,
+      total_q: plan.totalQ,
+      total_k: plan.totalK,
+      num_heads: plan.numHeads,
+      num_heads_k: plan.numHeadsK,
+      group_size: plan.groupSize,
+      head_dim: plan.headDim,
+      head_dim_v: plan.headDimV,
+      batch: plan.batch,
       num_items: items.count,
       grid_x: this.grid[0],
       cu_k_offset: info.cuKOffset,
       items_offset: info.itemsOffset,
       slopes_offset: info.slopesOffset,
-      scale: problem.softmaxScale,
-      softcap: problem.softcap,
-      window_left: problem.windowLeft,
-      window_right: problem.windowRight,
-      seed_lo: seed.lo,
-      seed_hi: seed.hi,
-      threshold: dropout ? dropoutThreshold(problem.dropoutP) : 0,
-      keep_scale: dropout ? 1 / (1 - problem.dropoutP) : 1,
+      scale: plan.scores.softmaxScale,
+      softcap: plan.scores.softcap,
+      window_left: plan.scores.windowLeft,
+      window_right: plan.scores.windowRight,
+      seed_lo: plan.dropout.seedLo,
+      seed_hi: plan.dropout.seedHi,
+      threshold: plan.dropout.threshold,
+      keep_scale: plan.dropout.keepScale,
     });
     ctx.buffers.checkBindable(info.words.byteLength, 'cuSeqlensQ');
     this.#temporaries.push(ctx.buffers.createWithData(new Uint8Array(params), Usage.UNIFORM, `${label}-params`));

@@ -17,6 +17,12 @@ const isNumber = (r: unknown) => typeof r === 'number';
 const isBoolean = (r: unknown) => typeof r === 'boolean';
 const isString = (r: unknown) => typeof r === 'string';
 
+/** A validated problem of the two-sequence fixture, as backends and the planner receive it. */
+const attnProblem = () => {
+  const { q, k, v, options } = attnInputs();
+  return core.resolveAttnProblem(q, k, v, options);
+};
+
 export const coreSpecs: Record<string, Spec> = {
   DropoutMask: {
     kind: 'checked',
@@ -53,6 +59,40 @@ export const coreSpecs: Record<string, Spec> = {
     call: core.visibleKeySpan,
     samples: numericSamples(6, [0, 4, 8, 8, 3, 0]),
     returns: (r) => typeof r === 'object' && r !== null,
+  },
+  visibleRowSpan: {
+    kind: 'total',
+    call: core.visibleRowSpan,
+    samples: numericSamples(6, [0, 4, 8, 8, 3, 0]),
+    returns: (r) => typeof r === 'object' && r !== null,
+  },
+  lowerProblem: {
+    kind: 'checked',
+    call: core.lowerProblem,
+    args: () => [attnProblem()],
+    names: ['problem'],
+    notOptions: { problem: 'an AttnProblem that resolveAttnProblem made, not options' },
+  },
+  planQueryTiles: {
+    kind: 'checked',
+    call: core.planQueryTiles,
+    args: () => [attnProblem(), { blockM: 2, blockN: 2, keepEmpty: true }],
+    names: ['problem', ['options', 'keepEmpty']],
+    notOptions: { problem: 'an AttnProblem that resolveAttnProblem made, not options' },
+  },
+  planKeyTiles: {
+    kind: 'checked',
+    call: core.planKeyTiles,
+    args: () => [attnProblem(), { blockN: 2, keepEmpty: false }],
+    names: ['problem', ['options', 'keepEmpty']],
+    notOptions: { problem: 'an AttnProblem that resolveAttnProblem made, not options' },
+  },
+  longestFirst: {
+    kind: 'checked',
+    call: core.longestFirst,
+    args: () => [core.planKeyTiles(attnProblem(), { blockN: 2, keepEmpty: true })],
+    names: ['list'],
+    notOptions: { list: 'a TileList that the tile planner made, not options' },
   },
   bf16BitsToF32: { kind: 'total', call: core.bf16BitsToF32, samples: NUMBER_SAMPLES, returns: isNumber },
   f16BitsToF32: { kind: 'total', call: core.f16BitsToF32, samples: NUMBER_SAMPLES, returns: isNumber },
