@@ -1,5 +1,4 @@
 import { checkKnownKeys, checkOptionsBag, describeValue, expectationError, isValidShape } from '@fa/core';
-import type { Float } from './variable.js';
 
 /**
  * Argument checks for the public edges of the package. Each runs once per call and looks at the argument itself,
@@ -8,6 +7,13 @@ import type { Float } from './variable.js';
 
 /** The largest element count a result may have; beyond it typed-array allocation throws a bare RangeError. */
 export const MAX_ELEMENTS = 2 ** 32 - 1;
+
+/**
+ * Host storage of a variable. Training runs in float32; `gradcheck` runs in float64. An op's result and every
+ * gradient have the storage type of the op's inputs. Defined here, beside its check, so that this module
+ * imports nothing of the package: `variable.ts` imports it and re-exports the type.
+ */
+export type Float = Float32Array | Float64Array;
 
 export function isFloat(value: unknown): value is Float {
   return value instanceof Float32Array || value instanceof Float64Array;

@@ -6,14 +6,11 @@ import {
   checkOptionalString,
   checkOptions,
   checkShape,
+  type Float,
   isFloat,
 } from './checks.js';
 
-/**
- * Host storage of a variable. Training runs in float32; `gradcheck` runs in float64. An op's result and every
- * gradient have the storage type of the op's inputs.
- */
-export type Float = Float32Array | Float64Array;
+export type { Float } from './checks.js';
 
 /** One gradient per input of an op, in input order; `null` (or `undefined`) for an input that gets none. */
 export type Grads = ReadonlyArray<Float | null | undefined>;

@@ -1,16 +1,13 @@
 import { existsSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import type { DeviceProperties, FaCudaAddon } from './addon.js';
-import { formatAttempts, type LoadAttempt, type LoaderOptions, loaderFixes, tryLoadAddon } from './loader.js';
-import { checkCudaOptions } from './options.js';
+import { formatAttempts, type LoadAttempt, loaderFixes, tryLoadAddon } from './loader.js';
+import { type CudaAvailabilityOptions, checkCudaOptions } from './options.js';
+
+export type { CudaAvailabilityOptions } from './options.js';
 
 /** Kernels use cp.async and mma.sync (sm_80); older GPUs cannot run them. */
 export const MIN_COMPUTE_CAPABILITY = 8.0;
-
-export interface CudaAvailabilityOptions extends LoaderOptions {
-  /** Which CUDA device to use (default 0). */
-  readonly deviceIndex?: number;
-}
 
 export type CudaUnavailableReason = 'no-toolkit' | 'not-built' | 'load-error' | 'no-device' | 'unsupported-device';
 

@@ -16,7 +16,8 @@ export {
   MIN_COMPUTE_CAPABILITY,
 } from './availability.js';
 export { type CudaBackend, type CudaBackendOptions, type CudaBackendStats, createCudaBackend } from './backend.js';
-export { type LoadAttempt, type LoadedAddon, type LoaderOptions, loadAddon } from './loader.js';
+export { type LoadAttempt, type LoadedAddon, loadAddon } from './loader.js';
+export type { LoaderOptions } from './options.js';
 export { DTYPE_CODES, packProblem } from './params.js';
 export { CUDA_PRIORITY, registerCudaBackend } from './register.js';
 export { keyWorkList, queryWorkList, visibleRowSpan } from './tiles.js';

@@ -4,16 +4,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { FaError } from '@fa/core';
 import { ADDON_ABI_VERSION, ADDON_EXPORTS, type FaCudaAddon } from './addon.js';
-import { checkCudaOptions } from './options.js';
-
-export interface LoaderOptions {
-  /** A prebuilt `fa_cuda.node` to load; tried first. */
-  readonly addonPath?: string;
-  /** Environment to read `FA_CUDA_ADDON` from (default `process.env`). */
-  readonly env?: Readonly<Record<string, string | undefined>>;
-  /** @internal Where the package's own build output lives (tests point it elsewhere). */
-  readonly packageDir?: string;
-}
+import { checkCudaOptions, type LoaderOptions } from './options.js';
 
 /** Why one place did not yield an addon. */
 export interface LoadAttempt {

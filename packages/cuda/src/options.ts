@@ -1,5 +1,18 @@
 import { checkKnownKeys, checkOptionsBag, describeValue, expectationError, optionKeys } from '@fa/core';
-import type { CudaAvailabilityOptions } from './availability.js';
+
+export interface LoaderOptions {
+  /** A prebuilt `fa_cuda.node` to load; tried first. */
+  readonly addonPath?: string;
+  /** Environment to read `FA_CUDA_ADDON` from (default `process.env`). */
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  /** @internal Where the package's own build output lives (tests point it elsewhere). */
+  readonly packageDir?: string;
+}
+
+export interface CudaAvailabilityOptions extends LoaderOptions {
+  /** Which CUDA device to use (default 0). */
+  readonly deviceIndex?: number;
+}
 
 /** `env` is one of them, but not a bag of options: an environment such as process.env holds any keys. */
 const OPTION_KEYS = optionKeys<CudaAvailabilityOptions>()(['addonPath', 'deviceIndex', 'env', 'packageDir']);

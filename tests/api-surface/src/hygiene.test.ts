@@ -2,6 +2,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { findCycles, formatCycle, importGraph, sourceFiles } from './import-graph.js';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 
@@ -78,5 +79,84 @@ describe('security hygiene', () => {
     for (const [file, constant] of Object.entries(HIDDEN_FROM_BUNDLERS)) {
       expect(readFileSync(join(root, file), 'utf8'), file).toContain(constant);
     }
+  });
+});
+
+/** Every package's TypeScript: its library sources and tests, its scripts, its other test folders. */
+function packageFiles(): string[] {
+  return readdirSync(join(root, 'packages'))
+    .filter((pkg) => existsDir(join(root, 'packages', pkg)))
+    .flatMap((pkg) => ['src', 'scripts', 'test'].flatMap((dir) => sourceFiles(join(root, 'packages', pkg, dir))));
+}
+
+/** The backends, each by the folder that holds all of its code. */
+const BACKENDS: Readonly<Record<string, string>> = {
+  cpu: 'packages/flash-attn/src/cpu/',
+  webgpu: 'packages/webgpu/',
+  cuda: 'packages/cuda/',
+};
+
+/**
+ * Imports that break the rules below and are known, each with what removes it. Nothing else may be added here.
+ * The bench helper moves to the shared test kit (`@fa/testkit`), which both backends' benchmarks then import.
+ */
+const PENDING: ReadonlySet<string> = new Set([
+  'packages/cuda/scripts/bench.ts → packages/webgpu/scripts/sampled-reference.ts',
+]);
+
+describe('module structure', () => {
+  const files = packageFiles();
+  const graph = importGraph(files, root);
+  const rel = (file: string) => relative(root, file);
+  const packageOf = (file: string) => rel(file).split('/').slice(0, 2).join('/');
+  const backendOf = (file: string) => Object.keys(BACKENDS).find((name) => rel(file).startsWith(BACKENDS[name]!));
+
+  it('reads the imports of every package, type-only and dynamic ones included', () => {
+    const kinds = new Set([...graph.values()].flat().map((edge) => edge.kind));
+    expect([...kinds].sort()).toEqual(['dynamic', 'static', 'type']);
+    expect(files.map(packageOf)).toEqual(expect.arrayContaining(['packages/core', 'packages/cuda', 'packages/webgpu']));
+  });
+
+  it('finds a cycle where there is one (the check bites)', () => {
+    const edges = (...to: string[]) => to.map((t) => ({ to: t }));
+    const cycles = findCycles(
+      new Map([
+        ['a', edges('b')],
+        ['b', edges('c', 'd')],
+        ['c', edges('a')],
+        ['d', edges()],
+        ['e', edges('e')],
+      ]),
+    );
+    expect(cycles).toEqual([
+      ['a', 'b', 'c', 'a'],
+      ['e', 'e'],
+    ]);
+  });
+
+  it('has no import cycle, not even through type-only or dynamic imports, within or across packages', () => {
+    // A cycle makes load order matter (a class read before its module has run is undefined) and hides which
+    // module owns a type; a type-only one is the same tangle waiting for its first value import.
+    expect(findCycles(graph).map((cycle) => formatCycle(cycle, root))).toEqual([]);
+  });
+
+  it("reaches another package only through its name, and no backend's code or scripts import another backend", () => {
+    const found: string[] = [];
+    for (const [file, edges] of graph) {
+      for (const { to, specifier, line } of edges) {
+        const edge = `${rel(file)} → ${rel(to)}`;
+        if (PENDING.has(edge)) continue;
+        if (specifier.startsWith('.') && rel(to).startsWith('packages/') && packageOf(to) !== packageOf(file)) {
+          found.push(`${rel(file)}:${line}: ${specifier} reaches into ${packageOf(to)} by path`);
+        }
+        // Tests may run a second backend as a witness (the same tensors on cpu and webgpu); library code and
+        // scripts may not, so that each backend builds, loads and ships without the others.
+        const [from, into] = [backendOf(file), backendOf(to)];
+        if (!/\.test\.ts$/.test(file) && from && into && from !== into) {
+          found.push(`${rel(file)}:${line}: the ${from} backend imports the ${into} backend (${specifier})`);
+        }
+      }
+    }
+    expect(found).toEqual([]);
   });
 });
