@@ -222,6 +222,35 @@ describe('what crosses to the backend', () => {
     expect(q.grad?.length).toBe(q.size);
   });
 
+  it('withReferenceAttention holds for its own call chain: a call started while the chain awaits runs on the backend', async () => {
+    const options = { cuSeqlensQ: cu, cuSeqlensK: cu, backend: 'counting' };
+    const [q, k, v] = qkv(11);
+    let resume!: () => void;
+    const suspended = new Promise<void>((resolve) => {
+      resume = resolve;
+    });
+    const before = counts.forward;
+    const chain = withReferenceAttention(async () => {
+      const first = await attention(q, k, v, options);
+      await suspended;
+      await new Promise((resolve) => setTimeout(resolve, 0));
+      return [first, await attention(q, k, v, options)] as const;
+    });
+    // The chain is suspended now; this unrelated call did not start inside it.
+    const unrelated = await attention(q, k, v, options);
+    expect(counts.forward - before).toBe(1);
+    resume();
+    const [first, second] = await chain;
+    // Both of the chain's calls ran on the float64 reference, before and after its awaits.
+    expect(counts.forward - before).toBe(1);
+    const reference = await withReferenceAttention(() => attention(q, k, v, options));
+    expect(Array.from(first.data)).toEqual(Array.from(reference.data));
+    expect(Array.from(second.data)).toEqual(Array.from(reference.data));
+    expect(Array.from(unrelated.data)).not.toEqual(Array.from(reference.data));
+    await attention(q, k, v, options);
+    expect(counts.forward - before).toBe(2);
+  });
+
   it('saves nothing under noGrad', async () => {
     const before = { ...counts };
     const [q, k, v] = qkv(8);

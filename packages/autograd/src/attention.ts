@@ -21,6 +21,7 @@ import {
 } from '@fa/flash-attn';
 import { checkAttnOptions, checkFunction } from './checks.js';
 import { checkSameDtype } from './ops.js';
+import { type CallScope, createCallScope } from './scope.js';
 import { checkVariable, type Float, type Grads, recordOp, type Variable } from './variable.js';
 
 /**
@@ -39,26 +40,23 @@ export type AttentionOptions = VarlenOptions;
 /** Every option of `flashAttnVarlenQKVPacked`: `cuSeqlens`, `maxSeqlen`, `causal`, ... */
 export type PackedAttentionOptions = PackedOptions;
 
-let referenceDepth = 0;
+/** Made on first use: importing the package touches no runtime API. */
+let referenceScope: CallScope | undefined;
 
 /**
  * Runs `fn` with the attention ops computing on `@fa/core`'s float64 reference instead of a backend (forward and
  * backward). `gradcheck` uses it for its finite differences; it is also a way to debug a model in float64.
  * Dropout then needs an explicit `seed`.
+ *
+ * The scope is `fn`'s own call chain where the runtime has `AsyncLocalStorage` (Node): an attention call that did
+ * not start inside `fn` runs on its backend even while `fn` is suspended at an await. In browsers it lasts from
+ * the start of `fn` until its promise settles, so keep other attention calls from overlapping an awaited `fn`
+ * there (see docs/autograd.md).
  */
 export function withReferenceAttention<T>(fn: () => T): T {
   checkFunction(fn, 'fn');
-  referenceDepth++;
-  let result: T;
-  try {
-    result = fn();
-  } catch (error) {
-    referenceDepth--;
-    throw error;
-  }
-  if (result instanceof Promise) return result.finally(() => referenceDepth--) as T;
-  referenceDepth--;
-  return result;
+  referenceScope ??= createCallScope();
+  return referenceScope.run(fn);
 }
 
 function toF32(data: Float): Float32Array {
@@ -92,7 +90,7 @@ async function attentionOp(
 ): Promise<Variable> {
   checkSameDtype(name, ...inputs);
   const like = inputs[0]!.data;
-  if (referenceDepth > 0) return referenceAttentionOp(name, inputs, parts, options, gradsOf);
+  if (referenceScope?.active()) return referenceAttentionOp(name, inputs, parts, options, gradsOf);
 
   const tq = tensor(toF32(parts.q), parts.qShape);
   const tk = tensor(toF32(parts.k), parts.kShape);
