@@ -42,6 +42,11 @@ export interface BackendCapabilities {
   readonly dropout: boolean;
   /** Whether `deterministic: true` is honoured (bit-identical results run to run). */
   readonly deterministic: boolean;
+  /**
+   * Whether the kernels read `q`, `k`, `v` through `problem.layouts` (views into a larger storage, such as the
+   * parts of a packed `qkv`). Without it the façade hands this backend contiguous copies.
+   */
+  readonly stridedInputs?: boolean;
 }
 
 /** Creates a backend, or throws (or rejects) with the reason it cannot run here. */

@@ -42,9 +42,14 @@ export {
   type KernelPlan,
   lowerProblem,
   type ScoreScalars,
-  type TensorStrides,
 } from './kernel-plan.js';
 export { checkKnownKeys, optionKeys } from './known-keys.js';
+export {
+  checkLayout,
+  contiguousLayout,
+  isContiguousLayout,
+  type TensorLayout,
+} from './layout.js';
 export { alibiBias, blockFullyVisible, type KeyRange, visibleKeyRange, visibleKeySpan } from './mask.js';
 export { mergeAttnStates } from './merge.js';
 export {

@@ -46,11 +46,11 @@ describe('lowerProblem', () => {
   it('gives the element strides of packed (tokens, heads, dim) tensors and of lse (heads, total_q)', () => {
     const plan = lowerProblem(resolveAttnProblem(q, k, v, { cuSeqlensQ: [0, 9], cuSeqlensK: [0, 7] }));
     expect(plan.layouts).toEqual({
-      q: { token: 96, head: 24 },
-      k: { token: 48, head: 24 },
-      v: { token: 80, head: 40 },
-      out: { token: 160, head: 40 },
-      lse: { token: 1, head: 9 },
+      q: { offset: 0, tokenStride: 96, headStride: 24 },
+      k: { offset: 0, tokenStride: 48, headStride: 24 },
+      v: { offset: 0, tokenStride: 80, headStride: 40 },
+      out: { offset: 0, tokenStride: 160, headStride: 40 },
+      lse: { offset: 0, tokenStride: 1, headStride: 9 },
     });
   });
 

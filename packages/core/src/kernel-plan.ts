@@ -1,5 +1,6 @@
 import type { FloatDType } from './dtype.js';
 import { describeValue, expectationError } from './errors.js';
+import { contiguousLayout, type TensorLayout } from './layout.js';
 import type { AttnProblem } from './options.js';
 import { dropoutThreshold, splitSeed } from './philox.js';
 
@@ -33,20 +34,16 @@ export interface KernelPlan {
 }
 
 /**
- * Strides in elements. Packed tensors are `(tokens, heads, dim)`: element `(t, h, d)` of `q` is at
- * `t · token + h · head + d`. `lse` is `(heads, total_q)`.
+ * In elements of each handle's storage: element `(t, h, d)` is at `offset + t · tokenStride + h · headStride + d`.
+ * `q`, `k`, `v` may be views (the parts of a packed `qkv` share one buffer); the outputs a backend allocates are
+ * contiguous, and `lse` is `(heads, total_q)`.
  */
-export interface TensorStrides {
-  readonly token: number;
-  readonly head: number;
-}
-
 export interface KernelLayouts {
-  readonly q: TensorStrides;
-  readonly k: TensorStrides;
-  readonly v: TensorStrides;
-  readonly out: TensorStrides;
-  readonly lse: TensorStrides;
+  readonly q: TensorLayout;
+  readonly k: TensorLayout;
+  readonly v: TensorLayout;
+  readonly out: TensorLayout;
+  readonly lse: TensorLayout;
 }
 
 export interface ScoreScalars {
@@ -75,11 +72,6 @@ export interface DropoutScalars {
   readonly seedHi: number;
 }
 
-/** Contiguous `(tokens, heads, dim)`: what every tensor the façade hands a backend is today. */
-function packedStrides(heads: number, dim: number): TensorStrides {
-  return { token: heads * dim, head: dim };
-}
-
 /** Lowers a validated problem (from `resolveAttnProblem`) to what its kernels execute. */
 export function lowerProblem(problem: AttnProblem): KernelPlan {
   if (problem === null || typeof problem !== 'object' || !(problem.cuSeqlensQ instanceof Int32Array)) {
@@ -102,11 +94,9 @@ export function lowerProblem(problem: AttnProblem): KernelPlan {
     cuSeqlensQ: problem.cuSeqlensQ,
     cuSeqlensK: problem.cuSeqlensK,
     layouts: {
-      q: packedStrides(problem.numHeads, problem.headDim),
-      k: packedStrides(problem.numHeadsK, problem.headDim),
-      v: packedStrides(problem.numHeadsK, problem.headDimV),
-      out: packedStrides(problem.numHeads, problem.headDimV),
-      lse: { token: 1, head: problem.totalQ },
+      ...problem.layouts,
+      out: contiguousLayout(problem.numHeads, problem.headDimV),
+      lse: { offset: 0, tokenStride: 1, headStride: problem.totalQ },
     },
     scores: {
       softmaxScale: problem.softmaxScale,

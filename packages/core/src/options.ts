@@ -2,6 +2,7 @@ import { type CuSeqlensInput, maxSeqlenOf, resolveCuSeqlens } from './cu-seqlens
 import { type DType, type FloatDType, isFloatDType } from './dtype.js';
 import { describeValue, expectationError, FaError } from './errors.js';
 import { checkKnownKeys, optionKeys } from './known-keys.js';
+import { checkLayout, contiguousLayout, type TensorLayout } from './layout.js';
 import { formatShape } from './tensor.js';
 
 export const MAX_HEAD_DIM = 256;
@@ -56,6 +57,11 @@ export const ATTN_OPTION_KEYS = optionKeys<AttnOptions>()([
 export interface TensorMeta {
   readonly shape: readonly number[];
   readonly dtype: DType;
+  /**
+   * For a view into a larger storage (a part of a packed `qkv`): where its elements sit, and how many elements the
+   * storage holds. Absent for a tensor that owns its storage densely.
+   */
+  readonly view?: { readonly layout: TensorLayout; readonly storageElements: number };
 }
 
 /**
@@ -88,6 +94,21 @@ export interface AttnProblem {
   /** The dropout seed actually used (drawn when dropout is on and none was given); 0 when dropout is off. */
   readonly seed: number;
   readonly deterministic: boolean;
+  /** Where q, k and v sit in the storage of their handles (contiguous unless a caller passed views). */
+  readonly layouts: AttnLayouts;
+}
+
+export interface AttnLayouts {
+  readonly q: TensorLayout;
+  readonly k: TensorLayout;
+  readonly v: TensorLayout;
+}
+
+function layoutOf(meta: TensorMeta, argument: string): TensorLayout {
+  const [, heads = 0, dim = 0] = meta.shape;
+  if (meta.view === undefined) return contiguousLayout(heads, dim);
+  const { layout, storageElements } = meta.view;
+  return checkLayout(layout, argument, meta.shape, storageElements);
 }
 
 function checkRank3(meta: TensorMeta | undefined, argument: string, layout: string): readonly number[] {
@@ -303,6 +324,7 @@ export function resolveAttnProblem(q: TensorMeta, k: TensorMeta, v: TensorMeta, 
     dropoutP,
     seed,
     deterministic: options.deterministic ?? false,
+    layouts: { q: layoutOf(q, 'q'), k: layoutOf(k, 'k'), v: layoutOf(v, 'v') },
   };
 }
 

@@ -1,5 +1,6 @@
 import { type AttentionBackend, activeBackendName, describeValue, expectationError, type HostTensor } from '@fa/core';
 import { resolveBackend } from './backends.js';
+import { gatherView } from './layout.js';
 import { Tensor, tensorFrom } from './tensor.js';
 
 /** Where a tensor is expected, a façade `Tensor` or plain host data `{ data, shape, dtype? }` is accepted. */
@@ -20,6 +21,8 @@ export type TensorInput =
 export class CallInputs {
   readonly #temporaries: Tensor[] = [];
   readonly #pinned: Tensor[] = [];
+  /** The host copy of each packed tensor whose views this call gathered. */
+  readonly #storage = new Map<Tensor, Promise<HostTensor>>();
   /** The registered name of the backend chosen, when known: the one an E_BACKEND_MISMATCH tells to move to. */
   #backendName: string | undefined;
 
@@ -68,6 +71,25 @@ export class CallInputs {
       this.#pinned.push(t);
     }
     return Promise.all(entries.map(([t, argument]) => t.handleFor(backend, argument, this.#backendName)));
+  }
+
+  /**
+   * `t` itself, or for a strided view a dense copy of it (gathered in host memory, disposed with the call): what a
+   * backend without `stridedInputs`, or an argument that kernels never read through a layout, receives.
+   */
+  async contiguous(t: Tensor, argument: string): Promise<Tensor> {
+    const view = t.view;
+    if (view === undefined) return t;
+    // The parts of one packed tensor share one read of its storage (one download for a result on a backend).
+    const owner = t.storageOwner;
+    let storage = this.#storage.get(owner);
+    if (storage === undefined) {
+      storage = owner.readHost(argument);
+      this.#storage.set(owner, storage);
+    }
+    const copy = tensorFrom(gatherView((await storage).data, t.shape, view.layout), t.shape, t.dtype, argument);
+    this.#temporaries.push(copy);
+    return copy;
   }
 
   /** Ends the call: unpins its inputs and disposes the tensors it created. */

@@ -1,8 +1,10 @@
-import type { DType, HostTensor, StorageFor } from '@fa/core';
+import type { DType, HostTensor, StorageFor, TensorLayout } from '@fa/core';
 
 /**
- * Host-side layout changes for the packed and padded entry points. They run where the data is in host memory;
- * backends that hold tensors elsewhere pay one transfer each way, which the docs of those entry points state.
+ * Host-side layout changes: gathering a strided view (for a backend whose kernels read only dense tensors), packing
+ * the gradients of the packed entry points and the padded lse's axis swap. They run where the data is in host
+ * memory; backends that hold tensors elsewhere pay one transfer each way, which the docs of those entry points
+ * state.
  */
 
 type Storage = StorageFor<DType>;
@@ -11,21 +13,7 @@ function allocLike(data: Storage, length: number): Storage {
   return new (data.constructor as { new (n: number): Storage })(length);
 }
 
-/** `(n, parts, ...rest)` → `parts` tensors of `(n, ...rest)`. */
-export function splitSecondAxis(host: HostTensor, parts: number): HostTensor[] {
-  const [n, p, ...rest] = host.shape as [number, number, ...number[]];
-  const inner = rest.reduce((a, b) => a * b, 1);
-  return Array.from({ length: parts }, (_, part) => {
-    const out = allocLike(host.data, n * inner);
-    for (let i = 0; i < n; i++) {
-      const from = (i * p + part) * inner;
-      out.set(host.data.subarray(from, from + inner), i * inner);
-    }
-    return { data: out, shape: [n, ...rest], dtype: host.dtype } as HostTensor;
-  });
-}
-
-/** Inverse of `splitSecondAxis`: tensors of `(n, ...rest)` → `(n, parts, ...rest)`. */
+/** Tensors of `(n, ...rest)` → `(n, parts, ...rest)`: packs the gradients of the packed entry points. */
 export function stackSecondAxis(hosts: readonly HostTensor[]): HostTensor {
   const first = hosts[0] as HostTensor;
   const [n, ...rest] = first.shape as [number, ...number[]];
@@ -48,4 +36,17 @@ export function swapLeadingAxes(host: HostTensor): HostTensor {
       out.set(host.data.subarray((i * b + j) * inner, (i * b + j + 1) * inner), (j * a + i) * inner);
   }
   return { data: out, shape: [b, a, ...rest], dtype: host.dtype } as HostTensor;
+}
+
+/** The `(tokens, heads, dim)` elements of a strided view, gathered densely from the storage it views. */
+export function gatherView<S extends Storage>(storage: S, shape: readonly number[], layout: TensorLayout): S {
+  const [tokens = 0, heads = 0, dim = 0] = shape;
+  const out = allocLike(storage, tokens * heads * dim) as S;
+  for (let t = 0; t < tokens; t++) {
+    for (let h = 0; h < heads; h++) {
+      const from = layout.offset + t * layout.tokenStride + h * layout.headStride;
+      out.set(storage.subarray(from, from + dim) as never, (t * heads + h) * dim);
+    }
+  }
+  return out;
 }

@@ -8,7 +8,7 @@ import {
   resolveCuSeqlens,
 } from '@fa/core';
 import { CallInputs, type TensorInput } from './inputs.js';
-import { splitSecondAxis, stackSecondAxis } from './layout.js';
+import { stackSecondAxis } from './layout.js';
 import { PADDED_OPTION_KEYS, type PaddedOptions } from './padded.js';
 import { type Tensor, tensor } from './tensor.js';
 import { flashAttnVarlen, flashAttnVarlenBackward, type VarlenForwardResult, type VarlenOptions } from './varlen.js';
@@ -37,14 +37,24 @@ function varlenOptions(options: PackedOptions): VarlenOptions {
   return { ...rest, cuSeqlensQ: cuSeqlens, cuSeqlensK: cuSeqlens, maxSeqlenQ: maxSeqlen, maxSeqlenK: maxSeqlen };
 }
 
-async function unpack(inputs: CallInputs, value: TensorInput, argument: string, parts: number): Promise<Tensor[]> {
+/**
+ * The parts of a packed `(total, parts, nheads, head_dim)` tensor as strided views of its storage: part p starts
+ * `p · nheads · head_dim` elements in, and every token is `parts · nheads · head_dim` further on. No data moves; a
+ * backend whose kernels read layouts runs on the packed buffer itself, and the façade copies the parts for any
+ * other. The views share the packed tensor's lifetime, so they are never disposed on their own.
+ */
+function unpack(inputs: CallInputs, value: TensorInput, argument: string, parts: number): Tensor[] {
   const packed = inputs.tensor(value, argument);
   if (packed.shape.length !== 4 || packed.shape[1] !== parts) {
     const layout = parts === 3 ? '(total, 3, nheads, head_dim)' : '(total_k, 2, nheads_k, head_dim)';
     throw expectationError('E_SHAPE', argument, `a rank-4 tensor ${layout}`, `shape ${formatShape(packed.shape)}`);
   }
-  const host = await packed.readHost(argument);
-  return splitSecondAxis(host, parts).map((part) => tensor(part));
+  packed.checkLive(argument);
+  const [total, , heads, dim] = packed.shape as [number, number, number, number];
+  const row = heads * dim;
+  return Array.from({ length: parts }, (_, part) =>
+    packed.strided([total, heads, dim], { offset: part * row, tokenStride: parts * row, headStride: dim }),
+  );
 }
 
 async function pack(parts: readonly Tensor[]): Promise<Tensor> {
@@ -58,12 +68,12 @@ function disposeAll(tensors: readonly Tensor[]): void {
 
 export async function flashAttnVarlenQKVPacked(qkv: TensorInput, options: PackedOptions): Promise<VarlenForwardResult> {
   const inputs = new CallInputs();
-  const parts = await unpack(inputs, qkv, 'qkv', 3).finally(() => inputs.release());
   try {
+    const parts = unpack(inputs, qkv, 'qkv', 3);
     const [q, k, v] = parts as [Tensor, Tensor, Tensor];
     return await flashAttnVarlen(q, k, v, varlenOptions(options));
   } finally {
-    disposeAll(parts);
+    inputs.release();
   }
 }
 
@@ -75,8 +85,8 @@ export async function flashAttnVarlenQKVPackedBackward(
   options: PackedOptions,
 ): Promise<{ dqkv: Tensor }> {
   const inputs = new CallInputs();
-  const parts = await unpack(inputs, qkv, 'qkv', 3).finally(() => inputs.release());
   try {
+    const parts = unpack(inputs, qkv, 'qkv', 3);
     const [q, k, v] = parts as [Tensor, Tensor, Tensor];
     const grads = await flashAttnVarlenBackward(dout, q, k, v, out, lse, varlenOptions(options));
     const gradList = [grads.dq, grads.dk, grads.dv];
@@ -86,7 +96,7 @@ export async function flashAttnVarlenQKVPackedBackward(
       disposeAll(gradList);
     }
   } finally {
-    disposeAll(parts);
+    inputs.release();
   }
 }
 
@@ -96,12 +106,12 @@ export async function flashAttnVarlenKVPacked(
   options: VarlenOptions,
 ): Promise<VarlenForwardResult> {
   const inputs = new CallInputs();
-  const parts = await unpack(inputs, kv, 'kv', 2).finally(() => inputs.release());
   try {
+    const parts = unpack(inputs, kv, 'kv', 2);
     const [k, v] = parts as [Tensor, Tensor];
     return await flashAttnVarlen(q, k, v, options);
   } finally {
-    disposeAll(parts);
+    inputs.release();
   }
 }
 
@@ -114,8 +124,8 @@ export async function flashAttnVarlenKVPackedBackward(
   options: VarlenOptions,
 ): Promise<{ dq: Tensor; dkv: Tensor }> {
   const inputs = new CallInputs();
-  const parts = await unpack(inputs, kv, 'kv', 2).finally(() => inputs.release());
   try {
+    const parts = unpack(inputs, kv, 'kv', 2);
     const [k, v] = parts as [Tensor, Tensor];
     const grads = await flashAttnVarlenBackward(dout, q, k, v, out, lse, options);
     try {
@@ -127,6 +137,6 @@ export async function flashAttnVarlenKVPackedBackward(
       disposeAll([grads.dk, grads.dv]);
     }
   } finally {
-    disposeAll(parts);
+    inputs.release();
   }
 }

@@ -1,6 +1,7 @@
 import {
   type AttentionBackend,
   checkDType,
+  checkLayout,
   type DType,
   decodeToFloat32,
   describeValue,
@@ -13,8 +14,10 @@ import {
   isValidShape,
   numel,
   type StorageFor,
+  type TensorLayout,
 } from '@fa/core';
 import { resolveBackend } from './backends.js';
+import { gatherView } from './layout.js';
 
 /** One backend's copy of a tensor's data: its handle once uploaded, the upload while it is in flight. */
 interface Copy {
@@ -36,8 +39,10 @@ interface Copy {
 export class Tensor {
   readonly shape: readonly number[];
   readonly dtype: DType;
-  /** Set on views made by `reshape`: the tensor that owns the data, its copies, its pins and its disposal. */
+  /** Set on views (`reshape`, `strided`): the tensor that owns the data, its copies, its pins and its disposal. */
   readonly #owner: Tensor | undefined;
+  /** Set on strided views: where this view's `(tokens, heads, dim)` elements sit in the owner's storage. */
+  readonly #layout: TensorLayout | undefined;
   /** The data of a tensor made from host data (the caller's array, not a copy), kept until it is freed. */
   #host: HostTensor | undefined;
   /** The backend a result lives on; undefined for a tensor made from host data. */
@@ -55,7 +60,10 @@ export class Tensor {
   constructor(
     shape: readonly number[],
     dtype: DType,
-    place: { host: HostTensor } | { backend: AttentionBackend; handle: unknown } | { viewOf: Tensor },
+    place:
+      | { host: HostTensor }
+      | { backend: AttentionBackend; handle: unknown }
+      | { viewOf: Tensor; layout?: TensorLayout },
   ) {
     // Internal, but exported: a caller who reaches for it gets the same typed errors as everywhere else.
     if (!isValidShape(shape)) {
@@ -72,8 +80,10 @@ export class Tensor {
     }
     this.shape = Object.freeze([...shape]);
     this.dtype = dtype;
-    if ('viewOf' in place) this.#owner = place.viewOf;
-    else if ('host' in place) this.#host = place.host;
+    if ('viewOf' in place) {
+      this.#owner = place.viewOf;
+      this.#layout = place.layout;
+    } else if ('host' in place) this.#host = place.host;
     else {
       this.#home = place.backend;
       this.#copies.set(place.backend, { handle: place.handle, uploading: undefined });
@@ -110,6 +120,19 @@ export class Tensor {
     return numel(this.shape);
   }
 
+  /** @internal The tensor that owns this one's storage (itself unless it is a view). */
+  get storageOwner(): Tensor {
+    return this.#root;
+  }
+
+  /**
+   * @internal For a strided view, where its elements sit in the owner's storage and how large that storage is:
+   * validation reads it as a `TensorMeta` view, and backends with `stridedInputs` read the owner's handle through it.
+   */
+  get view(): { readonly layout: TensorLayout; readonly storageElements: number } | undefined {
+    return this.#layout && { layout: this.#layout, storageElements: this.#root.size };
+  }
+
   /** The values as float32, whatever the dtype (f16/bf16 bits are decoded, i32 converted). */
   async toArray(): Promise<Float32Array> {
     const host = await this.toHost();
@@ -127,7 +150,9 @@ export class Tensor {
     return this.#whilePinned(argument, async () => {
       const host = this.#root.#host;
       // A copy of the tensor's own data, so that what the caller does with it never changes what backends receive.
-      return host ? this.#shaped(host.data.slice()) : this.#download();
+      if (this.#layout)
+        return this.#shaped(gatherView(host ? host.data : await this.#download(), this.shape, this.#layout));
+      return this.#shaped(host ? host.data.slice() : await this.#download());
     });
   }
 
@@ -142,7 +167,9 @@ export class Tensor {
     return this.#whilePinned('tensor', async () => {
       const target = await targetBackend(backend);
       const host = this.#root.#host;
-      const data = host ? this.#shaped(host.data) : await this.#download();
+      const data = this.#layout
+        ? await this.readHost('tensor')
+        : this.#shaped(host ? host.data : await this.#download());
       return new Tensor(this.shape, this.dtype, { backend: target, handle: await target.upload(data) });
     });
   }
@@ -150,10 +177,27 @@ export class Tensor {
   /** A view with another shape of the same number of elements; shares data and disposal with this tensor. */
   reshape(shape: readonly number[]): Tensor {
     this.checkLive('tensor');
+    if (this.#layout) {
+      throw expectationError('E_SHAPE', 'tensor', 'a contiguous tensor (copy a view with to())', 'a strided view');
+    }
     if (!isValidShape(shape) || numel(shape) !== this.size) {
       throw expectationError('E_SHAPE', 'shape', `a shape of ${this.size} elements`, describeValue(shape));
     }
     return new Tensor(shape, this.dtype, { viewOf: this.#root });
+  }
+
+  /**
+   * @internal A `(tokens, heads, dim)` view of this tensor's storage with `layout` (the parts of a packed `qkv`):
+   * no data moves. It shares pins and disposal with the owner, so it is never disposed on its own.
+   */
+  strided(shape: readonly [number, number, number], layout: TensorLayout): Tensor {
+    this.checkLive('tensor');
+    if (this.#layout) throw expectationError('E_SHAPE', 'tensor', 'a tensor that is not itself a view', 'a view');
+    if (!isValidShape(shape) || shape.length !== 3) {
+      throw expectationError('E_SHAPE', 'shape', 'a (tokens, heads, dim) shape', describeValue(shape));
+    }
+    const checked = checkLayout(layout, 'layout', shape, this.#root.size);
+    return new Tensor(shape, this.dtype, { viewOf: this.#root, layout: checked });
   }
 
   /**
@@ -227,12 +271,12 @@ export class Tensor {
     return { data, shape: this.shape, dtype: this.dtype } as HostTensor;
   }
 
-  /** The data of a pinned result, downloaded from the backend it lives on. */
-  async #download(): Promise<HostTensor> {
+  /** The owner's whole storage of a pinned result, downloaded from the backend it lives on. */
+  async #download(): Promise<HostTensor['data']> {
     const owner = this.#root;
     const home = owner.#home as AttentionBackend;
-    const host = await home.download((owner.#copies.get(home) as Copy).handle, this.shape, this.dtype);
-    return this.#shaped(host.data);
+    const host = await home.download((owner.#copies.get(home) as Copy).handle, owner.shape, this.dtype);
+    return host.data;
   }
 
   /**

@@ -6,6 +6,7 @@ import {
   checkKnownKeys,
   checkOptionsBag,
   checkTensorMeta,
+  contiguousLayout,
   expectationError,
   FaError,
   optionKeys,
@@ -70,6 +71,31 @@ function checkCapabilities(backend: AttentionBackend, problem: AttnProblem, need
 }
 
 /**
+ * The q, k, v a backend's kernels receive, and the problem that describes them. Views (the parts of a packed
+ * `qkv`) go as they are to a backend whose kernels read `problem.layouts`; any other backend receives dense copies
+ * of them, and layouts that say so.
+ */
+async function kernelInputs(
+  inputs: CallInputs,
+  backend: AttentionBackend,
+  problem: AttnProblem,
+  [q, k, v]: readonly [Tensor, Tensor, Tensor],
+): Promise<{ tensors: [Tensor, Tensor, Tensor]; problem: AttnProblem }> {
+  if (backend.capabilities.stridedInputs || (!q.view && !k.view && !v.view)) return { tensors: [q, k, v], problem };
+  const tensors: [Tensor, Tensor, Tensor] = [
+    await inputs.contiguous(q, 'q'),
+    await inputs.contiguous(k, 'k'),
+    await inputs.contiguous(v, 'v'),
+  ];
+  const layouts = {
+    q: contiguousLayout(problem.numHeads, problem.headDim),
+    k: contiguousLayout(problem.numHeadsK, problem.headDim),
+    v: contiguousLayout(problem.numHeadsK, problem.headDimV),
+  };
+  return { tensors, problem: { ...problem, layouts } };
+}
+
+/**
  * Variable-length attention forward, as flash-attention's `flash_attn_varlen_func`.
  * `q: (total_q, nheads, head_dim)`, `k: (total_k, nheads_k, head_dim)`, `v: (total_k, nheads_k, head_dim_v)`.
  */
@@ -84,13 +110,14 @@ export async function flashAttnVarlen(
     const tq = inputs.tensor(q, 'q');
     const tk = inputs.tensor(k, 'k');
     const tv = inputs.tensor(v, 'v');
-    const problem = resolveAttnProblem(tq, tk, tv, attnOptionsOf(options));
+    const resolved = resolveAttnProblem(tq, tk, tv, attnOptionsOf(options));
     const backend = await inputs.backend(options.backend, tq, tk, tv);
-    checkCapabilities(backend, problem, false);
+    checkCapabilities(backend, resolved, false);
+    const { tensors, problem } = await kernelInputs(inputs, backend, resolved, [tq, tk, tv]);
     const [hq, hk, hv] = await inputs.handles(backend, [
-      [tq, 'q'],
-      [tk, 'k'],
-      [tv, 'v'],
+      [tensors[0], 'q'],
+      [tensors[1], 'k'],
+      [tensors[2], 'v'],
     ]);
     const result = await backend.forward(hq, hk, hv, problem);
     return {
@@ -137,15 +164,22 @@ export async function flashAttnVarlenBackward(
     checkTensorMeta(tlse, 'lse', [problem.numHeads, problem.totalQ], 'f32');
     const backend = await inputs.backend(options.backend, tq, tk, tv, tdout, tout, tlse);
     checkCapabilities(backend, problem, true);
+    const kernel = await kernelInputs(inputs, backend, problem, [tq, tk, tv]);
+    // Kernels read dout, out and lse densely: a view among them is copied.
+    const [cdout, cout, clse] = [
+      await inputs.contiguous(tdout, 'dout'),
+      await inputs.contiguous(tout, 'out'),
+      await inputs.contiguous(tlse, 'lse'),
+    ];
     const [hdout, hq, hk, hv, hout, hlse] = await inputs.handles(backend, [
-      [tdout, 'dout'],
-      [tq, 'q'],
-      [tk, 'k'],
-      [tv, 'v'],
-      [tout, 'out'],
-      [tlse, 'lse'],
+      [cdout, 'dout'],
+      [kernel.tensors[0], 'q'],
+      [kernel.tensors[1], 'k'],
+      [kernel.tensors[2], 'v'],
+      [cout, 'out'],
+      [clse, 'lse'],
     ]);
-    const grads = await backend.backward(hdout, hq, hk, hv, hout, hlse, problem);
+    const grads = await backend.backward(hdout, hq, hk, hv, hout, hlse, kernel.problem);
     return {
       dq: new Tensor([problem.totalQ, problem.numHeads, problem.headDim], problem.dtype, { backend, handle: grads.dq }),
       dk: new Tensor([problem.totalK, problem.numHeadsK, problem.headDim], problem.dtype, {

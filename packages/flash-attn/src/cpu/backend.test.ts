@@ -2,7 +2,6 @@ import { type HostTensor, isFaError, resolveAttnProblem } from '@fa/core';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createCpuBackendTuned } from './backend.js';
 import { createCpuBackend } from './index.js';
-import { makeInputs } from './test-fixtures.js';
 
 const backend = createCpuBackend({ threads: 2 });
 
@@ -19,6 +18,7 @@ describe('the cpu backend contract', () => {
       backward: true,
       dropout: true,
       deterministic: true,
+      stridedInputs: true,
     });
     expect(backend.kernels).toBe('wasm-simd');
     expect(createCpuBackend({ simd: false }).kernels).toBe('js');
@@ -63,7 +63,7 @@ describe('the cpu backend contract', () => {
   });
 
   it('lets NaN through instead of hiding it', async () => {
-    const { q, k, v, dout, options } = makeInputs({ name: 'nan', lengthsQ: [5, 7] }, 1);
+    const { q, k, v, dout, options } = attnInputs({ name: 'nan', lengthsQ: [5, 7] }, 1);
     (q.data as Float32Array)[2 * 32 * 2] = Number.NaN; // query row 2, head 0
     const problem = resolveAttnProblem(q, k, v, options);
     for (const simd of [true, false]) {
@@ -79,7 +79,7 @@ describe('the cpu backend contract', () => {
 
   it('serves calls issued concurrently, each with its own result', async () => {
     const inputs = [1, 2, 3].map((seed) =>
-      makeInputs({ name: 'concurrent', lengthsQ: [90, 40], causal: seed === 2 }, seed),
+      attnInputs({ name: 'concurrent', lengthsQ: [90, 40], causal: seed === 2 }, seed),
     );
     const calls = inputs.map(({ q, k, v, options }) => backend.forward(q, k, v, resolveAttnProblem(q, k, v, options)));
     const together = await Promise.all(calls);
@@ -92,7 +92,7 @@ describe('the cpu backend contract', () => {
   it('keeps working after destroy, starting its workers again', async () => {
     const jobs: number[] = [];
     const cpu = createCpuBackendTuned({ threads: 2 }, { parallelMinCost: 0, onJob: (job) => jobs.push(job.threads) });
-    const { q, k, v, options } = makeInputs({ name: 'again', lengthsQ: [70, 70] }, 3);
+    const { q, k, v, options } = attnInputs({ name: 'again', lengthsQ: [70, 70] }, 3);
     const problem = resolveAttnProblem(q, k, v, options);
     const before: HostTensor = (await cpu.forward(q, k, v, problem)).out;
     await cpu.destroy?.();

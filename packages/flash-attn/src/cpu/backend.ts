@@ -83,6 +83,8 @@ const CAPABILITIES: BackendCapabilities = {
   backward: true,
   dropout: true,
   deterministic: true,
+  // The engines read q, k and v through problem.layouts as they copy them into kernel memory.
+  stridedInputs: true,
 };
 
 function checkOptions(options: CpuBackendOptions): void {

@@ -1,4 +1,4 @@
-import { type FloatDType, f16BitsToF32 } from '@fa/core';
+import { type FloatDType, f16BitsToF32, isContiguousLayout, type TensorLayout } from '@fa/core';
 
 /**
  * Conversions at the edges of the CPU backend: f16/bf16 inputs become float32 once on entry, outputs are encoded
@@ -33,6 +33,45 @@ export function decodeInto(src: FloatStorage, dtype: FloatDType, dst: Float32Arr
     const words = new Uint32Array(dst.buffer, dst.byteOffset, dst.length);
     for (let i = 0; i < bits.length; i++) words[i] = (bits[i] as number) << 16;
   }
+}
+
+/**
+ * Decodes the `(tokens, heads, dim)` elements of a view of `src` (see core's `TensorLayout`) densely into `dst`: a
+ * packed `qkv`'s parts go straight from the caller's buffer to the kernels' memory, one row of `dim` at a time.
+ */
+export function decodeViewInto(
+  src: FloatStorage,
+  dtype: FloatDType,
+  layout: TensorLayout,
+  [tokens, heads, dim]: readonly [number, number, number],
+  dst: Float32Array,
+): void {
+  if (isContiguousLayout(layout, heads, dim)) {
+    decodeInto(src.subarray(0, tokens * heads * dim) as FloatStorage, dtype, dst);
+    return;
+  }
+  for (let t = 0; t < tokens; t++) {
+    for (let h = 0; h < heads; h++) {
+      const from = layout.offset + t * layout.tokenStride + h * layout.headStride;
+      const to = (t * heads + h) * dim;
+      decodeInto(src.subarray(from, from + dim) as FloatStorage, dtype, dst.subarray(to, to + dim));
+    }
+  }
+}
+
+/** A view's elements as dense float32, copying only when the dtype needs decoding or the view is strided. */
+export function viewAsFloat32(
+  src: FloatStorage,
+  dtype: FloatDType,
+  layout: TensorLayout,
+  shape: readonly [number, number, number],
+): Float32Array {
+  const [tokens, heads, dim] = shape;
+  if (isContiguousLayout(layout, heads, dim))
+    return asFloat32(src.subarray(0, tokens * heads * dim) as FloatStorage, dtype);
+  const out = new Float32Array(tokens * heads * dim);
+  decodeViewInto(src, dtype, layout, shape, out);
+  return out;
 }
 
 /** float32 input as float32, copying only when the dtype needs decoding. */

@@ -1,5 +1,5 @@
 import type { AttnProblem, HostTensor } from '@fa/core';
-import { asFloat32, encodeFrom, type FloatStorage, sumHeadGroups } from './convert.js';
+import { asFloat32, encodeFrom, type FloatStorage, sumHeadGroups, viewAsFloat32 } from './convert.js';
 import { type BackwardResult, type Engine, type ForwardResult, gradHeadsOf, hostTensorOf } from './engine.js';
 import { JS_BLOCK_Q, JsScratch, jsBackwardItem, jsForwardItem } from './js-kernel.js';
 import { backwardWork, forwardWork, ITEM_INTS } from './plan.js';
@@ -34,9 +34,7 @@ export function jsForward(q: HostTensor, k: HostTensor, v: HostTensor, problem: 
   const out = new Float32Array(totalQ * numHeads * headDimV);
   const lse = new Float32Array(numHeads * totalQ);
   const tensors = {
-    q: asFloat32(q.data as FloatStorage, dtype),
-    k: asFloat32(k.data as FloatStorage, dtype),
-    v: asFloat32(v.data as FloatStorage, dtype),
+    ...denseInputs(problem, q, k, v),
     out,
     lse,
   };
@@ -68,9 +66,7 @@ export function jsBackward(
   const dk = new Float32Array(totalK * gradHeadsK * headDim);
   const dv = new Float32Array(totalK * gradHeadsK * headDimV);
   const tensors = {
-    q: asFloat32(q.data as FloatStorage, dtype),
-    k: asFloat32(k.data as FloatStorage, dtype),
-    v: asFloat32(v.data as FloatStorage, dtype),
+    ...denseInputs(problem, q, k, v),
     out: asFloat32(out.data as FloatStorage, dtype),
     lse: lse.data as Float32Array,
     dout: asFloat32(dout.data as FloatStorage, dtype),
@@ -92,5 +88,15 @@ export function jsBackward(
     dq: hostTensorOf(encode(dq), [totalQ, numHeads, headDim], dtype),
     dk: hostTensorOf(encode(dkSum), [totalK, numHeadsK, headDim], dtype),
     dv: hostTensorOf(encode(dvSum), [totalK, numHeadsK, headDimV], dtype),
+  };
+}
+
+/** q, k and v as dense float32, read through their layouts (the parts of a packed qkv, from its buffer). */
+function denseInputs(problem: AttnProblem, q: HostTensor, k: HostTensor, v: HostTensor) {
+  const { totalQ, totalK, numHeads, numHeadsK, headDim, headDimV, dtype, layouts } = problem;
+  return {
+    q: viewAsFloat32(q.data as FloatStorage, dtype, layouts.q, [totalQ, numHeads, headDim]),
+    k: viewAsFloat32(k.data as FloatStorage, dtype, layouts.k, [totalK, numHeadsK, headDim]),
+    v: viewAsFloat32(v.data as FloatStorage, dtype, layouts.v, [totalK, numHeadsK, headDimV]),
   };
 }

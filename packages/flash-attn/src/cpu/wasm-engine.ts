@@ -1,5 +1,5 @@
 import { type AttnProblem, type HostTensor, lowerProblem, maxSeqlenOf } from '@fa/core';
-import { decodeInto, encodeFrom, type FloatStorage, sumHeadGroups } from './convert.js';
+import { decodeInto, decodeViewInto, encodeFrom, type FloatStorage, sumHeadGroups } from './convert.js';
 import {
   type BackwardResult,
   CallQueue,
@@ -176,9 +176,7 @@ export class WasmEngine implements Engine {
 
       const buffer = state.memory.buffer;
       writeCommon(buffer, common, problem, work);
-      decodeInto(q.data as FloatStorage, dtype, f32View(buffer, qPtr, q.data.length));
-      decodeInto(k.data as FloatStorage, dtype, f32View(buffer, kPtr, k.data.length));
-      decodeInto(v.data as FloatStorage, dtype, f32View(buffer, vPtr, v.data.length));
+      decodeInputs(buffer, problem, { q, k, v }, { q: qPtr, k: kPtr, v: vPtr });
       writeJob(buffer, common.header, {
         ...jobBase(problem, work, common),
         kind: KIND_FORWARD,
@@ -258,9 +256,7 @@ export class WasmEngine implements Engine {
 
       const buffer = state.memory.buffer;
       writeCommon(buffer, common, problem, work);
-      decodeInto(q.data as FloatStorage, dtype, f32View(buffer, qPtr, q.data.length));
-      decodeInto(k.data as FloatStorage, dtype, f32View(buffer, kPtr, k.data.length));
-      decodeInto(v.data as FloatStorage, dtype, f32View(buffer, vPtr, v.data.length));
+      decodeInputs(buffer, problem, { q, k, v }, { q: qPtr, k: kPtr, v: vPtr });
       decodeInto(out.data as FloatStorage, dtype, f32View(buffer, outPtr, out.data.length));
       decodeInto(dout.data as FloatStorage, dtype, f32View(buffer, doutPtr, dout.data.length));
       f32View(buffer, lsePtr, lse.data.length).set(lse.data as Float32Array);
@@ -412,6 +408,26 @@ function createSharedMemory(): WebAssembly.Memory | null {
     return new WebAssembly.Memory({ initial: 1, maximum: SHARED_MAXIMUM_PAGES, shared: true });
   } catch {
     return null;
+  }
+}
+
+/** q, k and v, through their layouts (the parts of a packed qkv straight from its buffer), into WASM memory. */
+function decodeInputs(
+  buffer: ArrayBufferLike,
+  problem: AttnProblem,
+  inputs: { q: HostTensor; k: HostTensor; v: HostTensor },
+  at: { q: number; k: number; v: number },
+): void {
+  const { totalQ, totalK, numHeads, numHeadsK, headDim, headDimV, dtype, layouts } = problem;
+  const shapes = {
+    q: [totalQ, numHeads, headDim],
+    k: [totalK, numHeadsK, headDim],
+    v: [totalK, numHeadsK, headDimV],
+  } as const;
+  for (const name of ['q', 'k', 'v'] as const) {
+    const [tokens, heads, dim] = shapes[name];
+    const dst = f32View(buffer, at[name], tokens * heads * dim);
+    decodeViewInto(inputs[name].data as FloatStorage, dtype, layouts[name], shapes[name], dst);
   }
 }
 

@@ -66,6 +66,25 @@ export const coreSpecs: Record<string, Spec> = {
     samples: numericSamples(6, [0, 4, 8, 8, 3, 0]),
     returns: (r) => typeof r === 'object' && r !== null,
   },
+  contiguousLayout: {
+    kind: 'total',
+    call: core.contiguousLayout,
+    samples: numericSamples(2, [2, 3]),
+    returns: (r) => typeof r === 'object' && r !== null,
+  },
+  isContiguousLayout: {
+    kind: 'total',
+    call: core.isContiguousLayout,
+    samples: [...ANY_SAMPLES, [{ offset: 0, tokenStride: 6, headStride: 3 }, 2, 3]],
+    returns: isBoolean,
+  },
+  checkLayout: {
+    kind: 'checked',
+    call: core.checkLayout,
+    args: () => [{ offset: 2, tokenStride: 9, headStride: 3 }, 'q', [2, 2, 3], 20],
+    names: ['q', null, 'shape', ['storageElements', 'q']],
+    notOptions: { q: 'a TensorLayout { offset, tokenStride, headStride }, not options' },
+  },
   lowerProblem: {
     kind: 'checked',
     call: core.lowerProblem,

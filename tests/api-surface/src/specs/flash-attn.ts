@@ -143,6 +143,14 @@ export const tensorMethodSpecs: Record<string, Spec> = {
   pin: internal,
   unpin: internal,
   handleFor: internal,
+  // Internal too, but it validates what it is given: the views it makes reach kernels.
+  strided: {
+    kind: 'checked',
+    call: (shape: never, layout: never) => fa.tensor(new Float32Array(24), [2, 3, 2, 2]).strided(shape, layout),
+    args: () => [[2, 2, 2], { offset: 4, tokenStride: 12, headStride: 2 }],
+    names: ['shape', 'layout'],
+    notOptions: { layout: 'a TensorLayout { offset, tokenStride, headStride }, not options' },
+  },
 };
 
 export const cpuSpecs: Record<string, Spec> = {
