@@ -58,8 +58,10 @@ describe('@fa/seqpack alone', () => {
 
   const gzipped = (bundle: Bundle) => bundle.chunks.reduce((sum, c) => sum + gzipBytes(c.code), 0);
 
-  // Measured when this was written: 3.4 KB for the typical import, 6.5 KB for the whole package. The bounds leave
-  // room to grow while catching what would make it large: a kernel, a backend or WASM dragged in by an import.
+  // Measured when this was written: 3.4 KB for the typical import, 6.5 KB for the whole package; 8.2 KB since
+  // `tileMap` runs core's tile planner (the very one the kernels' work lists come from) and every options bag
+  // checks its keys, with suggestions. The bounds leave room to grow while catching what would make it large: a
+  // kernel, a backend or WASM dragged in by an import.
   it('is a few KB, minified and gzipped', () => {
     const sizes = { typical: gzipped(typical), everything: gzipped(everything) };
     console.log(
@@ -68,7 +70,7 @@ describe('@fa/seqpack alone', () => {
     );
     expect(sizes.typical).toBeGreaterThan(500);
     expect(sizes.typical).toBeLessThan(5 * 1024);
-    expect(sizes.everything).toBeLessThan(8 * 1024);
+    expect(sizes.everything).toBeLessThan(10 * 1024);
   });
 
   it('depends on @fa/core and nothing else, once installed', () => {
