@@ -2,9 +2,8 @@ import {
   type AttnProblem,
   blockFullyVisible,
   DropoutMask,
-  dropoutThreshold,
+  lowerProblem,
   maxSeqlenOf,
-  splitSeed,
   visibleKeyRange,
   visibleKeySpan,
 } from '@fa/core';
@@ -97,8 +96,11 @@ function packRows(
   }
 }
 
-function dropoutMask(problem: AttnProblem): DropoutMask | null {
-  return problem.dropoutP > 0 ? new DropoutMask(splitSeed(problem.seed), dropoutThreshold(problem.dropoutP)) : null;
+/** Core's lowered dropout: the keep/drop rule every backend applies, and the scale of what is kept. */
+function dropoutOf(problem: AttnProblem): { mask: DropoutMask | null; keepScale: number } {
+  const { dropout } = lowerProblem(problem);
+  const seed = { lo: dropout.seedLo, hi: dropout.seedHi };
+  return { mask: dropout.enabled ? new DropoutMask(seed, dropout.threshold) : null, keepScale: dropout.keepScale };
 }
 
 /** Scratch for the JS kernels, sized for a problem: packed tiles, score tiles and accumulators. */
@@ -148,7 +150,7 @@ export function jsForwardItem(
   const rows = q1 - q0;
   const { q, k, v, s, o, m, l } = scratch;
   const rule = new ScoreRule(problem);
-  const mask = dropoutMask(problem);
+  const { mask, keepScale } = dropoutOf(problem);
   packRows(q, t.q, ((qStart + q0) * numHeads + h) * headDim, numHeads * headDim, rows, headDim);
   o.fill(0, 0, rows * headDimV);
   m.fill(Number.NEGATIVE_INFINITY, 0, rows);
@@ -203,7 +205,6 @@ export function jsForwardItem(
     gemmNN(rows, headDimV, cols, s, 0, JS_BLOCK_K, v, 0, headDimV, o, 0, headDimV, true);
   }
 
-  const keepScale = mask ? 1 / (1 - problem.dropoutP) : 1;
   for (let i = 0; i < rows; i++) {
     const row = qStart + q0 + i;
     const outOff = (row * numHeads + h) * headDimV;
@@ -231,8 +232,7 @@ export function jsBackwardItem(problem: AttnProblem, t: JsTensors, scratch: JsSc
   const gradHead = gradHeads === numHeadsK ? kvHead : h;
   const { q, k, v, s, ds, di, dq, dk, dv, dout } = scratch;
   const rule = new ScoreRule(problem);
-  const mask = dropoutMask(problem);
-  const keepScale = mask ? 1 / (1 - problem.dropoutP) : 1;
+  const { mask, keepScale } = dropoutOf(problem);
   const scale = problem.softmaxScale;
 
   packRows(q, t.q, (qStart * numHeads + h) * headDim, numHeads * headDim, seqlenQ, headDim);
