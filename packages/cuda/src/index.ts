@@ -1,12 +1,7 @@
-export type {
-  AddonBackwardArgs,
-  AddonForwardArgs,
-  AddonProblemArgs,
-  DeviceBuffer,
-  DeviceProperties,
-  FaCudaAddon,
-  TileShape,
-} from './addon.js';
+// What users call: registration, the backend, availability, and the types they meet. The addon's raw surface,
+// the loader, packProblem and the work-list builders are internal: not exported, and their tests import the
+// sources directly, so none of them is a public edge that must re-validate its arguments.
+export type { DeviceBuffer, DeviceProperties } from './addon.js';
 export {
   type CudaAvailability,
   type CudaAvailabilityOptions,
@@ -16,8 +11,6 @@ export {
   MIN_COMPUTE_CAPABILITY,
 } from './availability.js';
 export { type CudaBackend, type CudaBackendOptions, type CudaBackendStats, createCudaBackend } from './backend.js';
-export { type LoadAttempt, type LoadedAddon, loadAddon } from './loader.js';
+export type { LoadAttempt } from './loader.js';
 export type { LoaderOptions } from './options.js';
-export { DTYPE_CODES, packProblem } from './params.js';
 export { CUDA_PRIORITY, registerCudaBackend } from './register.js';
-export { keyWorkList, queryWorkList, visibleRowSpan } from './tiles.js';

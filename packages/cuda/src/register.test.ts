@@ -1,7 +1,8 @@
 import { getBackend, isFaError, listBackends, unregisterBackend } from '@fa/core';
 import { flashAttnVarlen, resolveBackend, tensor } from '@fa/flash-attn';
 import { afterAll, describe, expect, it } from 'vitest';
-import { CUDA_PRIORITY, cudaAvailability, loadAddon, registerCudaBackend } from './index.js';
+import { CUDA_PRIORITY, cudaAvailability, registerCudaBackend } from './index.js';
+import { loadAddon } from './loader.js';
 
 const availability = cudaAvailability();
 
