@@ -1,7 +1,7 @@
 /**
- * The raw surface of `fa_cuda.node` (csrc/binding.cc). Every function validates its arguments before touching the
- * device and throws an `AddonArgumentError`; device failures reject with `code: 'E_CUDA'` and the CUDA error name.
- * Only this package talks to it; users see `AttentionBackend` and `FaError`s.
+ * The raw surface of `fa_cuda.node` (csrc/binding.cc and csrc/binding/). Every function validates its arguments
+ * before touching the device and throws an `AddonArgumentError`; device failures reject with `code: 'E_CUDA'` and
+ * the CUDA error name. Only this package talks to it; users see `AttentionBackend` and `FaError`s.
  */
 
 /** One `cudaMalloc` allocation owned by a JS object. `free()` is idempotent and deferred while a call uses it. */
