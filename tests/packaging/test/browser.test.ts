@@ -30,7 +30,7 @@ describe('a browser app bundled with Vite from the installed packages', () => {
   });
 
   it('bundles the packages built output (dist), never their TypeScript sources', () => {
-    for (const name of ['core', 'seqpack', 'flash-attn', 'webgpu']) {
+    for (const name of ['core', 'seqpack', 'flash-attn', 'webgpu', 'autograd']) {
       expect(bundledFrom(app, new RegExp(`/node_modules/@fa/${name}/dist/.+\\.js$`)), name).not.toEqual([]);
     }
     expect(bundledFrom(app, /\/node_modules\/@fa\/[^/]+\/src\//)).toEqual([]);
