@@ -18,6 +18,7 @@ export function attentionPrelude(
     f.dropout ? PHILOX_WGSL : '',
     PARAMS_WGSL,
     bindingsWgsl(bindings),
+    INPUT_ROWS_WGSL,
     scoreCommonWgsl(c),
     scoreFunctionWgsl(f),
     extraConstants,
@@ -25,6 +26,18 @@ export function attentionPrelude(
     c.vec4 ? KEY_POS_WGSL : '',
   ].join('\n');
 }
+
+/**
+ * Where row `(token, head)` of q, k and v starts in its binding, from the layouts in `Params`: the inputs may be
+ * strided views (the parts of a packed `qkv: (T, 3, H, D)` are three views of one buffer), and only the head dim
+ * is contiguous. The loads stay scalar in every tiling (vec4 tiles are a workgroup-memory format, filled four
+ * scalar loads at a time), so a layout needs no alignment, 16-bit loads pick the half from the element index,
+ * and layouts are uniforms rather than part of any pipeline key.
+ */
+const INPUT_ROWS_WGSL = /* wgsl */ `
+fn q_row(token: u32, head: u32) -> u32 { return p.q_offset + token * p.q_token_stride + head * p.q_head_stride; }
+fn k_row(token: u32, head: u32) -> u32 { return p.k_offset + token * p.k_token_stride + head * p.k_head_stride; }
+fn v_row(token: u32, head: u32) -> u32 { return p.v_offset + token * p.v_token_stride + head * p.v_head_stride; }`;
 
 export interface StageLoad {
   /** Workgroup array to fill, its row stride constant, and the column it starts at. */

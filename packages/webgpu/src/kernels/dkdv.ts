@@ -34,10 +34,10 @@ export function dkdvWgsl(c: TileConfig, dtype: FloatDType, f: ScoreFeatures): st
   const res = c.resident;
   // The dO chunk staged last for dP is the whole dO tile when VC == DVP, and dV += Pᵀ dO can reuse it.
   const reuseDo = c.vc === c.dvp;
-  const qIndex = '((q_start + row_start + rr) * p.num_heads + h) * head_dim';
+  const qIndex = 'q_row(q_start + row_start + rr, h)';
   const doIndex = '((q_start + row_start + rr) * p.num_heads + h) * head_dim_v';
-  const kIndex = '((k_start + col0 + rr) * p.num_heads_k + kvh) * head_dim';
-  const vIndex = '((k_start + col0 + rr) * p.num_heads_k + kvh) * head_dim_v';
+  const kIndex = 'k_row(k_start + col0 + rr, kvh)';
+  const vIndex = 'v_row(k_start + col0 + rr, kvh)';
   const v4 = c.vec4;
   // With vec4 tiles, key rows are stored at key_pos: see scoreProduct.
   const { stage, keyRows } = tileStaging(c);

@@ -36,10 +36,10 @@ export function dqWgsl(c: TileConfig, dtype: FloatDType, f: ScoreFeatures): stri
   const res = c.resident;
   // The last chunk of K staged for S is the whole tile when DC == DP, and dQ += dS K can reuse it.
   const reuseK = c.dc === c.dp;
-  const qIndex = '((q_start + row0 + rr) * p.num_heads + h) * head_dim';
+  const qIndex = 'q_row(q_start + row0 + rr, h)';
   const doIndex = '((q_start + row0 + rr) * p.num_heads + h) * head_dim_v';
-  const kIndex = '((k_start + col0 + rr) * p.num_heads_k + kvh) * head_dim';
-  const vIndex = '((k_start + col0 + rr) * p.num_heads_k + kvh) * head_dim_v';
+  const kIndex = 'k_row(k_start + col0 + rr, kvh)';
+  const vIndex = 'v_row(k_start + col0 + rr, kvh)';
   const v4 = c.vec4;
   // With vec4 tiles, key rows (K, and V for dP) are stored at key_pos: see scoreProduct.
   const { stage, keyRows } = tileStaging(c);

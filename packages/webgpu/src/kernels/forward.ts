@@ -115,7 +115,7 @@ fn part_sum(r: u32) -> f32 {
 export function forwardWgsl(c: TileConfig, dtype: FloatDType, f: ScoreFeatures): string {
   const tpr = rowThreads(c);
   const sg = c.subgroupRows;
-  const qIndex = '((q_start + row0 + rr) * p.num_heads + h) * head_dim';
+  const qIndex = 'q_row(q_start + row0 + rr, h)';
   const v4 = c.vec4;
   const { stage, keyRows } = tileStaging(c);
   const loadQ = (targetColumn: string) =>
@@ -179,7 +179,7 @@ ${zeroedArray('s', 'RM * NS', '    ')}
       rowLimit: 'cols',
       column: 'dc',
       columnLimit: 'head_dim',
-      load: 'load_k(((k_start + col0 + rr) * p.num_heads_k + kvh) * head_dim + dc + d)',
+      load: 'load_k(k_row(k_start + col0 + rr, kvh) + dc + d)',
       ...keyRows,
     })}
       workgroupBarrier();${scoreProduct({
@@ -270,7 +270,7 @@ ${
       rowLimit: 'cols',
       column: 'vc',
       columnLimit: 'head_dim_v',
-      load: 'load_v(((k_start + col0 + rr) * p.num_heads_k + kvh) * head_dim_v + vc + d)',
+      load: 'load_v(v_row(k_start + col0 + rr, kvh) + vc + d)',
     })}
       workgroupBarrier();${
         v4

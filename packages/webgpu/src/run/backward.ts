@@ -6,7 +6,7 @@ import { PREPROCESS_WORKGROUP, preprocessBindings, preprocessWgsl } from '../ker
 import { chooseTileConfig, configKey } from '../plan/config.js';
 import { keyTiles, queryTiles } from '../plan/tiles.js';
 import { featuresKey } from '../wgsl/scores.js';
-import { checked, Dispatch, type GpuContext, tensorBytes } from './context.js';
+import { checked, checkInputBuffers, Dispatch, type GpuContext, tensorBytes } from './context.js';
 import { scoreFeatures } from './forward.js';
 
 export interface BackwardInputs {
@@ -57,6 +57,7 @@ export async function runBackward(
     stats: 2 * numHeads * totalQ * 4,
   };
   for (const [name, bytes] of Object.entries(sizes)) ctx.buffers.checkBindable(bytes, name);
+  checkInputBuffers(ctx, inputs, problem);
 
   const rows = numHeads * totalQ;
   const qItems = queryTiles(problem, dqConfig.bm, dqConfig.bn, false);

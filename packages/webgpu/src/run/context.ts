@@ -1,4 +1,4 @@
-import { type AttnProblem, bytesPerElement, FaError, type FloatDType, lowerProblem } from '@fa/core';
+import { type AttnProblem, bytesPerElement, checkLayout, FaError, type FloatDType, lowerProblem } from '@fa/core';
 import type { BufferTracker } from '../gpu/buffers.js';
 import { Usage } from '../gpu/buffers.js';
 import type { Kernel, PipelineCache } from '../gpu/pipelines.js';
@@ -59,6 +59,25 @@ export async function checked<T>(
 /** Bytes of a tensor with `count` elements of `dtype`. */
 export function tensorBytes(count: number, dtype: FloatDType): number {
   return count * bytesPerElement(dtype);
+}
+
+/**
+ * Checks the buffers behind q, k and v against their layouts. A view's buffer is its owner's whole storage (all of
+ * a packed `qkv`), bound as it is: it must hold every element the layout reaches, and be bindable. Sizes come from
+ * the buffers, never from `totalQ · H · D`, which a view's storage exceeds.
+ */
+export function checkInputBuffers(
+  ctx: GpuContext,
+  buffers: { readonly q: GPUBuffer; readonly k: GPUBuffer; readonly v: GPUBuffer },
+  problem: AttnProblem,
+): void {
+  const { totalQ, totalK, numHeads, numHeadsK, headDim, headDimV, dtype, layouts } = problem;
+  const shapes = { q: [totalQ, numHeads, headDim], k: [totalK, numHeadsK, headDim], v: [totalK, numHeadsK, headDimV] };
+  for (const name of ['q', 'k', 'v'] as const) {
+    const { size } = buffers[name];
+    ctx.buffers.checkBindable(size, name);
+    checkLayout(layouts[name], name, shapes[name], Math.floor(size / bytesPerElement(dtype)));
+  }
 }
 
 /**
@@ -127,6 +146,15 @@ export class Dispatch {
       seed_hi: plan.dropout.seedHi,
       threshold: plan.dropout.threshold,
       keep_scale: plan.dropout.keepScale,
+      q_offset: plan.layouts.q.offset,
+      q_token_stride: plan.layouts.q.tokenStride,
+      q_head_stride: plan.layouts.q.headStride,
+      k_offset: plan.layouts.k.offset,
+      k_token_stride: plan.layouts.k.tokenStride,
+      k_head_stride: plan.layouts.k.headStride,
+      v_offset: plan.layouts.v.offset,
+      v_token_stride: plan.layouts.v.tokenStride,
+      v_head_stride: plan.layouts.v.headStride,
     });
     ctx.buffers.checkBindable(info.words.byteLength, 'cuSeqlensQ');
     this.#temporaries.push(ctx.buffers.createWithData(new Uint8Array(params), Usage.UNIFORM, `${label}-params`));

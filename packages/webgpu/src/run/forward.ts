@@ -4,7 +4,7 @@ import { forwardBindings, forwardWgsl } from '../kernels/forward.js';
 import { chooseTileConfig, configKey } from '../plan/config.js';
 import { queryTiles } from '../plan/tiles.js';
 import { featuresKey, type ScoreFeatures } from '../wgsl/scores.js';
-import { checked, Dispatch, type GpuContext, tensorBytes } from './context.js';
+import { checked, checkInputBuffers, Dispatch, type GpuContext, tensorBytes } from './context.js';
 
 export function scoreFeatures(problem: AttnProblem): ScoreFeatures {
   return { softcap: problem.softcap > 0, alibi: problem.alibiSlopes !== null, dropout: problem.dropoutP > 0 };
@@ -32,6 +32,7 @@ export async function runForward(
   const lseBytes = numHeads * totalQ * 4;
   ctx.buffers.checkBindable(outBytes, 'out');
   ctx.buffers.checkBindable(lseBytes, 'lse');
+  checkInputBuffers(ctx, { q, k, v }, problem);
   const items = queryTiles(problem, config.bm, config.bn, true);
   const submit = () => {
     const dispatch = new Dispatch(ctx, kernel, 'fa-forward', problem, items, items.count * numHeads);

@@ -27,13 +27,23 @@ const FIELDS = [
   ['seed_hi', 'u32'],
   ['threshold', 'u32'],
   ['keep_scale', 'f32'],
+  // Where q, k and v sit in their bindings, in elements (core's TensorLayout): element (t, h, d) of q is at
+  // q_offset + t * q_token_stride + h * q_head_stride + d. Views of one packed buffer differ only here.
+  ['q_offset', 'u32'],
+  ['q_token_stride', 'u32'],
+  ['q_head_stride', 'u32'],
+  ['k_offset', 'u32'],
+  ['k_token_stride', 'u32'],
+  ['k_head_stride', 'u32'],
+  ['v_offset', 'u32'],
+  ['v_token_stride', 'u32'],
+  ['v_head_stride', 'u32'],
   ['pad0', 'u32'],
   ['pad1', 'u32'],
-  ['pad2', 'u32'],
 ] as const;
 
 type FieldName = (typeof FIELDS)[number][0];
-export type ParamValues = Readonly<Record<Exclude<FieldName, 'pad0' | 'pad1' | 'pad2'>, number>>;
+export type ParamValues = Readonly<Record<Exclude<FieldName, `pad${number}`>, number>>;
 
 /** Bytes of the uniform block: 4 per field, a multiple of 16 as uniform buffers require. */
 export const PARAMS_BYTES = FIELDS.length * 4;
