@@ -53,6 +53,9 @@ const CAPABILITIES: BackendCapabilities = {
   backward: true,
   dropout: true,
   deterministic: true,
+  // The kernels read q, k and v through problem.layouts (kernels/common.ts q_row/k_row/v_row): the parts of a
+  // packed qkv or kv arrive as views of the caller's buffer, with no copy.
+  stridedInputs: true,
 };
 
 /**
