@@ -31,8 +31,27 @@ export interface AttentionBackend<Handle = unknown> {
     lse: Handle,
     problem: AttnProblem,
   ): Promise<{ dq: Handle; dk: Handle; dv: Handle }>;
+  /**
+   * Optional, for moving data without leaving the device: a new dense tensor of `rows × parts.length × rowElements`
+   * elements in `dtype` whose row r holds row r of every part in order,
+   * `out[(r·P + p)·R + i] = part_p.storage[part_p.offset + r·R + i]`. Parts may be views of one handle at several
+   * offsets. The packed entry points stack their gradients with it (dq, dk, dv into dqkv) and the padded ones swap
+   * lse between `(nheads, batch·seqlen)` and `(batch, nheads, seqlen)`; without it the façade does so in host memory.
+   */
+  interleave?(
+    parts: readonly InterleavePart<Handle>[],
+    rows: number,
+    rowElements: number,
+    dtype: DType,
+  ): Promise<Handle>;
   /** Releases everything the backend holds (workers, devices). */
   destroy?(): void | Promise<void>;
+}
+
+/** One source of `interleave`: a handle and the element its rows start at. */
+export interface InterleavePart<Handle = unknown> {
+  readonly handle: Handle;
+  readonly offset: number;
 }
 
 export interface BackendCapabilities {

@@ -1,4 +1,4 @@
-export type { AttentionBackend, BackendCapabilities, BackendFactory } from './backend.js';
+export type { AttentionBackend, BackendCapabilities, BackendFactory, InterleavePart } from './backend.js';
 export {
   type CuSeqlensInput,
   checkCuSeqlens,
@@ -81,6 +81,7 @@ export {
   referenceAttnForward,
   toFloat64,
 } from './reference.js';
+export { interleaveHost } from './interleave.js';
 export { createReferenceBackend } from './reference-backend.js';
 export {
   activeBackendName,

@@ -8,9 +8,9 @@ import {
   resolveCuSeqlens,
 } from '@fa/core';
 import { CallInputs, type TensorInput } from './inputs.js';
-import { stackSecondAxis } from './layout.js';
+import { interleaveTensors } from './interleave.js';
 import { PADDED_OPTION_KEYS, type PaddedOptions } from './padded.js';
-import { type Tensor, tensor } from './tensor.js';
+import type { Tensor } from './tensor.js';
 import { flashAttnVarlen, flashAttnVarlenBackward, type VarlenForwardResult, type VarlenOptions } from './varlen.js';
 
 /**
@@ -57,9 +57,17 @@ function unpack(inputs: CallInputs, value: TensorInput, argument: string, parts:
   );
 }
 
-async function pack(parts: readonly Tensor[]): Promise<Tensor> {
-  const hosts = await Promise.all(parts.map((t) => t.toHost()));
-  return tensor(stackSecondAxis(hosts));
+/** Gradients `(n, heads, dim)` of the parts stacked into one `(n, parts, heads, dim)`, on their backend if it can. */
+function pack(parts: readonly Tensor[]): Promise<Tensor> {
+  const first = parts[0] as Tensor;
+  const [n, heads, dim] = first.shape as [number, number, number];
+  const sources = parts.map((t) => ({ tensor: t, offset: 0 }));
+  return interleaveTensors(first.residence, 'grads', sources, n, heads * dim, first.dtype, [
+    n,
+    parts.length,
+    heads,
+    dim,
+  ]);
 }
 
 function disposeAll(tensors: readonly Tensor[]): void {

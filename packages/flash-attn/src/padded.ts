@@ -1,7 +1,7 @@
-import { checkKnownKeys, checkOptionsBag, expectationError, formatShape, type HostTensor, optionKeys } from '@fa/core';
+import { checkKnownKeys, checkOptionsBag, expectationError, formatShape, optionKeys } from '@fa/core';
 import { CallInputs, type TensorInput } from './inputs.js';
-import { swapLeadingAxes } from './layout.js';
-import { type Tensor, tensor } from './tensor.js';
+import { interleaveTensors } from './interleave.js';
+import type { Tensor } from './tensor.js';
 import { flashAttnVarlen, flashAttnVarlenBackward, VARLEN_OPTION_KEYS, type VarlenOptions } from './varlen.js';
 
 /** The varlen options a padded batch's shape determines (packed calls derive them from `cuSeqlens`). */
@@ -74,16 +74,21 @@ export async function flashAttn(
       varlenOptions(options, batch, seqlenQ, seqlenK),
     );
     const [numHeads, headDimV] = [tq.shape[2] as number, tv.shape[3] as number];
-    let lseHost: HostTensor;
+    let lse: Tensor;
     try {
-      lseHost = await result.lse.toHost();
+      // (nheads, batch·seqlen) → (batch, nheads, seqlen): row b takes row b of every head.
+      const heads = Array.from({ length: numHeads }, (_, h) => ({ tensor: result.lse, offset: h * batch * seqlenQ }));
+      lse = await interleaveTensors(result.lse.residence, 'lse', heads, batch, seqlenQ, 'f32', [
+        batch,
+        numHeads,
+        seqlenQ,
+      ]);
     } catch (error) {
       result.out.dispose();
       throw error;
     } finally {
       result.lse.dispose();
     }
-    const lse = tensor(swapLeadingAxes({ ...lseHost, shape: [numHeads, batch, seqlenQ] }));
     return { out: result.out.reshape([batch, seqlenQ, numHeads, headDimV]), lse, seed: result.seed };
   } finally {
     inputs.release();
@@ -117,7 +122,12 @@ export async function flashAttnBackward(
         `shape ${formatShape(tlse.shape)}`,
       );
     }
-    const lseVarlen = tensor(swapLeadingAxes(await tlse.readHost('lse'))).reshape([numHeads, batch * seqlenQ]);
+    // (batch, nheads, seqlen) → (nheads, batch·seqlen): row h takes row h of every sequence.
+    const sequences = Array.from({ length: batch }, (_, b) => ({ tensor: tlse, offset: b * numHeads * seqlenQ }));
+    const lseVarlen = await interleaveTensors(tlse.residence, 'lse', sequences, numHeads, seqlenQ, 'f32', [
+      numHeads,
+      batch * seqlenQ,
+    ]);
     try {
       const grads = await flashAttnVarlenBackward(
         flatten(tdout, 'dout'),

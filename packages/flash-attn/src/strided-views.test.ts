@@ -2,6 +2,8 @@ import { type AttentionBackend, type HostTensor, isFaError, registerBackend, unr
 import { afterAll, describe, expect, it } from 'vitest';
 import { createCpuBackend } from './cpu/index.js';
 import {
+  flashAttn,
+  flashAttnBackward,
   flashAttnVarlen,
   flashAttnVarlenBackward,
   flashAttnVarlenKVPacked,
@@ -84,8 +86,11 @@ describe('packed inputs as strided views', () => {
     expect(await fwd.out.toArray()).toEqual(await dense.out.toArray());
     expect(await fwd.lse.toArray()).toEqual(await dense.lse.toArray());
 
-    // The backward reads the views too; only packing the gradients into dqkv goes through host memory.
+    // The backward reads the views too, and the backend stacks the gradients into dqkv itself (`interleave`).
+    viewing.counts.uploads = viewing.counts.downloads = 0; // the two toArray() above were downloads
     const { dqkv } = await flashAttnVarlenQKVPackedBackward(dout, qkv, fwd.out, fwd.lse, { cuSeqlens, causal: true });
+    expect(viewing.counts).toEqual({ uploads: 0, downloads: 0 });
+    expect(dqkv.backend).toBe('cpu-counting-views');
     const grads = await flashAttnVarlenBackward(tensor(doutData, [total, heads, dim]), q, k, v, dense.out, dense.lse, {
       cuSeqlensQ: cuSeqlens,
       cuSeqlensK: cuSeqlens,
@@ -106,6 +111,40 @@ describe('packed inputs as strided views', () => {
       t.dispose();
     }
     expect(viewing.stats()).toMatchObject({ liveHandles: 0 });
+  });
+
+  it('padded calls likewise: resident (batch, seqlen, heads, dim) inputs, lse swapped on the backend both ways', async () => {
+    const [batch, seqlen] = [3, 5];
+    const shape = [batch, seqlen, heads, dim];
+    const [q, k, v, dout] = await Promise.all(
+      [0, 1, 2, 3].map(() => onBackend('cpu-counting-views', random(batch * seqlen * heads * dim), shape)),
+    );
+    viewing.counts.uploads = viewing.counts.downloads = 0;
+    const fwd = await flashAttn(q as Tensor, k as Tensor, v as Tensor, { causal: true });
+    const grads = await flashAttnBackward(dout as Tensor, q as Tensor, k as Tensor, v as Tensor, fwd.out, fwd.lse, {
+      causal: true,
+    });
+    expect(viewing.counts).toEqual({ uploads: 0, downloads: 0 });
+    expect(fwd.lse.shape).toEqual([batch, heads, seqlen]);
+    // The same lse, swapped in host memory from the varlen call's (heads, batch·seqlen).
+    const flat = (t: Tensor) => t.reshape([batch * seqlen, heads, dim]);
+    const cu = [0, seqlen, 2 * seqlen, 3 * seqlen];
+    const varlen = await flashAttnVarlen(flat(q as Tensor), flat(k as Tensor), flat(v as Tensor), {
+      cuSeqlensQ: cu,
+      cuSeqlensK: cu,
+      causal: true,
+    });
+    const byHead = await varlen.lse.toArray();
+    const swapped = new Float32Array(byHead.length);
+    for (let h = 0; h < heads; h++) {
+      for (let b = 0; b < batch; b++) {
+        swapped.set(byHead.subarray((h * batch + b) * seqlen, (h * batch + b + 1) * seqlen), (b * heads + h) * seqlen);
+      }
+    }
+    expect(await fwd.lse.toArray()).toEqual(swapped);
+    for (const t of [q, k, v, dout, fwd.out, fwd.lse, grads.dq, grads.dk, grads.dv, varlen.out, varlen.lse]) {
+      (t as Tensor).dispose();
+    }
   });
 
   it('kv-packed likewise: q and kv resident, no transfer', async () => {

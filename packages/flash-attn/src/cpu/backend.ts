@@ -9,6 +9,7 @@ import {
   expectationError,
   FaError,
   type HostTensor,
+  interleaveHost,
   isFaError,
   MAX_HEAD_DIM,
   optionKeys,
@@ -188,6 +189,10 @@ export function createCpuBackendTuned(options: CpuBackendOptions, tuning: CpuBac
       handles.checkAll({ dout, q, k, v, out, lse });
       const grads = await withFallback((engine) => engine.backward(dout, q, k, v, out, lse, problem));
       return { dq: handles.add(grads.dq), dk: handles.add(grads.dk), dv: handles.add(grads.dv) };
+    },
+    interleave: async (parts, rows, rowElements, dtype) => {
+      const sources = parts.map(({ handle, offset }, p) => ({ handle: handles.check(handle, `parts[${p}]`), offset }));
+      return handles.add(interleaveHost(sources, rows, rowElements, dtype));
     },
     stats: () => {
       const engine = wasm?.stats();
