@@ -43,7 +43,7 @@ const cudaDir = join(root, 'packages', 'cuda');
 /** Packages the device runs from the repo root: the test runner, the TypeScript loader, property tests. */
 const ROOT_PACKAGES = ['vitest', 'tsx', 'fast-check'];
 /** Workspace packages whose tests or scripts run there, and whose own node_modules links are followed. */
-const WORKSPACE = ['core', 'seqpack', 'flash-attn', 'webgpu', 'cuda', 'conformance'];
+const WORKSPACE = ['core', 'seqpack', 'flash-attn', 'webgpu', 'cuda', 'conformance', 'testkit'];
 /**
  * Not carried: type-only packages, the TypeScript compiler and playwright (only packages/webgpu/test/browser.test.ts
  * loads them, and it needs a Chromium the device lacks: the runner excludes it), node-addon-api (only the addon

@@ -62,8 +62,8 @@ if [[ -n $SANITIZER ]]; then
 else
   phase memcheck 10 'echo "compute-sanitizer not found (PATH, /usr/local/cuda*/bin, /usr/local/cuda*/compute-sanitizer)"; exit 1'
 fi
-phase bench 240 "node scripts/workloads.mjs --tokens $TOKENS --heads $HEADS --out /tmp/fa-workloads.json && cd packages/cuda && $TSX scripts/bench.ts --tokens $TOKENS --heads $HEADS --json '$OUT/cuda-bench.json' ${FA_BENCH_ARGS:-} $DRY"
-phase torch 180 "[ -s /tmp/fa-workloads.json ] || node scripts/workloads.mjs --tokens $TOKENS --heads $HEADS --out /tmp/fa-workloads.json; PYTHONUNBUFFERED=1 $TORCH_CMD --workloads /tmp/fa-workloads.json --json '$OUT/torch-bench.json' ${FA_TORCH_ARGS:-}"
+phase bench 240 "$TSX packages/testkit/scripts/workloads.ts --tokens $TOKENS --heads $HEADS --out /tmp/fa-workloads.json && cd packages/cuda && $TSX scripts/bench.ts --tokens $TOKENS --heads $HEADS --json '$OUT/cuda-bench.json' ${FA_BENCH_ARGS:-} $DRY"
+phase torch 180 "[ -s /tmp/fa-workloads.json ] || $TSX packages/testkit/scripts/workloads.ts --tokens $TOKENS --heads $HEADS --out /tmp/fa-workloads.json; PYTHONUNBUFFERED=1 $TORCH_CMD --workloads /tmp/fa-workloads.json --json '$OUT/torch-bench.json' ${FA_TORCH_ARGS:-}"
 phase merge 30 "node scripts/device/merge-cuda-torch.mjs '$OUT/cuda-bench.json' '$OUT/torch-bench.json' --out '$OUT/cuda-vs-torch.json'"
 # Two single-configuration bench runs under ncu: every launch's kernel time, summarised per kernel.
 NCU_RUN="'$NCU' --clock-control none --cache-control none --print-units base --metrics gpu__time_duration.sum --csv --page raw"

@@ -5,7 +5,7 @@ window_size, or with --old-signature the 2.9 one with is_causal). It checks the 
 workloads JSON, autograd calls, error against float64, JSON out), not PyTorch's kernel: the errors it prints are
 those of float32 attention and the timings mean nothing.
 
-    node scripts/workloads.mjs --tokens 512 --heads 2 --out /tmp/w.json
+    node --conditions=@fa/source --import tsx packages/testkit/scripts/workloads.ts --tokens 512 --heads 2 --out /tmp/w.json
     python3 scripts/device/torch_dry_run.py [--old-signature] -- --workloads /tmp/w.json --iters 2 --json /tmp/t.json
 """
 

@@ -1,12 +1,9 @@
-import { encodeFromFloat, type FloatHostTensor, isFaError } from '@fa/core';
-import { flashAttnVarlen, flashAttnVarlenBackward, getBackend, tensor } from '@fa/flash-attn';
+import { isFaError } from '@fa/core';
+import { type AttnCase, attnInputs, fixedCases, freshSeed } from '@fa/testkit';
 import { describe, expect, it } from 'vitest';
-import { type ConformanceCase, fixedCases } from './cases.js';
-import { freshSeed, Random } from './random.js';
+import type { FacadeTensor, Target } from './facade.js';
 
-export interface DeterminismOptions {
-  /** The registered backend under test. */
-  readonly backend: string;
+export interface DeterminismOptions extends Target {
   /**
    * Other registered backends that must give the very same bits: the same kernels with another thread count,
    * say. Their capabilities must promise determinism too.
@@ -27,21 +24,8 @@ export type ResultBits = Readonly<Record<Quantity, Uint8Array>>;
  */
 const CASE_NAMES = ['everything at once', 'long sequence over several tiles', 'f16: causal GQA', 'bf16: dropout'];
 
-function determinismCases(): ConformanceCase[] {
-  return CASE_NAMES.map((name) => fixedCases().find((c) => c.name === name) as ConformanceCase);
-}
-
-function cuSeqlens(lengths: readonly number[]): Int32Array {
-  const out = new Int32Array(lengths.length + 1);
-  lengths.forEach((length, b) => {
-    out[b + 1] = (out[b] as number) + length;
-  });
-  return out;
-}
-
-function randomTensor(random: Random, shape: number[], testCase: ConformanceCase): FloatHostTensor {
-  const n = shape.reduce((a, b) => a * b, 1);
-  return { data: encodeFromFloat(random.normals(n), testCase.dtype), shape, dtype: testCase.dtype };
+function determinismCases(): AttnCase[] {
+  return CASE_NAMES.map((name) => fixedCases().find((c) => c.name === name) as AttnCase);
 }
 
 function bytesOf(data: ArrayBufferView): Uint8Array {
@@ -49,34 +33,19 @@ function bytesOf(data: ArrayBufferView): Uint8Array {
 }
 
 /** One forward and backward with `deterministic: true` on `backend`, from inputs drawn with `seed`. */
-export async function resultBits(backend: string, testCase: ConformanceCase, seed: number): Promise<ResultBits> {
-  const random = new Random(seed);
-  const sum = (lengths: readonly number[]) => lengths.reduce((a, b) => a + b, 0);
-  const { numHeads, numHeadsK, headDim, headDimV } = testCase;
-  const [totalQ, totalK] = [sum(testCase.lengthsQ), sum(testCase.lengthsK)];
-  const q = tensor(randomTensor(random, [totalQ, numHeads, headDim], testCase));
-  const k = tensor(randomTensor(random, [totalK, numHeadsK, headDim], testCase));
-  const v = tensor(randomTensor(random, [totalK, numHeadsK, headDimV], testCase));
-  const dout = tensor(randomTensor(random, [totalQ, numHeads, headDimV], testCase));
-  const options = {
-    backend,
-    deterministic: true,
-    cuSeqlensQ: cuSeqlens(testCase.lengthsQ),
-    cuSeqlensK: cuSeqlens(testCase.lengthsK),
-    causal: testCase.causal,
-    windowSize: testCase.windowSize,
-    softcap: testCase.softcap,
-    softmaxScale: testCase.softmaxScale,
-    alibiSlopes: testCase.alibi
-      ? Float32Array.from({ length: numHeads }, (_, h) => 2 ** (-8 * ((h + 1) / numHeads)) * (0.5 + random.next()))
-      : undefined,
-    dropoutP: testCase.dropoutP,
-    seed: testCase.dropoutP ? random.int(0, 2 ** 31) : undefined,
-  };
-  const inputs = [q, k, v, dout];
+export async function resultBits({ facade, backend }: Target, testCase: AttnCase, seed: number): Promise<ResultBits> {
+  const host = attnInputs(testCase, seed);
+  const [q, k, v, dout] = [
+    facade.tensor(host.q),
+    facade.tensor(host.k),
+    facade.tensor(host.v),
+    facade.tensor(host.dout),
+  ];
+  const options = { ...host.options, backend, deterministic: true };
+  const inputs: FacadeTensor[] = [q, k, v, dout];
   try {
-    const { out, lse } = await flashAttnVarlen(q, k, v, options);
-    const grads = await flashAttnVarlenBackward(dout, q, k, v, out, lse, options);
+    const { out, lse } = await facade.flashAttnVarlen(q, k, v, options);
+    const grads = await facade.flashAttnVarlenBackward(dout, q, k, v, out, lse, options);
     const results = { out, lse, ...grads };
     inputs.push(...Object.values(results));
     const entries = await Promise.all(
@@ -103,26 +72,26 @@ export function firstDifference(a: ResultBits, b: ResultBits): string | null {
  * each of `sameBitsAs`, and returns where the first run's bits and another's differ, or null when none do.
  */
 export async function checkDeterminism(
-  backend: string,
-  testCase: ConformanceCase,
+  target: Target,
+  testCase: AttnCase,
   seed: number,
-  { sameBitsAs = [], concurrent = 3 }: Omit<DeterminismOptions, 'backend'> = {},
+  { sameBitsAs = [], concurrent = 3 }: Omit<DeterminismOptions, keyof Target> = {},
 ): Promise<string | null> {
-  const first = await resultBits(backend, testCase, seed);
+  const first = await resultBits(target, testCase, seed);
   const runs: Array<[string, () => Promise<ResultBits>]> = [
-    ['the second run', () => resultBits(backend, testCase, seed)],
+    ['the second run', () => resultBits(target, testCase, seed)],
     [
       `one of ${concurrent} concurrent runs`,
       async () => {
         const together = await Promise.all(
-          Array.from({ length: concurrent }, () => resultBits(backend, testCase, seed)),
+          Array.from({ length: concurrent }, () => resultBits(target, testCase, seed)),
         );
         return together.find((bits) => firstDifference(first, bits) !== null) ?? first;
       },
     ],
     ...sameBitsAs.map((other): [string, () => Promise<ResultBits>] => [
       `backend "${other}"`,
-      () => resultBits(other, testCase, seed),
+      () => resultBits({ facade: target.facade, backend: other }, testCase, seed),
     ]),
   ];
   for (const [which, run] of runs) {
@@ -138,21 +107,24 @@ export async function checkDeterminism(
  * every backend of `sameBitsAs`. When they do not, the option is refused with E_UNSUPPORTED naming it.
  */
 export function describeDeterminism(options: DeterminismOptions): void {
-  const { backend, ...rest } = options;
+  const { facade, backend, ...rest } = options;
+  const target = { facade, backend };
   const seed = freshSeed();
 
   describe(`determinism: ${backend}`, () => {
     for (const testCase of determinismCases()) {
       it(`${testCase.name}: the same bits on every run`, async () => {
-        if (!(await getBackend(backend)).capabilities.deterministic) {
-          const error = await resultBits(backend, testCase, seed).catch((e: unknown) => e);
+        if (!(await facade.getBackend(backend)).capabilities.deterministic) {
+          const error = await resultBits(target, testCase, seed).catch((e: unknown) => e);
           expect(isFaError(error, 'E_UNSUPPORTED') && error.argument).toBe('deterministic');
           return;
         }
         for (const other of rest.sameBitsAs ?? []) {
-          expect((await getBackend(other)).capabilities.deterministic, `${other} promises determinism`).toBe(true);
+          expect((await facade.getBackend(other)).capabilities.deterministic, `${other} promises determinism`).toBe(
+            true,
+          );
         }
-        expect(await checkDeterminism(backend, testCase, seed, rest), `input seed ${seed}`).toBeNull();
+        expect(await checkDeterminism(target, testCase, seed, rest), `input seed ${seed}`).toBeNull();
       });
     }
   });

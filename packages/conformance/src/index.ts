@@ -1,6 +1,5 @@
 export { type ExpectedRejection, type Outcome, outcomeOf, rejectionProblem } from './bad-input/outcome.js';
 export { type BadInputOptions, describeBadInputs } from './bad-input/suite.js';
-export { type ConformanceCase, fixedCases, randomCase } from './cases.js';
 export { type Comparison, compareToReference, maxError, type Quantity } from './compare.js';
 export {
   checkDeterminism,
@@ -10,6 +9,6 @@ export {
   type ResultBits,
   resultBits,
 } from './determinism.js';
-export { freshSeed, Random } from './random.js';
+export type { Facade, FacadeTensor, Target } from './facade.js';
 export { createPerturbedBackend, type Perturbation } from './reference-backend.js';
 export { type ConformanceOptions, checkCase, describeConformance } from './suite.js';

@@ -1,5 +1,5 @@
 /**
- * CUDA backend throughput, for a session with a GPU, on the workloads of scripts/workloads.mjs (the same
+ * CUDA backend throughput, for a session with a GPU, on the workloads of @fa/testkit (src/workloads.ts; the same
  * cu_seqlens as the WebGPU bench and packages/cuda/scripts/torch_varlen_bench.py). Forward, backward and
  * forward + backward; TFLOP/s of useful work: forward = 4 · Σ Lq·Lk · H · D (halved when causal), backward
  * = 2.5 ×, forward + backward = 3.5 × (flash-attention's convention).
@@ -33,14 +33,15 @@ import {
   BACKWARD_FLOP_FACTOR,
   FORWARD_BACKWARD_FLOP_FACTOR,
   forwardFlops,
+  GENERATOR,
   GENERATOR_VERSION,
   type Layout,
   median,
   normals,
+  sampledReference,
   type Workload,
   workload,
-} from '../../../scripts/workloads.mjs';
-import { sampledReference } from '../../webgpu/scripts/sampled-reference.js';
+} from '@fa/testkit';
 import type { DeviceBuffer } from '../src/addon.js';
 import { createCudaBackend, cudaAvailability } from '../src/index.js';
 
@@ -177,7 +178,7 @@ function writeJson(complete: boolean) {
     device: backend.device,
     addon: { path: backend.addonPath, archs: cuda.archs },
     cuda: { runtimeVersion: cuda.runtimeVersion, driverVersion: cuda.driverVersion },
-    workloads: { generator: 'scripts/workloads.mjs', version: GENERATOR_VERSION },
+    workloads: { generator: GENERATOR, version: GENERATOR_VERSION },
     config: {
       tokens: TOKENS,
       heads: HEADS,

@@ -9,8 +9,10 @@
  *
  * Exits 1 when a case fails or the backend is unavailable.
  */
-import { checkCase, fixedCases } from '@fa/conformance';
-import { encodeFromFloat, type FloatDType, type HostTensor, resolveAttnProblem } from '@fa/core';
+import { checkCase } from '@fa/conformance';
+import { type FloatDType, type HostTensor, resolveAttnProblem } from '@fa/core';
+import * as fa from '@fa/flash-attn';
+import { fixedCases, Random, randomHostTensor } from '@fa/testkit';
 import { createCudaBackend, cudaAvailability, registerCudaBackend } from '../src/index.js';
 
 const argv = process.argv.slice(2);
@@ -36,7 +38,7 @@ let failures = 0;
 for (const testCase of fixedCases().filter((c) => c.name.includes(filter))) {
   const seed = 1234;
   try {
-    const comparisons = await checkCase('cuda', testCase, seed, true);
+    const comparisons = await checkCase({ facade: fa, backend: 'cuda' }, testCase, seed, true);
     const bad = comparisons.filter((c) => !c.pass);
     failures += bad.length > 0 ? 1 : 0;
     const errors = comparisons.map(
@@ -51,9 +53,8 @@ for (const testCase of fixedCases().filter((c) => c.name.includes(filter))) {
   }
 }
 
-function randomHost(n: number, shape: number[], dtype: FloatDType, salt: number): HostTensor {
-  const values = Float64Array.from({ length: n }, (_, i) => Math.sin(i * 12.9898 + salt) * 0.8);
-  return { data: encodeFromFloat(values, dtype), shape, dtype } as HostTensor;
+function randomHost(shape: number[], dtype: FloatDType, seed: number): HostTensor {
+  return randomHostTensor(new Random(seed), shape, dtype);
 }
 
 if (!argv.includes('--no-extras')) {
@@ -64,10 +65,10 @@ if (!argv.includes('--no-extras')) {
   const cu = Int32Array.from([0, ...lengths.map((_, b) => lengths.slice(0, b + 1).reduce((a, x) => a + x, 0))]);
   const total = cu[cu.length - 1] as number;
   const [h, hk, d] = [8, 2, 128];
-  const q = randomHost(total * h * d, [total, h, d], 'bf16', 1);
-  const k = randomHost(total * hk * d, [total, hk, d], 'bf16', 2);
-  const v = randomHost(total * hk * d, [total, hk, d], 'bf16', 3);
-  const dout = randomHost(total * h * d, [total, h, d], 'bf16', 4);
+  const q = randomHost([total, h, d], 'bf16', 1);
+  const k = randomHost([total, hk, d], 'bf16', 2);
+  const v = randomHost([total, hk, d], 'bf16', 3);
+  const dout = randomHost([total, h, d], 'bf16', 4);
   const [qh, kh, vh, doh] = await Promise.all([q, k, v, dout].map((t) => backend.upload(t)));
   for (const deterministic of [true, false]) {
     const problem = resolveAttnProblem(q, k, v, {
@@ -101,7 +102,7 @@ if (!argv.includes('--no-extras')) {
 
   // The event loop keeps turning while a large call runs on the thread pool.
   const big = bigTokens;
-  const bq = randomHost(big * 16 * 128, [big, 16, 128], 'f16', 5);
+  const bq = randomHost([big, 16, 128], 'f16', 5);
   const bigProblem = resolveAttnProblem(bq, bq, bq, {
     cuSeqlensQ: Int32Array.of(0, big),
     cuSeqlensK: Int32Array.of(0, big),

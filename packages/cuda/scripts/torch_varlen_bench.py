@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """PyTorch's varlen attention (torch.nn.attention.varlen.varlen_attn, flash-attention 2 inside PyTorch) on the
 same workloads as packages/cuda/scripts/bench.ts: the cu_seqlens and sampled rows come from the JSON that
-scripts/workloads.mjs writes, so both programs time the same batches.
+packages/testkit/scripts/workloads.ts writes, so both programs time the same batches.
 
-    node scripts/workloads.mjs --out /tmp/workloads.json
+    node --conditions=@fa/source --import tsx packages/testkit/scripts/workloads.ts --out /tmp/workloads.json
     python3 packages/cuda/scripts/torch_varlen_bench.py --workloads /tmp/workloads.json --json torch.json
 
 bf16 (default), forward, backward and forward + backward, timed with CUDA events around each call after a
@@ -25,7 +25,7 @@ import time
 
 def parse_args():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--workloads", required=True, help="JSON written by scripts/workloads.mjs --out")
+    p.add_argument("--workloads", required=True, help="JSON written by packages/testkit/scripts/workloads.ts --out")
     p.add_argument("--layouts", default="", help="subset of the file's layouts, comma-separated (default all)")
     p.add_argument("--dims", default="128,64")
     p.add_argument("--causal", default="false,true")

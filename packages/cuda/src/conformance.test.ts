@@ -1,5 +1,6 @@
 import { describeBadInputs, describeConformance } from '@fa/conformance';
 import { registerBackend } from '@fa/core';
+import * as fa from '@fa/flash-attn';
 import { describe, expect, it } from 'vitest';
 import { forcingDeterministic } from '../test/addon.js';
 import { createCudaBackend, cudaAvailability, registerCudaBackend } from './index.js';
@@ -13,9 +14,9 @@ const availability = cudaAvailability();
 if (availability.available) {
   registerCudaBackend();
   registerBackend('cuda-deterministic', () => forcingDeterministic(createCudaBackend()));
-  describeConformance({ backend: 'cuda', randomCases: 8 });
-  describeConformance({ backend: 'cuda-deterministic', randomCases: 4 });
-  describeBadInputs({ backend: 'cuda' });
+  describeConformance({ facade: fa, backend: 'cuda', randomCases: 8 });
+  describeConformance({ facade: fa, backend: 'cuda-deterministic', randomCases: 4 });
+  describeBadInputs({ facade: fa, backend: 'cuda' });
 } else if (process.env.FA_REQUIRE_CUDA === '1') {
   describe('conformance: cuda', () => {
     it('the cuda backend is available (FA_REQUIRE_CUDA=1)', () => {

@@ -6,6 +6,7 @@
  */
 import { describeBadInputs, describeConformance } from '@fa/conformance';
 import { registerBackend } from '@fa/core';
+import * as fa from '@fa/flash-attn';
 import { describe, it } from 'vitest';
 import { emulatorMissingReason, emulatorPath, forcingDeterministic } from '../test/addon.js';
 import { createCudaBackend } from './index.js';
@@ -16,10 +17,10 @@ if (emulatorPath) {
   registerBackend('cuda-emu-deterministic', () =>
     forcingDeterministic(createCudaBackend({ addonPath: emulatorPath as string })),
   );
-  describeConformance({ backend: 'cuda-emu', randomCases: 8 });
-  describeConformance({ backend: 'cuda-emu-deterministic', randomCases: 4 });
+  describeConformance({ facade: fa, backend: 'cuda-emu', randomCases: 8 });
+  describeConformance({ facade: fa, backend: 'cuda-emu-deterministic', randomCases: 4 });
   // Random valid calls go through the binding's checks and the emulated kernels; invalid ones must be refused.
-  describeBadInputs({ backend: 'cuda-emu', runs: 100 });
+  describeBadInputs({ facade: fa, backend: 'cuda-emu', runs: 100 });
 } else {
   describe.skip(`conformance: cuda kernels on the CPU emulator (skipped: ${emulatorMissingReason})`, () => {
     it('runs the shared suite', () => undefined);

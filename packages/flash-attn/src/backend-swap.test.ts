@@ -1,7 +1,7 @@
 import { type FaErrorCode, isFaError } from '@fa/core';
+import { type AttnInputs, attnInputs } from '@fa/testkit';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type CpuBackend, createCpuBackend } from './cpu/backend.js';
-import { type Inputs, makeInputs } from './cpu/test-fixtures.js';
 import {
   flashAttnVarlen,
   flashAttnVarlenBackward,
@@ -81,7 +81,10 @@ async function rejection(
   return { code: error.code, argument: error.argument, message: error.message };
 }
 
-const problem: Inputs = makeInputs({ name: 'swap', lengthsQ: [5, 0, 3], numHeads: 4, numHeadsK: 2, headDim: 16 }, 11);
+const problem: AttnInputs = attnInputs(
+  { name: 'swap', lengthsQ: [5, 0, 3], numHeads: 4, numHeadsK: 2, headDim: 16 },
+  11,
+);
 
 /** The problem's forward on `backend`, from host data. */
 function forwardOn(backend: string) {

@@ -1,15 +1,8 @@
 import { type HostTensor, resolveAttnProblem } from '@fa/core';
+import { type AttnInputs, attnInputs, freshSeed, Random, smallCase } from '@fa/testkit';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createCpuBackendTuned } from './cpu/backend.js';
-import {
-  freshSeed,
-  type Inputs,
-  makeInputs,
-  type Quantity,
-  Random,
-  referenceMismatches,
-  smallCase,
-} from './cpu/test-fixtures.js';
+import { type Quantity, referenceMismatches } from './cpu/test-fixtures.js';
 import { flashAttnVarlen, flashAttnVarlenBackward, registerBackend, type Tensor, tensor } from './index.js';
 
 /**
@@ -28,8 +21,8 @@ type Results = Record<Quantity, HostTensor>;
 
 /** Forward and backward on `args` (tensors or host data), every result read back and disposed. */
 async function run(
-  inputs: Inputs,
-  args: { q: Tensor | Inputs['q']; k: Tensor | Inputs['k']; v: Tensor | Inputs['v'] },
+  inputs: AttnInputs,
+  args: { q: Tensor | AttnInputs['q']; k: Tensor | AttnInputs['k']; v: Tensor | AttnInputs['v'] },
 ) {
   const options = { ...inputs.options, backend: 'cpu-concurrency', deterministic: true };
   const { out, lse } = await flashAttnVarlen(args.q, args.k, args.v, options);
@@ -57,7 +50,7 @@ describe('concurrent calls on the cpu backend', () => {
   it('64 calls at once, forward and backward, each give the bits they give alone and the reference values', async () => {
     const seed = freshSeed();
     const random = new Random(seed);
-    const inputs = Array.from({ length: 56 }, (_, i) => makeInputs(smallCase(random, `#${i}`), seed + i));
+    const inputs = Array.from({ length: 56 }, (_, i) => attnInputs(smallCase(random, `#${i}`), seed + i));
 
     const alone: Results[] = [];
     for (const x of inputs) alone.push(await run(x, x));
@@ -70,7 +63,7 @@ describe('concurrent calls on the cpu backend', () => {
     const shared = inputs.slice(48).map((x) => ({ q: tensor(x.q), k: tensor(x.k), v: tensor(x.v) }));
     const calls = [
       ...inputs.slice(0, 48).map((x, i) => ({ index: i, result: run(x, x) })),
-      ...shared.flatMap((t, j) => [0, 1].map(() => ({ index: 48 + j, result: run(inputs[48 + j] as Inputs, t) }))),
+      ...shared.flatMap((t, j) => [0, 1].map(() => ({ index: 48 + j, result: run(inputs[48 + j] as AttnInputs, t) }))),
     ];
     expect(calls.length).toBe(64);
     const together = await Promise.all(calls.map((c) => c.result));

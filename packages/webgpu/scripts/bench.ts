@@ -1,5 +1,5 @@
 /**
- * WebGPU backend throughput, on the workloads of scripts/workloads.mjs (the same cu_seqlens as the CUDA bench and
+ * WebGPU backend throughput, on the workloads of @fa/testkit (src/workloads.ts) (the same cu_seqlens as the CUDA bench and
  * the PyTorch script). TFLOP/s of useful work: forward = 2 · Σ Lq·Lk · H · (D + Dv) (= 4·Σ Lq·Lk·H·D,
  * halved when causal), backward = 2.5 × forward (FlashAttention's convention). Kernel time comes from timestamp
  * queries when the device has them, else from wall time of many calls per submit batch; the median of the
@@ -14,7 +14,7 @@
  *   --dtypes a,b      f32, f16, bf16 (default f32,f16)
  *   --layouts a,b     uniform (lengths drawn from 128..4096), skewed (half the tokens in a few sequences of
  *                     4096..8192, half in many of 16..512), fixed (every sequence --seqlen long, default 2048);
- *                     default uniform,skewed; see scripts/workloads.mjs
+ *                     default uniform,skewed; see packages/testkit/src/workloads.ts
  *   --causal a,b      true,false (default both)
  *   --no-backward     forward only
  *   --warmup N        untimed runs (default 2); --iters N timed runs (default 10)
@@ -39,15 +39,16 @@ import {
   BACKWARD_FLOP_FACTOR,
   FORWARD_BACKWARD_FLOP_FACTOR,
   forwardFlops,
+  GENERATOR,
   GENERATOR_VERSION,
   type Layout,
   median,
   normals,
+  sampledReference,
   workload,
-} from '../../../scripts/workloads.mjs';
+} from '@fa/testkit';
 import { createWebGpuBackend, type TileShape, type TilingLimits, type WebGpuBackend } from '../src/index.js';
 import { chooseTileConfig, configKey, type KernelKind } from '../src/plan/config.js';
-import { sampledReference } from './sampled-reference.js';
 
 const argv = process.argv.slice(2);
 const has = (name: string) => argv.includes(name);
@@ -344,7 +345,7 @@ function writeJson(complete: boolean) {
     adapter: backend.adapterInfo,
     features: backend.features,
     dawnToggles: ['disable_workgroup_init', ...DAWN_TOGGLES],
-    workloads: { generator: 'scripts/workloads.mjs', version: GENERATOR_VERSION },
+    workloads: { generator: GENERATOR, version: GENERATOR_VERSION },
     config: { tokens: TOKENS, heads: HEADS, kvHeads: KV_HEADS, warmup: WARMUP, iters: ITERS, wall: WALL },
     results,
   };

@@ -1,4 +1,4 @@
-import { checkCase, fixedCases } from '@fa/conformance';
+import { checkCase } from '@fa/conformance';
 import {
   type AttnProblem,
   encodeFromFloat,
@@ -8,7 +8,10 @@ import {
   registerBackend,
   resolveAttnProblem,
 } from '@fa/core';
+import * as fa from '@fa/flash-attn';
 import { flashAttnVarlen, flashAttnVarlenBackward, tensor } from '@fa/flash-attn';
+import { cuSeqlensFromLengths } from '@fa/seqpack';
+import { fixedCases, Random } from '@fa/testkit';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createWebGpuBackend, registerWebGpuBackend, type WebGpuBackend, type WebGpuBackendOptions } from './index.js';
 import { chooseTileConfig } from './plan/config.js';
@@ -23,20 +26,10 @@ afterAll(() => {
   for (const b of backends) b.destroy?.();
 });
 
-function cu(lengths: number[]): Int32Array {
-  const out = new Int32Array(lengths.length + 1);
-  lengths.forEach((l, b) => {
-    out[b + 1] = out[b]! + l;
-  });
-  return out;
-}
-
+/** `n` values uniform in [-0.5, 0.5), seeded. */
 function randomF32(n: number, seed: number): Float32Array {
-  let s = seed >>> 0;
-  return Float32Array.from({ length: n }, () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return s / 2 ** 32 - 0.5;
-  });
+  const random = new Random(seed);
+  return Float32Array.from({ length: n }, () => random.next() - 0.5);
 }
 
 /** Runs a forward and a backward directly on the backend and disposes everything. */
@@ -46,7 +39,10 @@ async function roundTrip(backend: WebGpuBackend, lengths: number[], options: Par
   const total = lengths.reduce((a, b) => a + b, 0);
   const meta = { shape: [total, H, D], dtype: 'f32' as const };
   const problem = {
-    ...resolveAttnProblem(meta, meta, meta, { cuSeqlensQ: cu(lengths), cuSeqlensK: cu(lengths) }),
+    ...resolveAttnProblem(meta, meta, meta, {
+      cuSeqlensQ: cuSeqlensFromLengths(lengths),
+      cuSeqlensK: cuSeqlensFromLengths(lengths),
+    }),
     ...options,
   };
   const host = (seed: number) => ({
@@ -171,7 +167,7 @@ function describeTiling(
     for (const caseName of TILING_CASES) {
       it(caseName, async () => {
         const testCase = fixedCases().find((c) => c.name === caseName)!;
-        for (const c of await checkCase(backendName, testCase, 1234, true)) {
+        for (const c of await checkCase({ facade: fa, backend: backendName }, testCase, 1234, true)) {
           expect(c.pass, `${c.quantity}: ${c.maxError} > ${c.tolerance}`).toBe(true);
         }
       });
@@ -244,7 +240,11 @@ describe('webgpu through the façade', () => {
     const total = 10;
     const data = (seed: number) => tensor(encodeFromFloat(randomF32(total * 2 * 8, seed), 'f16'), [total, 2, 8], 'f16');
     const [q, k, v, dout] = [data(1), data(2), data(3), data(4)];
-    const options = { cuSeqlensQ: cu(lengths), cuSeqlensK: cu(lengths), backend: 'webgpu-facade' };
+    const options = {
+      cuSeqlensQ: cuSeqlensFromLengths(lengths),
+      cuSeqlensK: cuSeqlensFromLengths(lengths),
+      backend: 'webgpu-facade',
+    };
     const { out, lse } = await flashAttnVarlen(q, k, v, options);
     expect(out.backend).toBe('webgpu');
     const { dq } = await flashAttnVarlenBackward(dout, q, k, v, out, lse, options);

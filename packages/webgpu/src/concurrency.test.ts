@@ -1,6 +1,8 @@
-import { describeDeterminism, freshSeed, Random } from '@fa/conformance';
+import { describeDeterminism } from '@fa/conformance';
 import { registerBackend, unregisterBackend } from '@fa/core';
+import * as fa from '@fa/flash-attn';
 import { flashAttnVarlen, flashAttnVarlenBackward, type Tensor, type TensorInput, tensor } from '@fa/flash-attn';
+import { freshSeed, Random } from '@fa/testkit';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   compareWithReference,
@@ -97,4 +99,4 @@ describe('concurrent calls on the webgpu backend', () => {
 // The default tiling of this adapter, and a second device with the same: the same kernels give the same bits.
 register('webgpu-determinism');
 register('webgpu-determinism-again');
-describeDeterminism({ backend: 'webgpu-determinism', sameBitsAs: ['webgpu-determinism-again'] });
+describeDeterminism({ facade: fa, backend: 'webgpu-determinism', sameBitsAs: ['webgpu-determinism-again'] });

@@ -1,8 +1,9 @@
 import { describeBadInputs, describeConformance } from '@fa/conformance';
+import * as fa from '@fa/flash-attn';
 import { registerWebGpuBackend } from './index.js';
 
 registerWebGpuBackend();
 
-describeConformance({ backend: 'webgpu', randomCases: 4 });
+describeConformance({ facade: fa, backend: 'webgpu', randomCases: 4 });
 // Fewer random calls than on cpu: the valid ones each compile and run kernels on SwiftShader.
-describeBadInputs({ backend: 'webgpu', runs: 100 });
+describeBadInputs({ facade: fa, backend: 'webgpu', runs: 100 });

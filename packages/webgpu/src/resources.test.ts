@@ -1,7 +1,7 @@
-import { Random } from '@fa/conformance';
 import { type AttentionBackend, isFaError, registerBackend, resolveAttnProblem, unregisterBackend } from '@fa/core';
 import { flashAttnVarlen, flashAttnVarlenBackward, type Tensor, type TensorInput, tensor } from '@fa/flash-attn';
 import { type CpuBackend, createCpuBackend } from '@fa/flash-attn/cpu';
+import { Random } from '@fa/testkit';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type CountingGpu, countingGpu } from '../test/counting-gpu.js';
 import { compareWithReference, type Problem, smallProblem } from '../test/problems.js';

@@ -1,5 +1,7 @@
-import { checkCase, firstDifference, fixedCases, freshSeed, Random, randomCase, resultBits } from '@fa/conformance';
+import { checkCase, firstDifference, resultBits } from '@fa/conformance';
 import { isFaError, registerBackend } from '@fa/core';
+import * as fa from '@fa/flash-attn';
+import { fixedCases, freshSeed, Random, randomCase } from '@fa/testkit';
 import { afterAll, describe, expect, it } from 'vitest';
 import { isLinearSubgroupLayout } from './gpu/subgroups.js';
 import { createWebGpuBackend, type WebGpuBackend } from './index.js';
@@ -105,13 +107,13 @@ describe('webgpu with and without subgroups', () => {
     const cases = [...fixedCases().filter((c) => c.dtype === 'f32'), randomCase(random, 0), randomCase(random, 1)];
     for (const testCase of cases) {
       const [a, b] = [
-        await resultBits('webgpu-subgroups', testCase, seed),
-        await resultBits('webgpu-no-subgroups', testCase, seed),
+        await resultBits({ facade: fa, backend: 'webgpu-subgroups' }, testCase, seed),
+        await resultBits({ facade: fa, backend: 'webgpu-no-subgroups' }, testCase, seed),
       ];
       expect(firstDifference(a, b), `${testCase.name} (seed ${seed})`).toBeNull();
     }
     for (const testCase of cases.slice(0, 6)) {
-      for (const c of await checkCase('webgpu-subgroups', testCase, seed, true)) {
+      for (const c of await checkCase({ facade: fa, backend: 'webgpu-subgroups' }, testCase, seed, true)) {
         expect(c.pass, `${testCase.name} ${c.quantity}: ${c.maxError} > ${c.tolerance} (seed ${seed})`).toBe(true);
       }
     }

@@ -1,11 +1,7 @@
-import { type Comparison, compareToReference, type Quantity, type Random } from '@fa/conformance';
-import {
-  type AttnOptions,
-  encodeFromFloat,
-  type FloatDType,
-  type FloatHostTensor,
-  referenceAttnBackward,
-} from '@fa/core';
+import { type Comparison, compareToReference, type Quantity } from '@fa/conformance';
+import { type FloatDType, referenceAttnBackward } from '@fa/core';
+import { cuSeqlensFromLengths } from '@fa/seqpack';
+import { type AttnInputs, type Random, randomHostTensor } from '@fa/testkit';
 
 /**
  * Small random attention problems for the resource, concurrency and determinism tests, and their check against
@@ -13,26 +9,7 @@ import {
  * feature that changes shader code is dropout, so that a few dozen problems compile a handful of pipelines on
  * SwiftShader; everything else (lengths, GQA, causal, windows, scale) is data.
  */
-export interface Problem {
-  readonly q: FloatHostTensor;
-  readonly k: FloatHostTensor;
-  readonly v: FloatHostTensor;
-  readonly dout: FloatHostTensor;
-  readonly options: AttnOptions;
-}
-
-function cuSeqlens(lengths: readonly number[]): Int32Array {
-  const out = new Int32Array(lengths.length + 1);
-  lengths.forEach((length, b) => {
-    out[b + 1] = (out[b] as number) + length;
-  });
-  return out;
-}
-
-function randomTensor(random: Random, shape: number[], dtype: FloatDType): FloatHostTensor {
-  const n = shape.reduce((a, b) => a * b, 1);
-  return { data: encodeFromFloat(random.normals(n), dtype), shape, dtype };
-}
+export type Problem = AttnInputs;
 
 /**
  * Odd sizes, one to `maxBatch` sequences (empty ones included), self- or cross-attention, GQA, every dtype.
@@ -45,19 +22,19 @@ export function smallProblem(random: Random, { maxBatch = 4, maxHeads = 4 } = {}
   const numHeads = numHeadsK * random.int(1, Math.floor(maxHeads / numHeadsK));
   const headDim = random.int(1, 32);
   const headDimV = random.next() < 0.3 ? random.int(1, 32) : headDim;
-  const dtype = (['f32', 'f16', 'bf16'] as const)[random.int(0, 2)] as FloatDType;
+  const dtype = random.pick<FloatDType>(['f32', 'f16', 'bf16']);
   const totalQ = lengthsQ.reduce((a, b) => a + b, 0);
   const totalK = lengthsK.reduce((a, b) => a + b, 0);
   const dropout = random.next() < 0.25;
   const window = random.next() < 0.25;
   return {
-    q: randomTensor(random, [totalQ, numHeads, headDim], dtype),
-    k: randomTensor(random, [totalK, numHeadsK, headDim], dtype),
-    v: randomTensor(random, [totalK, numHeadsK, headDimV], dtype),
-    dout: randomTensor(random, [totalQ, numHeads, headDimV], dtype),
+    q: randomHostTensor(random, [totalQ, numHeads, headDim], dtype),
+    k: randomHostTensor(random, [totalK, numHeadsK, headDim], dtype),
+    v: randomHostTensor(random, [totalK, numHeadsK, headDimV], dtype),
+    dout: randomHostTensor(random, [totalQ, numHeads, headDimV], dtype),
     options: {
-      cuSeqlensQ: cuSeqlens(lengthsQ),
-      cuSeqlensK: cuSeqlens(lengthsK),
+      cuSeqlensQ: cuSeqlensFromLengths(lengthsQ),
+      cuSeqlensK: cuSeqlensFromLengths(lengthsK),
       causal: random.next() < 0.3,
       windowSize: window ? [random.int(0, 4), random.int(-1, 4)] : undefined,
       softmaxScale: random.next() < 0.3 ? 0.2 + random.next() : undefined,

@@ -1,7 +1,9 @@
-import { compareToReference, type Quantity, Random } from '@fa/conformance';
+import { compareToReference, type Quantity } from '@fa/conformance';
 import { getBackend, isFaError, resetBackends } from '@fa/core';
 import { flashAttnVarlen, flashAttnVarlenBackward, setBackend, type Tensor, tensor } from '@fa/flash-attn';
 import type { CpuBackend } from '@fa/flash-attn/cpu';
+import { cuSeqlensFromLengths } from '@fa/seqpack';
+import { Random } from '@fa/testkit';
 import { afterAll, describe, expect, it } from 'vitest';
 import { registerWebGpuBackend, type WebGpuBackend } from '../src/index.js';
 
@@ -18,8 +20,7 @@ afterAll(async () => {
 // The README's data: Math.random there, a seeded generator here so that a failure can be replayed.
 const random = new Random(20250612);
 const values = (n: number) => Float32Array.from({ length: n }, () => random.next());
-// `cuSeqlensFromLengths([5, 0, 3])` in the README; @fa/seqpack is no dependency of this package.
-const cuSeqlens = Int32Array.of(0, 5, 5, 8);
+const cuSeqlens = cuSeqlensFromLengths([5, 0, 3]);
 const options = { cuSeqlensQ: cuSeqlens, cuSeqlensK: cuSeqlens, causal: true };
 
 type Results = Record<Quantity, Tensor>;

@@ -1,5 +1,6 @@
-import { encodeFromFloat, type FloatDType, type FloatHostTensor } from '@fa/core';
-import type { Random } from '../random.js';
+import type { FloatDType } from '@fa/core';
+import { cuSeqlensFromLengths } from '@fa/seqpack';
+import { type Random, randomHostTensor } from '@fa/testkit';
 
 /** The shape of a small random attention call, drawn by the property and then broken by one mutation. */
 export interface CallSpec {
@@ -31,25 +32,14 @@ export function sumOf(values: readonly number[]): number {
   return values.reduce((a, b) => a + b, 0);
 }
 
-export function cuSeqlensOf(lengths: readonly number[]): Int32Array {
-  const out = new Int32Array(lengths.length + 1);
-  for (let b = 0; b < lengths.length; b++) out[b + 1] = (out[b] as number) + (lengths[b] as number);
-  return out;
-}
-
-export function randomHost(random: Random, shape: readonly number[], dtype: FloatDType): FloatHostTensor {
-  const n = shape.reduce((a, b) => a * b, 1);
-  return { data: encodeFromFloat(random.normals(n), dtype), shape: [...shape], dtype };
-}
-
 /** A valid call for `spec`: the starting point every mutation breaks in exactly one way. */
 export function buildCall(spec: CallSpec, random: Random): AttnCall {
   const numHeads = numHeadsOf(spec);
   const totalQ = sumOf(spec.lengthsQ);
   const totalK = sumOf(spec.lengthsK);
   const options: Record<string, unknown> = {
-    cuSeqlensQ: cuSeqlensOf(spec.lengthsQ),
-    cuSeqlensK: cuSeqlensOf(spec.lengthsK),
+    cuSeqlensQ: cuSeqlensFromLengths(spec.lengthsQ),
+    cuSeqlensK: cuSeqlensFromLengths(spec.lengthsK),
     causal: spec.causal,
   };
   if (spec.window) options.windowSize = spec.window;
@@ -62,9 +52,9 @@ export function buildCall(spec: CallSpec, random: Random): AttnCall {
     options.seed = random.int(0, 2 ** 31);
   }
   return {
-    q: randomHost(random, [totalQ, numHeads, spec.headDim], spec.dtype),
-    k: randomHost(random, [totalK, spec.numHeadsK, spec.headDim], spec.dtype),
-    v: randomHost(random, [totalK, spec.numHeadsK, spec.headDimV], spec.dtype),
+    q: randomHostTensor(random, [totalQ, numHeads, spec.headDim], spec.dtype),
+    k: randomHostTensor(random, [totalK, spec.numHeadsK, spec.headDim], spec.dtype),
+    v: randomHostTensor(random, [totalK, spec.numHeadsK, spec.headDimV], spec.dtype),
     options,
   };
 }

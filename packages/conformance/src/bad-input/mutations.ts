@@ -1,6 +1,6 @@
 import type { FaErrorCode } from '@fa/core';
-import type { Random } from '../random.js';
-import { type AttnCall, type CallSpec, numHeadsOf, randomHost, sumOf } from './calls.js';
+import { type Random, randomHostTensor } from '@fa/testkit';
+import { type AttnCall, type CallSpec, numHeadsOf, sumOf } from './calls.js';
 
 /** One way to get a call wrong, and the typed rejection it must earn. */
 export interface Mutation {
@@ -84,7 +84,7 @@ function replaceTensor(
 
 /** Rebuilds a tensor with other dimensions (and the dtype of the spec). */
 function reshaped(dims: (spec: CallSpec) => number[]) {
-  return (_call: AttnCall, spec: CallSpec, random: Random) => randomHost(random, dims(spec), spec.dtype);
+  return (_call: AttnCall, spec: CallSpec, random: Random) => randomHostTensor(random, dims(spec), spec.dtype);
 }
 
 const totalQ = (s: CallSpec) => sumOf(s.lengthsQ);
@@ -127,16 +127,16 @@ export const forwardMutations: readonly Mutation[] = [
   ...invalidOption('maxSeqlenQ', [Number.NaN, 1.5, '4', -1]),
   // v follows k's head count, or the v-matches-k check would answer first.
   replaceTensor('k', 'nheads_k not dividing nheads', ['E_SHAPE'], (call, spec, random) => {
-    call.v = randomHost(random, [totalK(spec), numHeadsOf(spec) + 1, spec.headDimV], spec.dtype);
-    return randomHost(random, [totalK(spec), numHeadsOf(spec) + 1, spec.headDim], spec.dtype);
+    call.v = randomHostTensor(random, [totalK(spec), numHeadsOf(spec) + 1, spec.headDimV], spec.dtype);
+    return randomHostTensor(random, [totalK(spec), numHeadsOf(spec) + 1, spec.headDim], spec.dtype);
   }),
   replaceTensor('q', 'head_dim 0', ['E_UNSUPPORTED', 'E_SHAPE'], (call, spec, random) => {
-    call.k = randomHost(random, [totalK(spec), spec.numHeadsK, 0], spec.dtype);
-    return randomHost(random, [totalQ(spec), numHeadsOf(spec), 0], spec.dtype);
+    call.k = randomHostTensor(random, [totalK(spec), spec.numHeadsK, 0], spec.dtype);
+    return randomHostTensor(random, [totalQ(spec), numHeadsOf(spec), 0], spec.dtype);
   }),
   replaceTensor('q', 'head_dim 257', ['E_UNSUPPORTED'], (call, spec, random) => {
-    call.k = randomHost(random, [totalK(spec), spec.numHeadsK, 257], spec.dtype);
-    return randomHost(random, [totalQ(spec), numHeadsOf(spec), 257], spec.dtype);
+    call.k = randomHostTensor(random, [totalK(spec), spec.numHeadsK, 257], spec.dtype);
+    return randomHostTensor(random, [totalQ(spec), numHeadsOf(spec), 257], spec.dtype);
   }),
   replaceTensor(
     'v',
@@ -186,15 +186,15 @@ export const forwardMutations: readonly Mutation[] = [
     dtype: 'i32',
   })),
   replaceTensor('k', 'dtype differs from q', ['E_DTYPE'], (_call, spec, random) =>
-    randomHost(random, [totalK(spec), spec.numHeadsK, spec.headDim], otherDtype(spec)),
+    randomHostTensor(random, [totalK(spec), spec.numHeadsK, spec.headDim], otherDtype(spec)),
   ),
   replaceTensor('q', 'one element too many', ['E_SHAPE'], (_call, spec, random) => ({
-    ...randomHost(random, [totalQ(spec) * numHeadsOf(spec) * spec.headDim + 1], spec.dtype),
+    ...randomHostTensor(random, [totalQ(spec) * numHeadsOf(spec) * spec.headDim + 1], spec.dtype),
     shape: [totalQ(spec), numHeadsOf(spec), spec.headDim],
   })),
   {
     ...replaceTensor('k', 'one element short', ['E_SHAPE'], (_call, spec, random) => ({
-      ...randomHost(random, [totalK(spec) * spec.numHeadsK * spec.headDim - 1], spec.dtype),
+      ...randomHostTensor(random, [totalK(spec) * spec.numHeadsK * spec.headDim - 1], spec.dtype),
       shape: [totalK(spec), spec.numHeadsK, spec.headDim],
     })),
     applies: (spec) => totalK(spec) > 0,

@@ -5,18 +5,16 @@ import {
   registerBackend,
   unregisterBackend,
 } from '@fa/core';
-import { flashAttnVarlen, flashAttnVarlenBackward, type Tensor, tensor } from '@fa/flash-attn';
+import { Random, randomHostTensor } from '@fa/testkit';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compareToReference, type Quantity, withinStorageSteps } from '../compare.js';
-import { Random } from '../random.js';
-import { type AttnCall, buildCall, type CallSpec, numHeadsOf, randomHost, sumOf } from './calls.js';
+import type { Facade, FacadeTensor, Target } from '../facade.js';
+import { type AttnCall, buildCall, type CallSpec, numHeadsOf, sumOf } from './calls.js';
 import { forwardMutations, type Mutation } from './mutations.js';
 import { outcomeOf, rejectionProblem } from './outcome.js';
 
-export interface BadInputOptions {
-  /** The registered backend under test. */
-  readonly backend: string;
+export interface BadInputOptions extends Target {
   /** Random calls per property (default 300; the FA_FUZZ_RUNS environment variable overrides it). */
   readonly runs?: number;
   /** Storage dtypes the backend computes (default all three). */
@@ -54,9 +52,9 @@ function backwardExtras(spec: CallSpec, random: Random) {
   const totalQ = sumOf(spec.lengthsQ);
   const numHeads = numHeadsOf(spec);
   return {
-    dout: randomHost(random, [totalQ, numHeads, spec.headDimV], spec.dtype),
-    out: randomHost(random, [totalQ, numHeads, spec.headDimV], spec.dtype),
-    lse: randomHost(random, [numHeads, totalQ], 'f32'),
+    dout: randomHostTensor(random, [totalQ, numHeads, spec.headDimV], spec.dtype),
+    out: randomHostTensor(random, [totalQ, numHeads, spec.headDimV], spec.dtype),
+    lse: randomHostTensor(random, [numHeads, totalQ], 'f32'),
   };
 }
 
@@ -75,14 +73,15 @@ const backwardMutations: readonly BackwardMutation[] = [
     name: 'dout: one column more',
     argument: 'dout',
     codes: ['E_SHAPE'],
-    mutate: (x, _c, s, r) => void (x.dout = randomHost(r, [sumOf(s.lengthsQ), numHeadsOf(s), s.headDimV + 1], s.dtype)),
+    mutate: (x, _c, s, r) =>
+      void (x.dout = randomHostTensor(r, [sumOf(s.lengthsQ), numHeadsOf(s), s.headDimV + 1], s.dtype)),
   },
   {
     name: 'dout: another dtype',
     argument: 'dout',
     codes: ['E_DTYPE'],
     mutate: (x, _c, s, r) =>
-      void (x.dout = randomHost(r, [sumOf(s.lengthsQ), numHeadsOf(s), s.headDimV], otherDtype(s.dtype))),
+      void (x.dout = randomHostTensor(r, [sumOf(s.lengthsQ), numHeadsOf(s), s.headDimV], otherDtype(s.dtype))),
   },
   {
     name: 'dout: missing',
@@ -94,26 +93,27 @@ const backwardMutations: readonly BackwardMutation[] = [
     name: 'out: rank 2',
     argument: 'out',
     codes: ['E_SHAPE'],
-    mutate: (x, _c, s, r) => void (x.out = randomHost(r, [sumOf(s.lengthsQ), numHeadsOf(s) * s.headDimV], s.dtype)),
+    mutate: (x, _c, s, r) =>
+      void (x.out = randomHostTensor(r, [sumOf(s.lengthsQ), numHeadsOf(s) * s.headDimV], s.dtype)),
   },
   {
     name: 'lse: one row more',
     argument: 'lse',
     codes: ['E_SHAPE'],
-    mutate: (x, _c, s, r) => void (x.lse = randomHost(r, [numHeadsOf(s), sumOf(s.lengthsQ) + 1], 'f32')),
+    mutate: (x, _c, s, r) => void (x.lse = randomHostTensor(r, [numHeadsOf(s), sumOf(s.lengthsQ) + 1], 'f32')),
   },
   {
     name: 'lse: (total_q, nheads) instead of (nheads, total_q)',
     argument: 'lse',
     codes: ['E_SHAPE'],
     applies: (s) => sumOf(s.lengthsQ) !== numHeadsOf(s),
-    mutate: (x, _c, s, r) => void (x.lse = randomHost(r, [sumOf(s.lengthsQ), numHeadsOf(s)], 'f32')),
+    mutate: (x, _c, s, r) => void (x.lse = randomHostTensor(r, [sumOf(s.lengthsQ), numHeadsOf(s)], 'f32')),
   },
   {
     name: 'lse: f16 instead of f32',
     argument: 'lse',
     codes: ['E_DTYPE'],
-    mutate: (x, _c, s, r) => void (x.lse = randomHost(r, [numHeadsOf(s), sumOf(s.lengthsQ)], 'f16')),
+    mutate: (x, _c, s, r) => void (x.lse = randomHostTensor(r, [numHeadsOf(s), sumOf(s.lengthsQ)], 'f16')),
   },
   {
     name: 'seed: missing while dropout is on',
@@ -163,13 +163,13 @@ const acceptedVariations: ReadonlyArray<{ name: string; vary: (call: AttnCall, s
 function disposeAll(value: unknown): void {
   if (value === null || typeof value !== 'object') return;
   for (const item of Object.values(value)) {
-    if (item && typeof (item as Tensor).dispose === 'function') (item as Tensor).dispose();
+    if (item && typeof (item as FacadeTensor).dispose === 'function') (item as FacadeTensor).dispose();
   }
 }
 
 /** The façade's forward on a call whose arguments are loosely typed on purpose. */
-function forwardOf(call: AttnCall, backend: string) {
-  return flashAttnVarlen(call.q as never, call.k as never, call.v as never, { ...call.options, backend } as never);
+function forwardOf(facade: Facade, call: AttnCall, backend: string) {
+  return facade.flashAttnVarlen(call.q, call.k, call.v, { ...call.options, backend });
 }
 
 /** The float64 reference (or the same-precision one) for a call and an output gradient. */
@@ -190,7 +190,7 @@ function referenceOf(call: AttnCall, dout: unknown, precision?: FloatDType) {
  * argument (never a crash, a hang or an answer), and random unusual-but-valid calls are computed right.
  */
 export function describeBadInputs(options: BadInputOptions): void {
-  const { backend, dtypes = ['f32', 'f16', 'bf16'] } = options;
+  const { facade, backend, dtypes = ['f32', 'f16', 'bf16'] } = options;
   // FA_FUZZ_RUNS turns the same properties into a longer hunt without editing tests.
   const runs = Number(process.env.FA_FUZZ_RUNS) || options.runs || 300;
   const specs = specArbitrary(dtypes);
@@ -208,9 +208,7 @@ export function describeBadInputs(options: BadInputOptions): void {
         const call = buildCall(spec, random);
         call.options.backend = backend;
         m.mutate(call, spec, random);
-        const outcome = await outcomeOf(() =>
-          flashAttnVarlen(call.q as never, call.k as never, call.v as never, call.options as never),
-        );
+        const outcome = await outcomeOf(() => facade.flashAttnVarlen(call.q, call.k, call.v, call.options));
         if (outcome.kind === 'value') disposeAll(outcome.value);
         expect(rejectionProblem(outcome, m), m.name).toBeUndefined();
       });
@@ -233,15 +231,7 @@ export function describeBadInputs(options: BadInputOptions): void {
         const extras: Record<string, unknown> = backwardExtras(spec, random);
         m.mutate(extras, call, spec, random);
         const outcome = await outcomeOf(() =>
-          flashAttnVarlenBackward(
-            extras.dout as never,
-            call.q as never,
-            call.k as never,
-            call.v as never,
-            extras.out as never,
-            extras.lse as never,
-            call.options as never,
-          ),
+          facade.flashAttnVarlenBackward(extras.dout, call.q, call.k, call.v, extras.out, extras.lse, call.options),
         );
         if (outcome.kind === 'value') disposeAll(outcome.value);
         expect(rejectionProblem(outcome, m), m.name).toBeUndefined();
@@ -266,22 +256,20 @@ export function describeBadInputs(options: BadInputOptions): void {
       };
       const random = new Random(Date.now() >>> 0);
       const call = buildCall(spec, random);
-      const q = tensor(call.q as never);
+      const q = facade.tensor(call.q);
       q.dispose();
-      const disposed = await outcomeOf(() =>
-        flashAttnVarlen(q, call.k as never, call.v as never, { ...call.options, backend } as never),
-      );
+      const disposed = await outcomeOf(() => facade.flashAttnVarlen(q, call.k, call.v, { ...call.options, backend }));
       expect(rejectionProblem(disposed, { argument: 'q', codes: ['E_DISPOSED'] })).toBeUndefined();
 
       // Tensors made from host data go to any backend; results of another backend are refused, naming the move.
-      const inputs = { ...call, q: tensor(call.q as never), k: tensor(call.k as never), v: tensor(call.v as never) };
-      const elsewhere = await forwardOf(inputs, foreign);
+      const inputs = { ...call, q: facade.tensor(call.q), k: facade.tensor(call.k), v: facade.tensor(call.v) };
+      const elsewhere = await forwardOf(facade, inputs, foreign);
       const { dout } = backwardExtras(spec, random);
       const mismatch = await outcomeOf(() =>
-        flashAttnVarlenBackward(dout, inputs.q, inputs.k, inputs.v, elsewhere.out, elsewhere.lse, {
+        facade.flashAttnVarlenBackward(dout, inputs.q, inputs.k, inputs.v, elsewhere.out, elsewhere.lse, {
           ...call.options,
           backend,
-        } as never),
+        }),
       );
       expect(rejectionProblem(mismatch, { argument: 'out', codes: ['E_BACKEND_MISMATCH'] })).toBeUndefined();
       expect(String(mismatch.kind === 'error' && mismatch.error)).toContain('await out.to(');
@@ -291,7 +279,7 @@ export function describeBadInputs(options: BadInputOptions): void {
 
       // The same call with the same tensors, now valid, still computes: the rejections left nothing behind.
       const exact = referenceOf(call, dout);
-      const result = await forwardOf(inputs, backend);
+      const result = await forwardOf(facade, inputs, backend);
       try {
         const c = compareToReference('out', 'f32', await result.out.toArray(), exact.out, null);
         expect(c.pass, `${c.maxError} > ${c.tolerance}`).toBe(true);
@@ -313,20 +301,12 @@ export function describeBadInputs(options: BadInputOptions): void {
           const precision = spec.dtype === 'f32' ? null : spec.dtype;
           const exact = referenceOf(call, dout);
           const low = precision ? referenceOf(call, dout, precision) : null;
-          const forward = await forwardOf(call, backend);
+          const forward = await forwardOf(facade, call, backend);
           try {
-            const grads = await flashAttnVarlenBackward(
-              dout,
-              call.q as never,
-              call.k as never,
-              call.v as never,
-              forward.out,
-              forward.lse,
-              {
-                ...call.options,
-                backend,
-              } as never,
-            );
+            const grads = await facade.flashAttnVarlenBackward(dout, call.q, call.k, call.v, forward.out, forward.lse, {
+              ...call.options,
+              backend,
+            });
             try {
               const compare = (quantity: Quantity, actual: ArrayLike<number>) =>
                 withinStorageSteps(

@@ -1,4 +1,5 @@
 import { type HostTensor, isFaError, resolveAttnProblem } from '@fa/core';
+import { attnInputs } from '@fa/testkit';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createCpuBackendTuned } from './backend.js';
 import { createCpuBackend } from './index.js';

@@ -1,7 +1,7 @@
 import { type HostTensor, resolveAttnProblem } from '@fa/core';
+import { attnInputs, type CaseSpec, freshSeed } from '@fa/testkit';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type CpuBackend, createCpuBackendTuned } from './backend.js';
-import { type Case, freshSeed, makeInputs } from './test-fixtures.js';
 import type { JobInfo } from './wasm-engine.js';
 
 /**
@@ -22,7 +22,7 @@ afterAll(async () => {
   await four.destroy?.();
 });
 
-const cases: Case[] = [
+const cases: CaseSpec[] = [
   {
     name: 'GQA with dropout, softcap and ALiBi',
     lengthsQ: [130, 0, 77, 200],
@@ -58,8 +58,8 @@ function firstDifference(a: Uint8Array, b: Uint8Array): number {
   return -1;
 }
 
-async function runAll(backend: CpuBackend, c: Case, seed: number): Promise<Uint8Array[]> {
-  const { q, k, v, dout, options } = makeInputs(c, seed);
+async function runAll(backend: CpuBackend, c: CaseSpec, seed: number): Promise<Uint8Array[]> {
+  const { q, k, v, dout, options } = attnInputs(c, seed);
   const problem = resolveAttnProblem(q, k, v, options);
   const forward = await backend.forward(q, k, v, problem);
   const grads = await backend.backward(dout, q, k, v, forward.out, forward.lse, problem);

@@ -1,6 +1,7 @@
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { type AttnOptions, isFaError, referenceAttnBackward, resolveAttnProblem } from '@fa/core';
+import { type AttnInputs, attnInputs, Random, smallCase } from '@fa/testkit';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import {
   flashAttnVarlen,
@@ -12,15 +13,7 @@ import {
   unregisterBackend,
 } from '../index.js';
 import { type CpuBackend, type CpuBackendStats, createCpuBackendTuned } from './backend.js';
-import {
-  checkAgainstReference,
-  compare,
-  F32_TOLERANCE,
-  type Inputs,
-  makeInputs,
-  Random,
-  smallCase,
-} from './test-fixtures.js';
+import { checkAgainstReference, compare, F32_TOLERANCE } from './test-fixtures.js';
 import { JOB_FIELDS } from './wasm/job.js';
 import { WORKER_SOURCE } from './wasm/worker-source.js';
 import type { JobInfo } from './wasm-engine.js';
@@ -72,7 +65,7 @@ function register(backend: CpuBackend): string {
   return name;
 }
 
-function optionsOf(inputs: Inputs, backend: string): AttnOptions & { backend: string } {
+function optionsOf(inputs: AttnInputs, backend: string): AttnOptions & { backend: string } {
   return { ...inputs.options, backend };
 }
 
@@ -81,11 +74,11 @@ function expectNothingHeld(stats: CpuBackendStats): void {
 }
 
 /** One call, as an application makes it: host data or tensors in, everything disposed after. */
-async function oneCall(inputs: Inputs, backend: string, i: number): Promise<void> {
+async function oneCall(inputs: AttnInputs, backend: string, i: number): Promise<void> {
   const options = optionsOf(inputs, backend);
   // Half the calls pass tensors (uploaded, then disposed here), half plain host data (the call's temporaries).
   const asTensors = i % 2 === 0;
-  const arg = (t: Inputs['q']): TensorInput => (asTensors ? tensor(t) : t);
+  const arg = (t: AttnInputs['q']): TensorInput => (asTensors ? tensor(t) : t);
   const [q, k, v] = [arg(inputs.q), arg(inputs.k), arg(inputs.v)];
   const { out, lse } = await flashAttnVarlen(q, k, v, options);
   if (i % 4 === 1) {
@@ -101,7 +94,7 @@ describe('cpu backend resources', () => {
     const inline = createCpuBackendTuned({ threads: 1 }, {});
     const names = [register(threaded), register(inline)];
     const random = new Random(20240611);
-    const problems = Array.from({ length: 40 }, (_, i) => makeInputs(smallCase(random), 1000 + i));
+    const problems = Array.from({ length: 40 }, (_, i) => attnInputs(smallCase(random), 1000 + i));
     for (const [i, inputs] of problems.entries()) for (const name of names) await oneCall(inputs, name, i);
     const warm = { ...settledMemory(), threaded: threaded.stats() };
 
@@ -109,7 +102,7 @@ describe('cpu backend resources', () => {
     let calls = 0;
     for (let round = 0; round < 4; round++) {
       for (let i = 0; i < 2500; i++, calls++) {
-        await oneCall(problems[calls % problems.length] as Inputs, names[calls % 2] as string, calls);
+        await oneCall(problems[calls % problems.length] as AttnInputs, names[calls % 2] as string, calls);
       }
       expectNothingHeld(threaded.stats());
       expectNothingHeld(inline.stats());
@@ -144,9 +137,9 @@ describe('cpu backends sharing tensors', () => {
     ];
     const [first, second] = backends.map(register) as [string, string];
     const random = new Random(20240612);
-    const problems = Array.from({ length: 20 }, (_, i) => makeInputs(smallCase(random), 2000 + i));
+    const problems = Array.from({ length: 20 }, (_, i) => attnInputs(smallCase(random), 2000 + i));
     /** The same tensors forward on both at once, first's results moved to second for its backward; all disposed. */
-    async function swap(inputs: Inputs): Promise<void> {
+    async function swap(inputs: AttnInputs): Promise<void> {
       const [q, k, v] = [tensor(inputs.q), tensor(inputs.k), tensor(inputs.v)];
       const [a, b] = await Promise.all([
         flashAttnVarlen(q, k, v, optionsOf(inputs, first)),
@@ -158,7 +151,7 @@ describe('cpu backends sharing tensors', () => {
     }
     for (const inputs of problems) await swap(inputs);
     const warm = settledMemory();
-    for (let i = 0; i < 1000; i++) await swap(problems[i % problems.length] as Inputs);
+    for (let i = 0; i < 1000; i++) await swap(problems[i % problems.length] as AttnInputs);
     for (const backend of backends) expectNothingHeld(backend.stats());
     const end = settledMemory();
     expect(end.arrayBuffers - warm.arrayBuffers).toBeLessThanOrEqual(ARRAY_BUFFER_SLACK);
@@ -168,11 +161,11 @@ describe('cpu backends sharing tensors', () => {
 
 describe('cpu backend after a call fails half-way', () => {
   const random = new Random(7);
-  const problem = makeInputs({ name: 'after failure', lengthsQ: [37, 0, 20], numHeads: 4, numHeadsK: 2 }, 99);
+  const problem = attnInputs({ name: 'after failure', lengthsQ: [37, 0, 20], numHeads: 4, numHeadsK: 2 }, 99);
 
   /** The next calls still compute the right thing, and give back what they take. */
   async function expectHealthy(backend: string): Promise<void> {
-    const inputs = makeInputs({ name: 'healthy', lengthsQ: [29, 3], headDim: 11 }, 5);
+    const inputs = attnInputs({ name: 'healthy', lengthsQ: [29, 3], headDim: 11 }, 5);
     const exact = referenceAttnBackward(inputs.dout, inputs.q, inputs.k, inputs.v, inputs.options);
     const options = optionsOf(inputs, backend);
     const { out, lse } = await flashAttnVarlen(inputs.q, inputs.k, inputs.v, options);
@@ -269,7 +262,7 @@ describe('cpu backend after a call fails half-way', () => {
   it('falls back to the JavaScript kernels when linear memory cannot grow (E_LIMIT), and grows later', async () => {
     const backend = createCpuBackendTuned({ threads: 1 }, {});
     const name = register(backend);
-    await oneCall(makeInputs(smallCase(random), 1), name, 0);
+    await oneCall(attnInputs(smallCase(random), 1), name, 0);
     const small = backend.stats().wasmMemoryBytes;
     const big = { name: 'needs more memory', lengthsQ: [300, 211], numHeads: 2, headDim: 64 };
 

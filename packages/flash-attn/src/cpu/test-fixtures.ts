@@ -1,8 +1,6 @@
+import { maxError } from '@fa/conformance';
 import {
-  type AttnOptions,
   type AttnProblem,
-  encodeFromFloat,
-  type FloatDType,
   type FloatHostTensor,
   type HostTensor,
   referenceAttnBackward,
@@ -10,137 +8,13 @@ import {
   resolveAttnProblem,
   toFloat64,
 } from '@fa/core';
+import { type AttnInputs, attnInputs, type CaseSpec } from '@fa/testkit';
 import type { CpuBackend } from './backend.js';
 
 /**
- * Shared by the CPU backend's tests (not exported from the package): seeded random inputs, a case description,
- * and the comparison against @fa/core's float64 reference.
+ * The CPU backend's checks against @fa/core's float64 reference, run on a backend object directly rather than
+ * through the façade (not exported from the package). Its cases and inputs come from @fa/testkit.
  */
-
-/** mulberry32, seeded so a failure can print the seed that reproduces it. */
-export class Random {
-  #state: number;
-
-  constructor(readonly seed: number) {
-    this.#state = seed >>> 0;
-  }
-
-  next(): number {
-    this.#state = (this.#state + 0x6d2b79f5) >>> 0;
-    let t = this.#state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  }
-
-  int(min: number, max: number): number {
-    return min + Math.floor(this.next() * (max - min + 1));
-  }
-
-  /** Standard normal (Box–Muller); zero has probability 0, so inputs are never all zeros. */
-  normal(): number {
-    return Math.sqrt(-2 * Math.log(1 - this.next())) * Math.cos(2 * Math.PI * this.next());
-  }
-}
-
-export function freshSeed(): number {
-  return Math.floor(Math.random() * 2 ** 32);
-}
-
-export interface Case {
-  readonly name: string;
-  readonly lengthsQ: readonly number[];
-  readonly lengthsK?: readonly number[];
-  readonly numHeads?: number;
-  readonly numHeadsK?: number;
-  readonly headDim?: number;
-  readonly headDimV?: number;
-  readonly dtype?: FloatDType;
-  readonly causal?: boolean;
-  readonly windowSize?: readonly [number, number];
-  readonly softcap?: number;
-  readonly alibi?: boolean;
-  readonly dropoutP?: number;
-  readonly softmaxScale?: number;
-}
-
-/**
- * A small random problem: odd sizes, batches of one to four sequences (empty ones included), self- or
- * cross-attention, GQA, every dtype, and each option now and then. Small enough to run thousands of times.
- */
-export function smallCase(random: Random, name = 'small'): Case {
-  const lengthsQ = Array.from({ length: random.int(1, 4) }, () => random.int(0, 9));
-  const numHeadsK = random.int(1, 2);
-  const pick = (p: number) => random.next() < p;
-  return {
-    name,
-    lengthsQ,
-    lengthsK: pick(0.3) ? lengthsQ.map(() => random.int(0, 9)) : undefined,
-    numHeads: numHeadsK * random.int(1, 2),
-    numHeadsK,
-    headDim: random.int(1, 13),
-    headDimV: pick(0.3) ? random.int(1, 13) : undefined,
-    dtype: (['f32', 'f16', 'bf16'] as const)[random.int(0, 2)],
-    causal: pick(0.3),
-    windowSize: pick(0.2) ? [random.int(0, 3), random.int(-1, 3)] : undefined,
-    softcap: pick(0.2) ? 3 : undefined,
-    alibi: pick(0.2),
-    dropoutP: pick(0.2) ? 0.25 : undefined,
-  };
-}
-
-export function cuSeqlens(lengths: readonly number[]): Int32Array {
-  const cu = new Int32Array(lengths.length + 1);
-  lengths.forEach((length, b) => {
-    cu[b + 1] = (cu[b] as number) + length;
-  });
-  return cu;
-}
-
-export interface Inputs {
-  readonly q: FloatHostTensor;
-  readonly k: FloatHostTensor;
-  readonly v: FloatHostTensor;
-  readonly dout: FloatHostTensor;
-  readonly options: AttnOptions;
-}
-
-function randomTensor(random: Random, shape: number[], dtype: FloatDType): FloatHostTensor {
-  const values = new Float64Array(shape.reduce((a, b) => a * b, 1));
-  for (let i = 0; i < values.length; i++) values[i] = random.normal();
-  return { data: encodeFromFloat(values, dtype), shape, dtype } as FloatHostTensor;
-}
-
-export function makeInputs(c: Case, seed: number): Inputs {
-  const random = new Random(seed);
-  const lengthsK = c.lengthsK ?? c.lengthsQ;
-  const numHeads = c.numHeads ?? 2;
-  const numHeadsK = c.numHeadsK ?? numHeads;
-  const headDim = c.headDim ?? 32;
-  const headDimV = c.headDimV ?? headDim;
-  const dtype = c.dtype ?? 'f32';
-  const totalQ = c.lengthsQ.reduce((a, b) => a + b, 0);
-  const totalK = lengthsK.reduce((a, b) => a + b, 0);
-  return {
-    q: randomTensor(random, [totalQ, numHeads, headDim], dtype),
-    k: randomTensor(random, [totalK, numHeadsK, headDim], dtype),
-    v: randomTensor(random, [totalK, numHeadsK, headDimV], dtype),
-    dout: randomTensor(random, [totalQ, numHeads, headDimV], dtype),
-    options: {
-      cuSeqlensQ: cuSeqlens(c.lengthsQ),
-      cuSeqlensK: cuSeqlens(lengthsK),
-      causal: c.causal,
-      windowSize: c.windowSize,
-      softcap: c.softcap,
-      softmaxScale: c.softmaxScale,
-      alibiSlopes: c.alibi
-        ? Float32Array.from({ length: numHeads }, (_, h) => 2 ** (-8 * ((h + 1) / numHeads)) * (0.5 + random.next()))
-        : undefined,
-      dropoutP: c.dropoutP,
-      seed: c.dropoutP ? random.int(0, 2 ** 31) * 4096 + random.int(0, 4095) : undefined,
-    },
-  };
-}
 
 /** Decoded values of a host tensor of any float dtype. */
 export function values(tensor: HostTensor): Float64Array {
@@ -152,26 +26,6 @@ export interface Mismatch {
   readonly error: number;
   readonly tolerance: number;
   readonly index: number;
-}
-
-/** Largest |actual - exact|. Matching infinities are exact; NaN or a mismatched infinity is an infinite error. */
-export function maxError(actual: ArrayLike<number>, exact: ArrayLike<number>): { error: number; index: number } {
-  if (actual.length !== exact.length) return { error: Number.POSITIVE_INFINITY, index: -1 };
-  let worst = 0;
-  let index = -1;
-  for (let i = 0; i < exact.length; i++) {
-    const a = actual[i] as number;
-    const e = exact[i] as number;
-    let error: number;
-    if (Number.isNaN(a) || Number.isNaN(e)) error = Number.POSITIVE_INFINITY;
-    else if (!Number.isFinite(a) || !Number.isFinite(e)) error = a === e ? 0 : Number.POSITIVE_INFINITY;
-    else error = Math.abs(a - e);
-    if (error > worst || index < 0) {
-      worst = Math.max(worst, error);
-      index = i;
-    }
-  }
-  return { error: worst, index };
 }
 
 function magnitude(values: ArrayLike<number>): number {
@@ -219,7 +73,7 @@ export type Quantity = 'out' | 'lse' | 'dq' | 'dk' | 'dv';
  * `inputs`; returns every mismatch.
  */
 export function referenceMismatches(
-  inputs: Inputs,
+  inputs: AttnInputs,
   results: Partial<Record<Quantity, HostTensor>>,
   problem: AttnProblem,
 ): Mismatch[] {
@@ -243,11 +97,11 @@ export function referenceMismatches(
 /** Runs forward (and backward) on the backend and compares with the reference; returns every mismatch. */
 export async function checkAgainstReference(
   backend: CpuBackend,
-  c: Case,
+  c: CaseSpec,
   seed: number,
   withBackward = true,
 ): Promise<Mismatch[]> {
-  const inputs = makeInputs(c, seed);
+  const inputs = attnInputs(c, seed);
   const { q, k, v, dout } = inputs;
   const problem = resolveAttnProblem(q, k, v, inputs.options);
   const forward = await backend.forward(q, k, v, problem);

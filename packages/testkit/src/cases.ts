@@ -1,8 +1,11 @@
 import type { FloatDType } from '@fa/core';
 import type { Random } from './random.js';
 
-/** One point of the conformance grid. Lengths are per sequence; cu_seqlens are built from them. */
-export interface ConformanceCase {
+/**
+ * One attention problem, described by its shapes and options: a point of the conformance grid, or a case of a
+ * backend's own tests. Lengths are per sequence; cu_seqlens are built from them.
+ */
+export interface AttnCase {
   readonly name: string;
   readonly lengthsQ: readonly number[];
   readonly lengthsK: readonly number[];
@@ -21,7 +24,7 @@ export interface ConformanceCase {
 
 const MIXED = [17, 0, 33, 5, 1];
 
-function base(name: string, overrides: Partial<ConformanceCase> = {}): ConformanceCase {
+function base(name: string, overrides: Partial<AttnCase> = {}): AttnCase {
   return {
     name,
     lengthsQ: MIXED,
@@ -35,8 +38,11 @@ function base(name: string, overrides: Partial<ConformanceCase> = {}): Conforman
   };
 }
 
-/** The fixed grid: every option, odd sizes on purpose, each dtype. */
-export function fixedCases(): ConformanceCase[] {
+/**
+ * The conformance grid, which every backend runs: every option, odd sizes on purpose, each dtype. Its names are
+ * the suite's test titles and the keys of a backend's `skip`.
+ */
+export function fixedCases(): AttnCase[] {
   const headDims = [1, 8, 59, 64, 80, 111, 128, 256].map((d) =>
     base(`head_dim ${d}`, { headDim: d, headDimV: d, numHeads: d >= 128 ? 2 : 3, numHeadsK: d >= 128 ? 2 : 3 }),
   );
@@ -94,19 +100,21 @@ export function fixedCases(): ConformanceCase[] {
   return [...headDims, ...layouts, ...masks, ...scores, everything, ...lowPrecision];
 }
 
-/** Cases whose shapes and options are drawn anew each run, to reach what the fixed grid does not. */
-export function randomCase(random: Random, index: number): ConformanceCase {
+/**
+ * Cases whose shapes and options are drawn anew each run, to reach what the fixed grid does not. Sequences are at
+ * most `maxLength` tokens long (40 in the conformance suite, whose draws stay what they were for a given seed).
+ */
+export function randomCase(random: Random, index: number, { maxLength = 40 } = {}): AttnCase {
   const batch = random.int(1, 5);
-  const lengthsQ = Array.from({ length: batch }, () => (random.next() < 0.15 ? 0 : random.int(1, 40)));
+  const lengthsQ = Array.from({ length: batch }, () => (random.next() < 0.15 ? 0 : random.int(1, maxLength)));
   const sameLengths = random.next() < 0.5;
-  const lengthsK = sameLengths ? lengthsQ : lengthsQ.map(() => (random.next() < 0.1 ? 0 : random.int(1, 40)));
+  const lengthsK = sameLengths ? lengthsQ : lengthsQ.map(() => (random.next() < 0.1 ? 0 : random.int(1, maxLength)));
   const numHeadsK = random.int(1, 3);
   const numHeads = numHeadsK * random.int(1, 3);
   const headDim = random.int(1, 140);
   const dtypes: FloatDType[] = ['f32', 'f16', 'bf16'];
-  const pick = <T>(items: readonly T[]) => items[random.int(0, items.length - 1)] as T;
-  const left = pick([-1, -1, 0, 3, 11]);
-  const right = pick([-1, -1, 0, 2, 9]);
+  const left = random.pick([-1, -1, 0, 3, 11]);
+  const right = random.pick([-1, -1, 0, 2, 9]);
   return {
     name: `random #${index}`,
     lengthsQ,
@@ -115,12 +123,58 @@ export function randomCase(random: Random, index: number): ConformanceCase {
     numHeadsK,
     headDim,
     headDimV: random.next() < 0.7 ? headDim : random.int(1, 96),
-    dtype: pick(dtypes),
+    dtype: random.pick(dtypes),
     causal: random.next() < 0.4,
     windowSize: left === -1 && right === -1 ? undefined : [left, right],
     softcap: random.next() < 0.25 ? 1 + random.next() * 4 : undefined,
     alibi: random.next() < 0.25,
     dropoutP: random.next() < 0.25 ? random.next() * 0.5 : undefined,
     softmaxScale: random.next() < 0.3 ? 0.1 + random.next() : undefined,
+  };
+}
+
+/**
+ * A case with its defaults left out: `lengthsK` is `lengthsQ`, 2 heads, `numHeadsK` is `numHeads`, head dim 32,
+ * `headDimV` is `headDim`, f32.
+ */
+export type CaseSpec = Pick<AttnCase, 'name' | 'lengthsQ'> & Partial<Omit<AttnCase, 'name' | 'lengthsQ'>>;
+
+/** `spec` with every default written out. */
+export function fullCase(spec: CaseSpec): AttnCase {
+  const numHeads = spec.numHeads ?? 2;
+  const headDim = spec.headDim ?? 32;
+  return {
+    ...spec,
+    lengthsK: spec.lengthsK ?? spec.lengthsQ,
+    numHeads,
+    numHeadsK: spec.numHeadsK ?? numHeads,
+    headDim,
+    headDimV: spec.headDimV ?? headDim,
+    dtype: spec.dtype ?? 'f32',
+  };
+}
+
+/**
+ * A small random problem: odd sizes, batches of one to four sequences of at most 9 tokens (empty ones included),
+ * self- or cross-attention, GQA, every dtype, and each option now and then. Small enough to run thousands of times.
+ */
+export function smallCase(random: Random, name = 'small'): CaseSpec {
+  const lengthsQ = Array.from({ length: random.int(1, 4) }, () => random.int(0, 9));
+  const numHeadsK = random.int(1, 2);
+  const pick = (p: number) => random.next() < p;
+  return {
+    name,
+    lengthsQ,
+    lengthsK: pick(0.3) ? lengthsQ.map(() => random.int(0, 9)) : undefined,
+    numHeads: numHeadsK * random.int(1, 2),
+    numHeadsK,
+    headDim: random.int(1, 13),
+    headDimV: pick(0.3) ? random.int(1, 13) : undefined,
+    dtype: random.pick(['f32', 'f16', 'bf16'] as const),
+    causal: pick(0.3),
+    windowSize: pick(0.2) ? [random.int(0, 3), random.int(-1, 3)] : undefined,
+    softcap: pick(0.2) ? 3 : undefined,
+    alibi: pick(0.2),
+    dropoutP: pick(0.2) ? 0.25 : undefined,
   };
 }

@@ -1,11 +1,12 @@
+import { checkDeterminism, createPerturbedBackend, describeDeterminism } from '@fa/conformance';
 import { createReferenceBackend, registerBackend } from '@fa/core';
+import { fixedCases } from '@fa/testkit';
 import { describe, expect, it } from 'vitest';
-import { fixedCases } from './cases.js';
-import { checkDeterminism, describeDeterminism } from './determinism.js';
-import { createPerturbedBackend } from './reference-backend.js';
+import * as fa from './index.js';
 
+// The determinism check's own checks, here for the reason given in conformance-suite.test.ts.
 registerBackend('reference', () => createReferenceBackend(), { priority: -100 });
-describeDeterminism({ backend: 'reference' });
+describeDeterminism({ facade: fa, backend: 'reference' });
 
 describe('the determinism check catches what it should', () => {
   const testCase = fixedCases().find((c) => c.name === 'GQA')!;
@@ -19,7 +20,9 @@ describe('the determinism check catches what it should', () => {
       });
       return { ...flaky, capabilities: { ...flaky.capabilities, deterministic: true } };
     });
-    expect(await checkDeterminism('flaky-dq', testCase, 11)).toMatch(/^.* differs from the first at dq: byte/);
+    expect(await checkDeterminism({ facade: fa, backend: 'flaky-dq' }, testCase, 11)).toMatch(
+      /^.* differs from the first at dq: byte/,
+    );
   });
 
   it('fails a backend whose bits differ from one it must match', async () => {
@@ -28,9 +31,9 @@ describe('the determinism check catches what it should', () => {
         if (quantity === 'lse') values[0] = Math.fround(values[0]! + 2 ** -10);
       }),
     );
-    expect(await checkDeterminism('reference', testCase, 12, { sameBitsAs: ['shifted-lse'] })).toMatch(
-      /^backend "shifted-lse" differs from the first at lse: byte/,
-    );
+    expect(
+      await checkDeterminism({ facade: fa, backend: 'reference' }, testCase, 12, { sameBitsAs: ['shifted-lse'] }),
+    ).toMatch(/^backend "shifted-lse" differs from the first at lse: byte/);
   });
 
   it('expects a backend that does not promise determinism to refuse the option', async () => {
@@ -38,7 +41,7 @@ describe('the determinism check catches what it should', () => {
       const reference = createReferenceBackend('no-promise');
       return { ...reference, capabilities: { ...reference.capabilities, deterministic: false } };
     });
-    await expect(checkDeterminism('no-promise', testCase, 13)).rejects.toMatchObject({
+    await expect(checkDeterminism({ facade: fa, backend: 'no-promise' }, testCase, 13)).rejects.toMatchObject({
       code: 'E_UNSUPPORTED',
       argument: 'deterministic',
     });

@@ -1,19 +1,16 @@
-import { registerBackend } from '@fa/core';
-import { createCpuBackend } from '@fa/flash-attn/cpu';
+import { describeBadInputs, describeConformance, describeDeterminism } from '@fa/conformance';
 import { afterAll, describe, expect, it } from 'vitest';
-import { describeBadInputs } from '../bad-input/suite.js';
-import { describeDeterminism } from '../determinism.js';
-import { describeConformance } from '../suite.js';
+import * as fa from '../index.js';
+import { createCpuBackend } from './index.js';
 
-// The cpu backend ships inside @fa/flash-attn; its conformance run lives here so that the façade need not
-// depend on the suite that depends on it.
-describeConformance({ backend: 'cpu', randomCases: 8 });
-describeBadInputs({ backend: 'cpu' });
+// The cpu backend's run of the shared suite, through this package's own façade.
+describeConformance({ facade: fa, backend: 'cpu', randomCases: 8 });
+describeBadInputs({ facade: fa, backend: 'cpu' });
 
 // The cpu backend promises the same bits whatever its thread count.
-registerBackend('cpu-1-thread', () => createCpuBackend({ threads: 1 }), { priority: -10 });
-registerBackend('cpu-4-threads', () => createCpuBackend({ threads: 4 }), { priority: -10 });
-describeDeterminism({ backend: 'cpu', sameBitsAs: ['cpu-1-thread', 'cpu-4-threads'] });
+fa.registerBackend('cpu-1-thread', () => createCpuBackend({ threads: 1 }), { priority: -10 });
+fa.registerBackend('cpu-4-threads', () => createCpuBackend({ threads: 4 }), { priority: -10 });
+describeDeterminism({ facade: fa, backend: 'cpu', sameBitsAs: ['cpu-1-thread', 'cpu-4-threads'] });
 
 // Which kernel family ran, and on what: CI runs this file on every supported Node major, and WebAssembly differs
 // between them (relaxed SIMD, with its fused multiply-add, arrives in Node 22), so the title says it.

@@ -1,13 +1,18 @@
+import { checkCase, createPerturbedBackend, describeConformance } from '@fa/conformance';
 import { type AttentionBackend, createReferenceBackend, type HostTensor, registerBackend } from '@fa/core';
+import { fixedCases } from '@fa/testkit';
 import { describe, expect, it } from 'vitest';
-import { fixedCases } from './cases.js';
-import { createPerturbedBackend } from './reference-backend.js';
-import { checkCase, describeConformance } from './suite.js';
+import * as fa from './index.js';
+
+/**
+ * The conformance suite's own checks. They run the suite through a façade, so they live here: @fa/conformance
+ * cannot depend on the package whose backend it tests.
+ */
 
 registerBackend('reference', () => createReferenceBackend(), { priority: -100 });
 
 // The suite must pass an exact backend: the whole grid runs against the reference rounded to each dtype.
-describeConformance({ backend: 'reference', randomCases: 3 });
+describeConformance({ facade: fa, backend: 'reference', randomCases: 3 });
 
 describe('the suite catches wrong backends', () => {
   const byName = (name: string) => fixedCases().find((c) => c.name === name)!;
@@ -18,7 +23,7 @@ describe('the suite catches wrong backends', () => {
         if (quantity === 'out') values[values.length - 1]! += 1e-3;
       }),
     );
-    const result = await checkCase('off-by-1e-3', byName('causal'), 7, false);
+    const result = await checkCase({ facade: fa, backend: 'off-by-1e-3' }, byName('causal'), 7, false);
     expect(result.find((c) => c.quantity === 'out')!.pass).toBe(false);
     expect(result.find((c) => c.quantity === 'lse')!.pass).toBe(true);
   });
@@ -29,7 +34,7 @@ describe('the suite catches wrong backends', () => {
         if (quantity === 'dk') for (let i = 0; i < values.length; i++) values[i] = Math.round(values[i]! * 16) / 16;
       }),
     );
-    const result = await checkCase('coarse-grads', byName('f16: mixed lengths'), 11, true);
+    const result = await checkCase({ facade: fa, backend: 'coarse-grads' }, byName('f16: mixed lengths'), 11, true);
     expect(result.find((c) => c.quantity === 'dk')!.pass).toBe(false);
     expect(result.find((c) => c.quantity === 'dq')!.pass).toBe(true);
   });
@@ -43,7 +48,12 @@ describe('the suite catches wrong backends', () => {
         }
       }),
     );
-    const result = await checkCase('nan', byName('empty key sequences (rows with no key)'), 3, true);
+    const result = await checkCase(
+      { facade: fa, backend: 'nan' },
+      byName('empty key sequences (rows with no key)'),
+      3,
+      true,
+    );
     expect(result.find((c) => c.quantity === 'dv')!.pass).toBe(false);
     expect(result.find((c) => c.quantity === 'lse')!.pass).toBe(false);
   });
@@ -57,7 +67,7 @@ describe('the suite catches wrong backends', () => {
       };
       return ignoresDropout as AttentionBackend;
     });
-    const result = await checkCase('no-dropout', byName('dropout'), 5, false);
+    const result = await checkCase({ facade: fa, backend: 'no-dropout' }, byName('dropout'), 5, false);
     expect(result.find((c) => c.quantity === 'out')!.pass).toBe(false);
   });
 });
