@@ -2,8 +2,7 @@ import { referenceAttnBackward } from '@fa/core';
 import { describe, expect, it } from 'vitest';
 import { naiveAttentionForward } from './bench/naive.js';
 import { compareResults, computeReference, packedLayout, planCheck, type Results } from './check.js';
-import { Random } from './random.js';
-import { batchFromLengths, randomInputs } from './workload.js';
+import { batchFromLengths, randomInputs, seededRandom } from './workload.js';
 
 /**
  * The accuracy check recomputes only slices of long sequences (their last rows). These tests prove the slicing
@@ -16,7 +15,7 @@ const DIM = 8;
 
 function wholeBatch(causal: boolean) {
   const batch = batchFromLengths([40, 3, 17, 64, 1]);
-  const inputs = randomInputs(new Random(7), batch.tokens, HEADS, DIM, 'f32');
+  const inputs = randomInputs(seededRandom(7), batch.tokens, HEADS, DIM, 'f32');
   const t = (data: Float32Array) => ({ data, shape: [batch.tokens, HEADS, DIM], dtype: 'f32' as const });
   const options = { cuSeqlensQ: batch.cuSeqlens, cuSeqlensK: batch.cuSeqlens, causal };
   const full = referenceAttnBackward(
@@ -41,7 +40,7 @@ describe('the sliced reference check', () => {
     it(`matches the whole-batch reference on truncated slices (${causal ? 'causal' : 'non-causal'})`, () => {
       const { batch, inputs, results } = wholeBatch(causal);
       // A budget this small forces the 64- and 40-token sequences down to their last rows.
-      const plan = planCheck(batch, HEADS, new Random(1), { sequences: 5, heads: 2, budget: 1500, causal });
+      const plan = planCheck(batch, HEADS, seededRandom(1), { sequences: 5, heads: 2, budget: 1500, causal });
       expect(plan.slices.some((s) => s.rowStart > 0)).toBe(true);
       const answer = computeReference(inputs, batch, plan, true);
       const check = compareResults(answer, results, packedLayout(batch, HEADS));
@@ -53,7 +52,7 @@ describe('the sliced reference check', () => {
 
   it('fails when a checked value is wrong', () => {
     const { batch, inputs, results } = wholeBatch(true);
-    const plan = planCheck(batch, HEADS, new Random(1), { sequences: 5, heads: HEADS, budget: 1500, causal: true });
+    const plan = planCheck(batch, HEADS, seededRandom(1), { sequences: 5, heads: HEADS, budget: 1500, causal: true });
     const answer = computeReference(inputs, batch, plan, true);
     const layout = packedLayout(batch, HEADS);
     // The last key of the longest sequence: always inside the checked suffix, so its dk must be compared.
@@ -79,7 +78,7 @@ describe('the sliced reference check', () => {
         DIM,
         causal,
       );
-      const plan = planCheck(batch, HEADS, new Random(2), { sequences: 5, heads: HEADS, budget: 1e6, causal });
+      const plan = planCheck(batch, HEADS, seededRandom(2), { sequences: 5, heads: HEADS, budget: 1e6, causal });
       const check = compareResults(computeReference(inputs, batch, plan, false), { out }, packedLayout(batch, HEADS));
       expect(check.quantities.map((q) => q.quantity)).toEqual(['out']);
       expect(check.pass).toBe(true);

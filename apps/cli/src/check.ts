@@ -1,5 +1,5 @@
 import { type FloatDType, referenceAttnBackward, referenceAttnForward } from '@fa/core';
-import type { Random } from './random.js';
+import type { Random } from '@fa/testkit';
 import type { AttnInputs, Batch, Storage } from './workload.js';
 
 /**

@@ -9,8 +9,7 @@ import { describe, expect, it } from 'vitest';
 import type { BenchReport } from './bench/runner.js';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, main } from './cli.js';
 import type { DemoReport } from './demo.js';
-import { Random } from './random.js';
-import { packedDemoBatch } from './workload.js';
+import { packedDemoBatch, seededRandom } from './workload.js';
 
 /** Runs the CLI in-process with captured output; stderr is not a terminal, so progress comes as plain lines. */
 async function run(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -32,7 +31,7 @@ describe('fa demo', () => {
     expect(stderr).toContain('fa demo (');
     expect(stderr).toMatch(/\[\s*1\/\d+] building the packed batch/);
     expect(code).toBe(EXIT_OK);
-    const built = packedDemoBatch(new Random(1), 256, { median: 24, sigma: 1, minLength: 16 }).batch;
+    const built = packedDemoBatch(seededRandom(1), 256, { median: 24, sigma: 1, minLength: 16 }).batch;
     const tokens = built.tokens.toLocaleString('en-US');
     expect(stdout).toContain(`${tokens} tokens in ${built.lengths.length} sequences`);
     expect(stdout).toContain(`longest ${built.maxSeqlen}`);
@@ -49,7 +48,7 @@ describe('fa demo', () => {
     const { code, stdout } = await run('demo', ...SMALL, '--no-causal', '--seed', '3', '--json', '--quiet');
     expect(code).toBe(EXIT_OK);
     const report = JSON.parse(stdout) as DemoReport;
-    const built = packedDemoBatch(new Random(3), 256, { median: 24, sigma: 1, minLength: 16 }).batch;
+    const built = packedDemoBatch(seededRandom(3), 256, { median: 24, sigma: 1, minLength: 16 }).batch;
     expect(report.batch.tokens).toBe(built.tokens);
     expect(report.batch.lengths).toEqual(built.lengths);
     expect(report.batch.cuSeqlens.at(-1)).toBe(report.batch.tokens);

@@ -20,7 +20,6 @@ import {
   renderTable,
 } from './format.js';
 import type { Progress } from './progress.js';
-import { Random } from './random.js';
 import { measure, type Timing } from './timing.js';
 import {
   BACKWARD_FLOP_FACTOR,
@@ -31,6 +30,7 @@ import {
   packedDemoBatch,
   paddingStats,
   randomInputs,
+  seededRandom,
 } from './workload.js';
 
 /** `fa demo`: one realistic packed batch through forward and backward, timed and checked against the reference. */
@@ -103,7 +103,7 @@ function passTiming(timing: Timing, flops: number): PassTiming {
 }
 
 export async function runDemo(options: DemoOptions, progress: Progress): Promise<DemoReport> {
-  const rng = new Random(options.seed);
+  const rng = seededRandom(options.seed);
   const timingOptions = {
     warmup: 1,
     minRepeats: 1,

@@ -1,18 +1,10 @@
 import { type AttnProblem, visibleKeyRange } from '@fa/core';
-import { tileMap } from '@fa/seqpack';
+import { cuSeqlensFromLengths, tileMap } from '@fa/seqpack';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { addon as built, missingReason } from '../test/addon.js';
 import type { FaCudaAddon } from './addon.js';
 import { keyWorkList, queryWorkList } from './tiles.js';
-
-function cumulative(lengths: number[]): Int32Array {
-  const cu = new Int32Array(lengths.length + 1);
-  lengths.forEach((l, b) => {
-    cu[b + 1] = (cu[b] as number) + l;
-  });
-  return cu;
-}
 
 type MaskProblem = Pick<AttnProblem, 'batch' | 'cuSeqlensQ' | 'cuSeqlensK' | 'windowLeft' | 'windowRight'>;
 
@@ -25,8 +17,8 @@ const arbitraryProblem = fc
   })
   .map(({ lengths, causal, left, right }) => ({
     batch: lengths.length,
-    cuSeqlensQ: cumulative(lengths.map(([q]) => q)),
-    cuSeqlensK: cumulative(lengths.map(([, k]) => k)),
+    cuSeqlensQ: cuSeqlensFromLengths(lengths.map(([q]) => q)),
+    cuSeqlensK: cuSeqlensFromLengths(lengths.map(([, k]) => k)),
     causal,
     windowLeft: left,
     windowRight: causal ? 0 : right,

@@ -6,6 +6,8 @@
  *   npx tsx --conditions=@fa/source scripts/bench-cpu.ts [--runs N] [--threads N] [--skip-slow]
  */
 import { type AttnOptions, type AttnProblem, type HostTensor, resolveAttnProblem } from '@fa/core';
+import { cuSeqlensFromLengths } from '@fa/seqpack';
+import { Random } from '@fa/testkit';
 import { type CpuBackend, createCpuBackend } from '../src/cpu/index.js';
 
 const args = process.argv.slice(2);
@@ -20,45 +22,24 @@ const TOTAL = 4096;
 const HEADS = 8;
 const HEAD_DIM = 64;
 
-/** mulberry32: a seeded generator, so the skewed batch is the same every run. */
-function generator(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** Sequence lengths drawn from a lognormal (median 256, sigma 1), cut to add up to `total`. */
+/**
+ * Sequence lengths drawn from a lognormal (median 256, sigma 1), cut to add up to `total`; seeded, so the skewed
+ * batch is the same every run.
+ */
 function lognormalLengths(total: number, seed: number): number[] {
-  const random = generator(seed);
+  const random = new Random(seed);
   const lengths: number[] = [];
   let sum = 0;
   while (sum < total) {
-    const normal = Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
-    const length = Math.min(total - sum, Math.max(1, Math.round(256 * Math.exp(normal))));
+    const length = Math.min(total - sum, Math.max(1, Math.round(random.lognormal(256, 1))));
     lengths.push(length);
     sum += length;
   }
   return lengths;
 }
 
-function randomTensor(random: () => number, shape: number[]): HostTensor<'f32'> {
-  const data = new Float32Array(shape.reduce((a, b) => a * b, 1));
-  for (let i = 0; i < data.length; i++)
-    data[i] = Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
-  return { data, shape, dtype: 'f32' };
-}
-
-function cuSeqlens(lengths: number[]): Int32Array {
-  const cu = new Int32Array(lengths.length + 1);
-  lengths.forEach((length, b) => {
-    cu[b + 1] = (cu[b] as number) + length;
-  });
-  return cu;
+function randomTensor(random: Random, shape: number[]): HostTensor<'f32'> {
+  return { data: random.normalsF32(shape.reduce((a, b) => a * b, 1)), shape, dtype: 'f32' };
 }
 
 function forwardFlops(lengths: number[], causal: boolean): number {
@@ -143,13 +124,17 @@ const backends: { label: string; backend: CpuBackend; slow: boolean }[] = [
 
 console.log(`T = ${TOTAL}, H = ${HEADS}, D = ${HEAD_DIM}, f32; median of ${RUNS} runs; GFLOP/s of useful work`);
 console.log(`lognormal lengths: ${skewed.join(' ')}`);
-const random = generator(7);
+const random = new Random(7);
 for (const c of cases) {
   const q = randomTensor(random, [TOTAL, HEADS, HEAD_DIM]);
   const k = randomTensor(random, [TOTAL, HEADS, HEAD_DIM]);
   const v = randomTensor(random, [TOTAL, HEADS, HEAD_DIM]);
   const dout = randomTensor(random, [TOTAL, HEADS, HEAD_DIM]);
-  const options: AttnOptions = { cuSeqlensQ: cuSeqlens(c.lengths), cuSeqlensK: cuSeqlens(c.lengths), causal: c.causal };
+  const options: AttnOptions = {
+    cuSeqlensQ: cuSeqlensFromLengths(c.lengths),
+    cuSeqlensK: cuSeqlensFromLengths(c.lengths),
+    causal: c.causal,
+  };
   const problem: AttnProblem = resolveAttnProblem(q, k, v, options);
   const flops = forwardFlops(c.lengths, c.causal);
   console.log(`\n${c.name}: ${(flops / 1e9).toFixed(2)} GFLOP forward`);

@@ -12,13 +12,14 @@ const PAGE = /* html */ `<!doctype html>
 <script type="module">
   import { referenceAttnBackward, resolveAttnProblem } from '@fa/core';
   import { createWebGpuBackend } from '/pkg/webgpu/src/index.js';
+  import { Random } from '/pkg/testkit/src/random.js';
   try {
     const backend = await createWebGpuBackend();
     const lengths = [9, 0, 23];
     const cu = Int32Array.of(0, 9, 9, 32);
     const [T, H, D] = [32, 2, 24];
-    let s = 1;
-    const rand = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32 - 0.5);
+    const random = new Random(1);
+    const rand = () => random.next() - 0.5;
     const tensor = () => ({ data: Float32Array.from({ length: T * H * D }, rand), shape: [T, H, D], dtype: 'f32' });
     const [q, k, v, dout] = [tensor(), tensor(), tensor(), tensor()];
     const options = { cuSeqlensQ: cu, cuSeqlensK: cu, causal: true, dropoutP: 0.1, seed: 5 };

@@ -25,9 +25,8 @@ import {
 import { FLOP_RULE } from '../demo.js';
 import { type DeviceInfo, deviceInfo, machineTag } from '../device.js';
 import type { Progress } from '../progress.js';
-import { Random } from '../random.js';
 import { measure, type Timing, type TimingOptions } from '../timing.js';
-import { type AttnInputs, BACKWARD_FLOP_FACTOR, randomInputs, type Storage } from '../workload.js';
+import { type AttnInputs, BACKWARD_FLOP_FACTOR, randomInputs, type Storage, seededRandom } from '../workload.js';
 import { naiveAttentionForward } from './naive.js';
 import {
   describeOnnxruntimeModel,
@@ -535,7 +534,7 @@ export async function runBench(
   progress.start('fa bench', workloads.length * stepsPerWorkload);
 
   // A stream apart from the one the skewed lengths came from, so that inputs do not replay the length draws.
-  const rng = new Random((options.seed ^ 0x9e3779b9) >>> 0);
+  const rng = seededRandom((options.seed ^ 0x9e3779b9) >>> 0);
   const rows: BenchRow[] = [];
   const described: BenchReport['workloads'] = [];
   for (const workload of workloads) {

@@ -1,4 +1,3 @@
-import { Random } from '../random.js';
 import {
   type Batch,
   forwardFlops,
@@ -6,6 +5,7 @@ import {
   lengthStats,
   type PaddingStats,
   paddingStats,
+  seededRandom,
   skewedBatch,
   uniformBatch,
 } from '../workload.js';
@@ -83,7 +83,7 @@ export function benchWorkloads(options: WorkloadOptions): BenchWorkload[] {
     sigma: lognormal.sigma,
     minLength: Math.min(16, Math.max(1, Math.floor(tokens / 64))),
   };
-  const skewed = skewedBatch(new Random(options.seed), tokens, params);
+  const skewed = skewedBatch(seededRandom(options.seed), tokens, params);
   const u = { sequences: count };
   const l = { ...params, seed: options.seed };
   return [

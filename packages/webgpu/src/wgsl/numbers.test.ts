@@ -1,4 +1,5 @@
 import { f16BitsToF32, f32Bits, f32FromBits, f32ToBf16Bits, f32ToF16Bits } from '@fa/core';
+import { Random } from '@fa/testkit';
 import { describe, expect, it } from 'vitest';
 import { runWordKernel } from '../../test/run-kernel.js';
 import { NUMBERS_WGSL } from './numbers.js';
@@ -44,10 +45,10 @@ describe('16-bit conversions in WGSL', () => {
       f32Bits(2 ** -24),
     );
     // Arbitrary f32 patterns for bf16 ties and NaN payloads.
-    let state = 7;
+    const random = new Random(7);
     for (let n = 0; n < 20000; n++) {
-      state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
-      inputs.push(state, (state & 0xffff0000) | 0x8000, (state & 0xffff0000) | 0x7fff);
+      const word = random.uint32();
+      inputs.push(word, (word & 0xffff0000) | 0x8000, (word & 0xffff0000) | 0x7fff);
     }
     const input = Uint32Array.from(inputs);
     const output = await runWordKernel(KERNEL, input, input.length * 3, input.length);

@@ -1,4 +1,5 @@
 import { philox4x32 } from '@fa/core';
+import { Random } from '@fa/testkit';
 import { describe, expect, it } from 'vitest';
 import { runWordKernel } from '../../test/run-kernel.js';
 import { PHILOX_WGSL } from './philox.js';
@@ -24,11 +25,8 @@ describe('Philox4x32-10 in WGSL', () => {
   it('matches @fa/core bit for bit on many counters and keys', async () => {
     const count = 4096;
     const input = new Uint32Array(count * 6);
-    let state = 0x12345678;
-    const next = () => {
-      state = (Math.imul(state ^ (state >>> 15), 0x2c1b3c6d) + 0x9e3779b9) >>> 0;
-      return state;
-    };
+    const random = new Random(0x12345678);
+    const next = () => random.uint32();
     for (let n = 0; n < count; n++) {
       // Small counters like the kernels use, then arbitrary words, then the extremes.
       const kind = n % 3;
