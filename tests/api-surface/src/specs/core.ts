@@ -83,7 +83,35 @@ export const coreSpecs: Record<string, Spec> = {
     call: core.checkLayout,
     args: () => [{ offset: 2, tokenStride: 9, headStride: 3 }, 'q', [2, 2, 3], 20],
     names: ['q', null, 'shape', ['storageElements', 'q']],
+    // Any non-negative storage size is valid, a huge one included.
+    valid: { 3: [2 ** 40] },
     notOptions: { q: 'a TensorLayout { offset, tokenStride, headStride }, not options' },
+  },
+  interleaveHost: {
+    kind: 'checked',
+    call: core.interleaveHost,
+    args: () => [
+      [
+        { handle: host([2, 3]), offset: 0 },
+        { handle: host([4, 3]), offset: 3 },
+      ],
+      2,
+      3,
+      'f32',
+    ],
+    // An empty row count or row length is a valid, empty interleave.
+    // Too many rows, or too long ones, are the parts' fault as much as the count's: the storage holds fewer.
+    names: [
+      ['parts', 'parts[0]'],
+      ['rows', 'parts[0]'],
+      ['rowElements', 'parts[0]', 'parts[1]'],
+      ['dtype', 'parts[0]'],
+    ],
+    valid: { 1: [], 2: [] },
+    notOptions: {
+      'parts[0]': 'an InterleavePart { handle, offset }, not options',
+      'parts[1]': 'an InterleavePart { handle, offset }, not options',
+    },
   },
   lowerProblem: {
     kind: 'checked',
