@@ -5,6 +5,7 @@ import {
   bytesPerElement,
   type DType,
   type HostTensor,
+  type InterleavePart,
   numel,
 } from '@fa/core';
 import { TENSOR_USAGE } from './gpu/buffers.js';
@@ -16,6 +17,7 @@ import type { TilingLimits } from './plan/config.js';
 import { runBackward } from './run/backward.js';
 import type { GpuContext } from './run/context.js';
 import { runForward } from './run/forward.js';
+import { checkInterleaveArguments, runInterleave } from './run/interleave.js';
 
 export interface WebGpuBackendStats {
   /**
@@ -40,6 +42,16 @@ export interface WebGpuBackend extends AttentionBackend<GPUBuffer> {
   readonly features: WebGpuFeatures;
   /** The limits the tiling uses on this device. */
   readonly tiling: TilingLimits;
+  /**
+   * The contract's `interleave`, on the device: one kernel writes the new buffer from views of the parts' buffers
+   * (the façade's packed gradients and the padded lse's axis swap), so no data is downloaded or uploaded.
+   */
+  interleave(
+    parts: readonly InterleavePart<GPUBuffer>[],
+    rows: number,
+    rowElements: number,
+    dtype: DType,
+  ): Promise<GPUBuffer>;
   stats(): WebGpuBackendStats;
   /** @internal Profiling hook for the benchmark: timestamp writes for each compute pass, when supported. */
   setTimestampWrites(hook: GpuContext['timestampWrites'] | undefined): void;
@@ -189,6 +201,31 @@ class WebGpuBackendImpl implements WebGpuBackend {
         return { dq: handles.track(s, result.dq), dk: handles.track(s, result.dk), dv: handles.track(s, result.dv) };
       },
       discardOutputs,
+    );
+  }
+
+  /**
+   * Stacks rows of `parts` into a new buffer on the device (`run/interleave.ts`): the façade's dqkv and dkv, and the
+   * padded lse's swap between `(nheads, batch·seqlen)` and `(batch, nheads, seqlen)`, with no transfer.
+   */
+  interleave(
+    parts: readonly InterleavePart<GPUBuffer>[],
+    rows: number,
+    rowElements: number,
+    dtype: DType,
+  ): Promise<GPUBuffer> {
+    const handles = this.#handles;
+    return this.#devices.run(
+      'parts',
+      async (s) => {
+        checkInterleaveArguments(parts, rows, rowElements, dtype);
+        const sources = parts.map(({ handle, offset }, p) => ({
+          buffer: handles.bufferOf(s, handle, `parts[${p}]`),
+          offset,
+        }));
+        return handles.track(s, await runInterleave(s.ctx, sources, rows, rowElements, dtype));
+      },
+      (s, out) => s.buffers.destroy(out),
     );
   }
 
