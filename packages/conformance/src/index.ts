@@ -11,4 +11,5 @@ export {
 } from './determinism.js';
 export type { Facade, FacadeTensor, Target } from './facade.js';
 export { createPerturbedBackend, type Perturbation } from './reference-backend.js';
+export { describeStridedInputs } from './strided.js';
 export { type ConformanceOptions, checkCase, describeConformance } from './suite.js';

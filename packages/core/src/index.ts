@@ -36,6 +36,7 @@ export {
   isFaError,
   isOptionsBag,
 } from './errors.js';
+export { interleaveHost } from './interleave.js';
 export {
   type DropoutScalars,
   type KernelLayouts,
@@ -81,7 +82,6 @@ export {
   referenceAttnForward,
   toFloat64,
 } from './reference.js';
-export { interleaveHost } from './interleave.js';
 export { createReferenceBackend } from './reference-backend.js';
 export {
   activeBackendName,

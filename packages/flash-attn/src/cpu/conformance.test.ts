@@ -1,4 +1,4 @@
-import { describeBadInputs, describeConformance, describeDeterminism } from '@fa/conformance';
+import { describeBadInputs, describeConformance, describeDeterminism, describeStridedInputs } from '@fa/conformance';
 import { afterAll, describe, expect, it } from 'vitest';
 import * as fa from '../index.js';
 import { createCpuBackend } from './index.js';
@@ -6,6 +6,7 @@ import { createCpuBackend } from './index.js';
 // The cpu backend's run of the shared suite, through this package's own façade.
 describeConformance({ facade: fa, backend: 'cpu', randomCases: 8 });
 describeBadInputs({ facade: fa, backend: 'cpu' });
+describeStridedInputs({ facade: fa, backend: 'cpu' });
 
 // The cpu backend promises the same bits whatever its thread count.
 fa.registerBackend('cpu-1-thread', () => createCpuBackend({ threads: 1 }), { priority: -10 });
