@@ -1,4 +1,4 @@
-import { describeBadInputs, describeConformance } from '@fa/conformance';
+import { describeBadInputs, describeConformance, describeStridedInputs } from '@fa/conformance';
 import { registerBackend } from '@fa/core';
 import * as fa from '@fa/flash-attn';
 import { describe, expect, it } from 'vitest';
@@ -17,6 +17,7 @@ if (availability.available) {
   describeConformance({ facade: fa, backend: 'cuda', randomCases: 8 });
   describeConformance({ facade: fa, backend: 'cuda-deterministic', randomCases: 4 });
   describeBadInputs({ facade: fa, backend: 'cuda' });
+  describeStridedInputs({ facade: fa, backend: 'cuda' });
 } else if (process.env.FA_REQUIRE_CUDA === '1') {
   describe('conformance: cuda', () => {
     it('the cuda backend is available (FA_REQUIRE_CUDA=1)', () => {
