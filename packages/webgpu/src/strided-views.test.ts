@@ -8,6 +8,8 @@ import {
   unregisterBackend,
 } from '@fa/core';
 import {
+  flashAttn,
+  flashAttnBackward,
   flashAttnVarlen,
   flashAttnVarlenBackward,
   flashAttnVarlenKVPacked,
@@ -25,7 +27,9 @@ import { chooseTileConfig } from './plan/config.js';
 /**
  * The kernels read q, k and v through `problem.layouts`, so the parts of a packed qkv or kv (and any other view)
  * reach them as the caller's buffer itself. Whatever the layout, they must compute exactly what they compute on
- * the same values as separate dense tensors: the same bits, forward and backward, on the same backend.
+ * the same values as separate dense tensors: the same bits, forward and backward, on the same backend. And with
+ * `interleave`, the packed gradients and the padded lse never leave the device either: the same bits as the
+ * façade's host-memory path, with no transfer at all.
  */
 
 type Storage = Float32Array | Uint16Array;
@@ -38,17 +42,28 @@ interface Counted {
   readonly counts: { uploads: number; downloads: number };
 }
 
-const registered: Counted[] = [];
+const registered: string[] = [];
+const created: WebGpuBackend[] = [];
 afterAll(() => {
-  for (const { name, inner } of registered) {
-    unregisterBackend(name);
-    inner.destroy();
-  }
+  for (const name of registered) unregisterBackend(name);
+  for (const inner of created) inner.destroy();
 });
 
+interface Wrapping {
+  /** The backend to wrap (default: a new one with `options`). */
+  readonly inner?: WebGpuBackend;
+  /** Whether the wrapper passes `interleave` on (default true); without it the façade interleaves in host memory. */
+  readonly interleave?: boolean;
+}
+
 /** A webgpu backend registered as `name`, with every transfer through it counted. */
-async function countedBackend(name: string, options: WebGpuBackendOptions = {}): Promise<Counted> {
-  const inner = await createWebGpuBackend(options);
+async function countedBackend(
+  name: string,
+  options: WebGpuBackendOptions = {},
+  { inner: given, interleave = true }: Wrapping = {},
+): Promise<Counted> {
+  const inner = given ?? (await createWebGpuBackend(options));
+  if (!given) created.push(inner);
   const counts = { uploads: 0, downloads: 0 };
   const backend: AttentionBackend<GPUBuffer> = {
     name,
@@ -64,9 +79,12 @@ async function countedBackend(name: string, options: WebGpuBackendOptions = {}):
     dispose: (handle) => inner.dispose(handle),
     forward: (q, k, v, problem) => inner.forward(q, k, v, problem),
     backward: (dout, q, k, v, out, lse, problem) => inner.backward(dout, q, k, v, out, lse, problem),
+    ...(interleave && {
+      interleave: (parts, rows, rowElements, dtype) => inner.interleave(parts, rows, rowElements, dtype),
+    }),
   };
   registerBackend(name, () => backend, { priority: -100 });
-  registered.push({ name, inner, counts });
+  registered.push(name);
   return { name, inner, counts };
 }
 
@@ -150,7 +168,8 @@ const TK = 19;
 
 /**
  * Self-attention on a resident `qkv: (T, 3, H, D)` through the packed entry points, against the same values as
- * three dense tensors on the same backend: out, lse and every gradient bit for bit. The forward moves nothing.
+ * three dense tensors on the same backend: out, lse and every gradient bit for bit. Nothing is moved: the kernels
+ * read views of qkv, and the backend stacks the gradients into dqkv itself (`interleave`).
  */
 async function checkQkvPacked(on: Counted, dtype: FloatDType, D: number, options: Options) {
   const { name, counts } = on;
@@ -162,8 +181,8 @@ async function checkQkvPacked(on: Counted, dtype: FloatDType, D: number, options
   const { out, lse } = await flashAttnVarlenQKVPacked(qkv, { cuSeqlens: CU, ...options });
   expect(counts).toEqual({ uploads: 0, downloads: 0 });
   const { dqkv } = await flashAttnVarlenQKVPackedBackward(dout, qkv, out, lse, { cuSeqlens: CU, ...options });
-  // The gradients are stacked into dqkv in host memory (downloads); q, k and v are never uploaded.
-  expect(counts.uploads).toBe(0);
+  expect(counts).toEqual({ uploads: 0, downloads: 0 });
+  expect(dqkv.backend).toBe(name);
   const [dq, dk, dv] = unpacked((await dqkv.toHost()).data as Storage, 3, [T, H, D]) as [Storage, Storage, Storage];
 
   const [q, k, v] = unpacked(qkvData, 3, [T, H, D]).map((part) => tensor(part, [T, H, D], dtype)) as [
@@ -176,7 +195,7 @@ async function checkQkvPacked(on: Counted, dtype: FloatDType, D: number, options
   disposeAll([qkv, dout, out, lse, dqkv, q, k, v, ...Object.values(dense)]);
 }
 
-/** Cross-attention with GQA on a resident `kv: (Tk, 2, Hk, D)`, against dense k and v, bit for bit. */
+/** Cross-attention with GQA on a resident `kv: (Tk, 2, Hk, D)`, against dense k and v, bit for bit; no transfer. */
 async function checkKvPacked(on: Counted, dtype: FloatDType, D: number, options: Options) {
   const { name, counts } = on;
   const [H, Hk] = [4, 2];
@@ -189,7 +208,8 @@ async function checkKvPacked(on: Counted, dtype: FloatDType, D: number, options:
   const { out, lse } = await flashAttnVarlenKVPacked(q, kv, varlen);
   expect(counts).toEqual({ uploads: 0, downloads: 0 });
   const { dq, dkv } = await flashAttnVarlenKVPackedBackward(dout, q, kv, out, lse, varlen);
-  expect(counts.uploads).toBe(0);
+  expect(counts).toEqual({ uploads: 0, downloads: 0 });
+  expect(dkv.backend).toBe(name);
   const [dk, dv] = unpacked((await dkv.toHost()).data as Storage, 2, [TK, Hk, D]) as [Storage, Storage];
 
   const [k, v] = unpacked(kvData, 2, [TK, Hk, D]).map((part) => tensor(part, [TK, Hk, D], dtype)) as [Tensor, Tensor];
@@ -233,8 +253,11 @@ const HEAD_DIMS = [24, 40];
 
 describe('webgpu kernels reading strided views', () => {
   let on: Counted;
+  /** The same backend without `interleave`: the façade's host-memory path, to compare bits with. */
+  let hostPath: Counted;
   beforeAll(async () => {
     on = await countedBackend('webgpu-views');
+    hostPath = await countedBackend('webgpu-views-host-interleave', {}, { inner: on.inner, interleave: false });
   });
 
   it('say so in their capabilities', () => {
@@ -275,6 +298,102 @@ describe('webgpu kernels reading strided views', () => {
     disposeAll([qkv, dout, fwd.out, fwd.lse, grads.dq, grads.dk, grads.dv]);
     expect(inner.stats().liveBuffers).toBe(before);
   });
+
+  for (const dtype of DTYPES) {
+    it(`qkv-packed forward and backward: no transfer, and dqkv has the bits of the host-memory path (${dtype})`, async () => {
+      const [H, D] = [3, 24];
+      const qkvData = randomStorage(T * 3 * H * D, dtype);
+      const doutData = randomStorage(T * H * D, dtype);
+      const options = { cuSeqlens: CU, causal: true };
+      const run = async ({ name, counts }: Counted) => {
+        const qkv = await tensor(qkvData, [T, 3, H, D], dtype).to(name);
+        const dout = await tensor(doutData, [T, H, D], dtype).to(name);
+        counts.uploads = counts.downloads = 0;
+        const fwd = await flashAttnVarlenQKVPacked(qkv, options);
+        const { dqkv } = await flashAttnVarlenQKVPackedBackward(dout, qkv, fwd.out, fwd.lse, options);
+        return { moved: { ...counts }, dqkv, all: [qkv, dout, fwd.out, fwd.lse, dqkv] };
+      };
+      const before = on.inner.stats().liveBuffers;
+      const [device, host] = [await run(on), await run(hostPath)];
+      expect(device.moved).toEqual({ uploads: 0, downloads: 0 });
+      expect(device.dqkv.backend).toBe(on.name);
+      expect(host.moved.downloads).toBe(3); // dq, dk and dv, stacked in host memory
+      await expectSameBits(device.dqkv, host.dqkv, 'dqkv');
+      disposeAll([...device.all, ...host.all]);
+      expect(on.inner.stats().liveBuffers).toBe(before);
+    });
+  }
+
+  it('kv-packed backward: no transfer, and dq, dkv have the bits of the host-memory path (bf16, GQA)', async () => {
+    const [H, Hk, D] = [4, 2, 40];
+    const data = [T * H * D, TK * 2 * Hk * D, T * H * D].map((n) => randomStorage(n, 'bf16'));
+    const options = { cuSeqlensQ: CU, cuSeqlensK: CU_K, windowSize: [4, 1] as [number, number] };
+    const run = async ({ name, counts }: Counted) => {
+      const [q, kv, dout] = await Promise.all(
+        [
+          [T, H, D],
+          [TK, 2, Hk, D],
+          [T, H, D],
+        ].map((shape, i) => tensor(data[i] as Storage, shape, 'bf16').to(name)),
+      );
+      counts.uploads = counts.downloads = 0;
+      const fwd = await flashAttnVarlenKVPacked(q as Tensor, kv as Tensor, options);
+      const grads = await flashAttnVarlenKVPackedBackward(
+        dout as Tensor,
+        q as Tensor,
+        kv as Tensor,
+        fwd.out,
+        fwd.lse,
+        options,
+      );
+      return { moved: { ...counts }, ...grads, all: [q, kv, dout, fwd.out, fwd.lse, grads.dq, grads.dkv] as Tensor[] };
+    };
+    const [device, host] = [await run(on), await run(hostPath)];
+    expect(device.moved).toEqual({ uploads: 0, downloads: 0 });
+    expect(host.moved.downloads).toBe(2);
+    await expectSameBits(device.dq, host.dq, 'dq');
+    await expectSameBits(device.dkv, host.dkv, 'dkv');
+    disposeAll([...device.all, ...host.all]);
+  });
+
+  for (const dtype of ['f32', 'f16'] as const) {
+    it(`padded flashAttn and its backward: lse swapped on the device both ways, the bits of the host-memory path (${dtype})`, async () => {
+      // Five heads: the forward's swap takes five parts of one lse buffer, the backward's three (one per sequence).
+      const [batch, seqlenQ, seqlenK, H, Hk, D] = [3, 5, 7, 5, 1, 24];
+      const shapes = [
+        [batch, seqlenQ, H, D],
+        [batch, seqlenK, Hk, D],
+        [batch, seqlenK, Hk, D],
+        [batch, seqlenQ, H, D],
+      ];
+      const data = shapes.map((shape) =>
+        randomStorage(
+          shape.reduce((a, b) => a * b),
+          dtype,
+        ),
+      );
+      const run = async ({ name, counts }: Counted) => {
+        const [q, k, v, dout] = (await Promise.all(
+          shapes.map((shape, i) => tensor(data[i] as Storage, shape, dtype).to(name)),
+        )) as [Tensor, Tensor, Tensor, Tensor];
+        counts.uploads = counts.downloads = 0;
+        const fwd = await flashAttn(q, k, v, { causal: true });
+        const grads = await flashAttnBackward(dout, q, k, v, fwd.out, fwd.lse, { causal: true });
+        const results = { out: fwd.out, lse: fwd.lse, ...grads };
+        return { moved: { ...counts }, results, all: [q, k, v, dout, ...Object.values(results)] };
+      };
+      const before = on.inner.stats().liveBuffers;
+      const [device, host] = [await run(on), await run(hostPath)];
+      expect(device.moved).toEqual({ uploads: 0, downloads: 0 });
+      expect(device.results.lse.backend).toBe(on.name);
+      expect(device.results.lse.shape).toEqual([batch, H, seqlenQ]);
+      // The host path downloads the forward's lse to swap it (a host tensor), and uploads the backward's swap.
+      expect(host.moved).toEqual({ uploads: 1, downloads: 1 });
+      await expectSameResults(device.results, host.results);
+      disposeAll([...device.all, ...host.all]);
+      expect(on.inner.stats().liveBuffers).toBe(before);
+    });
+  }
 
   it('refuses a layout that reaches past its buffer, before any work', async () => {
     const { inner } = on;
