@@ -20,7 +20,7 @@
 namespace {
 
 // Bumped whenever the JS-visible surface changes, so the loader can refuse a stale build with a clear message.
-constexpr int kAbiVersion = 1;
+constexpr int kAbiVersion = 2;  // 2: q/k/v layouts in the call arguments
 
 #ifndef FA_CUDA_ARCHS
 #define FA_CUDA_ARCHS "unknown"

@@ -1,8 +1,9 @@
 // Global -> shared memory tile loads. Rows past the end of a sequence and columns past the head dim are
 // zero-filled, so the products never see garbage and padded head dims cost nothing but the padding.
 // Fast path: 16-byte cp.async (sm_80), asynchronous, so the next K/V tile loads while this one is used. It needs
-// 16-byte aligned rows, which the host checks once per call (`vec`: head dims and row strides multiples of
-// 16 bytes); otherwise plain element loads (odd head dims such as 72 in f32 or 33 in f16).
+// 16-byte aligned rows, which the host checks once per call (`vec`: head dims, and the offsets, row strides and
+// head strides of the q/k/v views, multiples of 16 bytes); otherwise plain element loads (odd head dims such as
+// 72 in f32 or 33 in f16, or views at an odd offset or with a padded head stride such as D + 3).
 #pragma once
 
 #include <cstdint>
@@ -43,6 +44,16 @@ __device__ __forceinline__ void cp_async_wait() {
 // shared memory with row pitch kPitch; only rows < `rows` and columns < `cols` are read.
 template <typename S, int kRows, int kCols, int kPitch, int kThreads>
 __device__ __forceinline__ void load_tile(S* smem, const S* gmem, long long stride, int rows, int cols, bool vec) {
+#ifdef FA_EMULATE
+  // Every row this tile reads lies in one live allocation: a view's layout must not carry a load out of its
+  // buffer (on the GPU, an illegal-address fault or another tensor's data).
+  if (threadIdx.x == 0) {
+    for (int r = 0; r < rows && r < kRows && cols > 0; ++r) {
+      const long long bytes = static_cast<long long>(cols < kCols ? cols : kCols) * sizeof(S);
+      ::fa_emu::check_global(gmem + r * stride, bytes, "tile row");
+    }
+  }
+#endif
   if (vec) {
     constexpr int kVec = 16 / static_cast<int>(sizeof(S));
     static_assert(kCols % kVec == 0 && kPitch % kVec == 0, "tiles are whole 16-byte chunks");

@@ -54,16 +54,17 @@ __global__ void __launch_bounds__(DkdvTraits<E, kD>::kThreads) bwd_dkdv_kernel(c
   const int q_col0 = slice * (kBM / T::kSplit);
   const int d_col0 = slice * (kD / T::kSplit);
 
-  const long long q_stride = static_cast<long long>(p.h) * p.dim;
+  // q, k, v through their layouts (views); dO, the dQ accumulator, dK and dV contiguous.
+  const long long dq_stride = static_cast<long long>(p.h) * p.dim;
   const long long o_stride = static_cast<long long>(p.h) * p.dim_v;
-  const long long k_stride = static_cast<long long>(p.h_k) * p.dim;
-  const long long v_stride = static_cast<long long>(p.h_k) * p.dim_v;
+  const long long dk_stride = static_cast<long long>(p.h_k) * p.dim;
+  const long long dv_stride = static_cast<long long>(p.h_k) * p.dim_v;
   load_tile<S, kBN, kD, kPitch, T::kThreads>(
-      s_k, static_cast<const S*>(p.k) + (bi.k_start + key0) * k_stride + hk * p.dim, k_stride, n_keys, p.dim,
-      p.vec_loads);
+      s_k, static_cast<const S*>(p.k) + (bi.k_start + key0) * p.k_row_stride + hk * p.k_head_stride, p.k_row_stride,
+      n_keys, p.dim, p.vec_loads);
   load_tile<S, kBN, kD, kPitch, T::kThreads>(
-      s_v, static_cast<const S*>(p.v) + (bi.k_start + key0) * v_stride + hk * p.dim_v, v_stride, n_keys, p.dim_v,
-      p.vec_loads);
+      s_v, static_cast<const S*>(p.v) + (bi.k_start + key0) * p.v_row_stride + hk * p.v_head_stride, p.v_row_stride,
+      n_keys, p.dim_v, p.vec_loads);
   cp_async_commit();
 
   float acc_dk[kNTg][4];
@@ -78,8 +79,8 @@ __global__ void __launch_bounds__(DkdvTraits<E, kD>::kThreads) bwd_dkdv_kernel(c
       const int n_rows = imin(kBM, bi.len_q - row0);
       const long long row_index = static_cast<long long>(h) * p.total_q + bi.q_start + row0;
       load_tile<S, kBM, kD, kPitch, T::kThreads>(
-          s_q, static_cast<const S*>(p.q) + (bi.q_start + row0) * q_stride + h * p.dim, q_stride, n_rows, p.dim,
-          p.vec_loads);
+          s_q, static_cast<const S*>(p.q) + (bi.q_start + row0) * p.q_row_stride + h * p.q_head_stride,
+          p.q_row_stride, n_rows, p.dim, p.vec_loads);
       load_tile<S, kBM, kD, kPitch, T::kThreads>(
           s_do, static_cast<const S*>(p.dout) + (bi.q_start + row0) * o_stride + h * p.dim_v, o_stride, n_rows, p.dim_v,
           p.vec_loads);
@@ -141,14 +142,14 @@ __global__ void __launch_bounds__(DkdvTraits<E, kD>::kThreads) bwd_dkdv_kernel(c
         float acc_dq[kNTq][4];
         zero(acc_dq);
         warp_gemm<E, kNTq, kBN>(acc_dq, SmemMat<S, 1, kPitchT>{s_dst + q_local0}, SmemMat<S, kPitch, 1>{s_k + dq_col0});
-        float* g_dq = p.dq_accum + (bi.q_start + row0 + q_local0) * q_stride + h * p.dim;
+        float* g_dq = p.dq_accum + (bi.q_start + row0 + q_local0) * dq_stride + h * p.dim;
 #pragma unroll
         for (int nt = 0; nt < kNTq; ++nt) {
 #pragma unroll
           for (int e = 0; e < 4; ++e) {
             const int r = acc_row(e);
             const int c = dq_col0 + acc_col(nt, e);
-            if (q_local0 + r < n_rows && c < p.dim) atomicAdd(g_dq + r * q_stride + c, acc_dq[nt][e]);
+            if (q_local0 + r < n_rows && c < p.dim) atomicAdd(g_dq + r * dq_stride + c, acc_dq[nt][e]);
           }
         }
       }
@@ -158,8 +159,8 @@ __global__ void __launch_bounds__(DkdvTraits<E, kD>::kThreads) bwd_dkdv_kernel(c
   cp_async_wait<0>();
 
   const float dv_scale = p.dropout ? p.keep_scale : 1.f;
-  S* g_dk = static_cast<S*>(p.dk) + (bi.k_start + key0 + key_local) * k_stride + hk * p.dim;
-  S* g_dv = static_cast<S*>(p.dv) + (bi.k_start + key0 + key_local) * v_stride + hk * p.dim_v;
+  S* g_dk = static_cast<S*>(p.dk) + (bi.k_start + key0 + key_local) * dk_stride + hk * p.dim;
+  S* g_dv = static_cast<S*>(p.dv) + (bi.k_start + key0 + key_local) * dv_stride + hk * p.dim_v;
 #pragma unroll
   for (int nt = 0; nt < kNTg; ++nt) {
 #pragma unroll
@@ -167,8 +168,8 @@ __global__ void __launch_bounds__(DkdvTraits<E, kD>::kThreads) bwd_dkdv_kernel(c
       const int r = acc_row(e);
       const int c = d_col0 + acc_col(nt, e);
       if (key_local + r >= n_keys) continue;
-      if (c < p.dim) g_dk[r * k_stride + c] = E::from_float(acc_dk[nt][e] * p.scale);
-      if (c < p.dim_v) g_dv[r * v_stride + c] = E::from_float(acc_dv[nt][e] * dv_scale);
+      if (c < p.dim) g_dk[r * dk_stride + c] = E::from_float(acc_dk[nt][e] * p.scale);
+      if (c < p.dim_v) g_dv[r * dv_stride + c] = E::from_float(acc_dv[nt][e] * dv_scale);
     }
   }
 }

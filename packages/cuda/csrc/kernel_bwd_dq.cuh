@@ -45,16 +45,18 @@ __global__ void __launch_bounds__(DqTraits<E, kD>::kThreads) bwd_dq_kernel(const
 
   const int warp = threadIdx.x >> 5;
   const ScoreMod mod(p, bi, h);
-  const long long q_stride = static_cast<long long>(p.h) * p.dim;
+  // q, k, v through their layouts (views); dO and dQ contiguous.
+  const long long dq_stride = static_cast<long long>(p.h) * p.dim;
   const long long o_stride = static_cast<long long>(p.h) * p.dim_v;
-  const long long k_stride = static_cast<long long>(p.h_k) * p.dim;
-  const long long v_stride = static_cast<long long>(p.h_k) * p.dim_v;
-  const S* g_k = static_cast<const S*>(p.k) + bi.k_start * k_stride + hk * p.dim;
-  const S* g_v = static_cast<const S*>(p.v) + bi.k_start * v_stride + hk * p.dim_v;
+  const long long k_stride = p.k_row_stride;
+  const long long v_stride = p.v_row_stride;
+  const S* g_k = static_cast<const S*>(p.k) + bi.k_start * k_stride + hk * p.k_head_stride;
+  const S* g_v = static_cast<const S*>(p.v) + bi.k_start * v_stride + hk * p.v_head_stride;
   const long long row_index = static_cast<long long>(h) * p.total_q + bi.q_start + row0;
 
-  load_tile<S, kBM, kD, kPitch, T::kThreads>(s_q, static_cast<const S*>(p.q) + (bi.q_start + row0) * q_stride + h * p.dim,
-                                              q_stride, rows, p.dim, p.vec_loads);
+  load_tile<S, kBM, kD, kPitch, T::kThreads>(
+      s_q, static_cast<const S*>(p.q) + (bi.q_start + row0) * p.q_row_stride + h * p.q_head_stride, p.q_row_stride,
+      rows, p.dim, p.vec_loads);
   load_tile<S, kBM, kD, kPitch, T::kThreads>(
       s_do, static_cast<const S*>(p.dout) + (bi.q_start + row0) * o_stride + h * p.dim_v, o_stride, rows, p.dim_v,
       p.vec_loads);
@@ -121,14 +123,14 @@ __global__ void __launch_bounds__(DqTraits<E, kD>::kThreads) bwd_dq_kernel(const
   }
   cp_async_wait<0>();
 
-  S* g_dq = static_cast<S*>(p.dq) + (bi.q_start + warp_row0) * q_stride + h * p.dim;
+  S* g_dq = static_cast<S*>(p.dq) + (bi.q_start + warp_row0) * dq_stride + h * p.dim;
 #pragma unroll
   for (int nt = 0; nt < kNTq; ++nt) {
 #pragma unroll
     for (int e = 0; e < 4; ++e) {
       const int r = acc_row(e);
       const int c = acc_col(nt, e);
-      if (warp_row0 + r < bi.len_q && c < p.dim) g_dq[r * q_stride + c] = E::from_float(acc_dq[nt][e] * p.scale);
+      if (warp_row0 + r < bi.len_q && c < p.dim) g_dq[r * dq_stride + c] = E::from_float(acc_dq[nt][e] * p.scale);
     }
   }
 }

@@ -3,7 +3,8 @@
 //   q tile: (kBM, d) resident in shared memory; for each key tile the mask leaves visible:
 //   S = Q K^T (scaled, softcapped, ALiBi, masked) -> online softmax -> P (rounded to the element type, dropped
 //   entries zeroed; kept in registers on the mma path) -> O += P V.
-// out: (total_q, h, dv) and lse: (h, total_q) are written once at the end.
+// q, k, v are read through their row and head strides (views); out: (total_q, h, dv), contiguous, and
+// lse: (h, total_q) are written once at the end.
 #pragma once
 
 #include "block_info.h"
@@ -45,12 +46,13 @@ __global__ void __launch_bounds__(FwdTraits<E, kD>::kThreads) fwd_kernel(const A
 
   const int warp = threadIdx.x >> 5;
   const ScoreMod mod(p, bi, h);
-  const long long q_stride = static_cast<long long>(p.h) * p.dim;
-  const long long k_stride = static_cast<long long>(p.h_k) * p.dim;
-  const long long v_stride = static_cast<long long>(p.h_k) * p.dim_v;
-  const S* g_q = static_cast<const S*>(p.q) + (bi.q_start + row0) * q_stride + h * p.dim;
-  const S* g_k = static_cast<const S*>(p.k) + bi.k_start * k_stride + hk * p.dim;
-  const S* g_v = static_cast<const S*>(p.v) + bi.k_start * v_stride + hk * p.dim_v;
+  // q, k, v through their layouts (views of a packed qkv, say): rows `*_row_stride` apart, heads `*_head_stride`.
+  const long long q_stride = p.q_row_stride;
+  const long long k_stride = p.k_row_stride;
+  const long long v_stride = p.v_row_stride;
+  const S* g_q = static_cast<const S*>(p.q) + (bi.q_start + row0) * q_stride + h * p.q_head_stride;
+  const S* g_k = static_cast<const S*>(p.k) + bi.k_start * k_stride + hk * p.k_head_stride;
+  const S* g_v = static_cast<const S*>(p.v) + bi.k_start * v_stride + hk * p.v_head_stride;
 
   load_tile<S, kBM, kD, kPitch, T::kThreads>(s_q, g_q, q_stride, rows, p.dim, p.vec_loads);
   cp_async_commit();

@@ -8,15 +8,25 @@ namespace fa {
 
 enum class DType : int { kF32 = 0, kF16 = 1, kBF16 = 2 };
 
-// Layouts are the packed varlen ones of @fa/core, contiguous:
+// Shapes are the packed varlen ones of @fa/core:
 //   q: (total_q, h, dim)   k: (total_k, h_k, dim)   v: (total_k, h_k, dim_v)
 //   out, dout: (total_q, h, dim_v)   lse, dsum: (h, total_q) f32
 //   dq: (total_q, h, dim)   dk: (total_k, h_k, dim)   dv: (total_k, h_k, dim_v)
+// q, k and v may be strided views (the parts of a packed qkv: (T, 3, H, D) are three views of one buffer):
+// element (t, h, d) of q is at q[t * q_row_stride + h * q_head_stride + d], the view's offset already added to
+// the pointer, as flash-attention's Flash_fwd_params. Everything else is contiguous.
 struct AttnParams {
   int dtype;  // a DType
   const void* q;
   const void* k;
   const void* v;
+  // In elements; only the head dim of an input is contiguous.
+  long long q_row_stride;
+  long long q_head_stride;
+  long long k_row_stride;
+  long long k_head_stride;
+  long long v_row_stride;
+  long long v_head_stride;
   void* out;
   float* lse;
 
@@ -52,8 +62,10 @@ struct AttnParams {
   int dim;    // head_dim of q and k
   int dim_v;  // head_dim of v
 
-  // Whether every tile row starts on a 16-byte boundary (head dims and row strides are multiples of 16 bytes),
-  // which lets tile loads use 16-byte cp.async.
+  // Whether every tile row starts on a 16-byte boundary, which lets tile loads use 16-byte cp.async: the head dims,
+  // and the offsets, row strides and head strides of q, k and v, are all multiples of 16 bytes (allocations are
+  // 256-byte aligned; out, dout and dq are contiguous). One misaligned view sends every load of the call down
+  // the element-wise path.
   bool vec_loads;
 
   float scale;

@@ -63,6 +63,20 @@ export interface AddonProblemArgs {
   readonly cuSeqlensQ: Int32Array;
   readonly cuSeqlensK: Int32Array;
   readonly alibiSlopes: Float32Array | null;
+  /**
+   * Where q, k and v sit in their buffers, in elements (core's `TensorLayout`): element (t, h, d) of q is at
+   * `qOffset + t·qTokenStride + h·qHeadStride + d`. The parts of a packed qkv are views of one buffer; out, dout and
+   * the gradients are always contiguous.
+   */
+  readonly qOffset: number;
+  readonly qTokenStride: number;
+  readonly qHeadStride: number;
+  readonly kOffset: number;
+  readonly kTokenStride: number;
+  readonly kHeadStride: number;
+  readonly vOffset: number;
+  readonly vTokenStride: number;
+  readonly vHeadStride: number;
   /** (sequence, first row) pairs of the forward's (or, in backward, the dQ kernel's) query tiles. */
   readonly tiles: Int32Array;
   /** Backward: the dQ kernel (bit-identical runs) instead of f32 atomics in the dK/dV kernel. */
@@ -125,7 +139,7 @@ export interface FaCudaAddon {
 }
 
 /** The ABI this TS code speaks; the addon reports its own, and a mismatch means a stale build. */
-export const ADDON_ABI_VERSION = 1;
+export const ADDON_ABI_VERSION = 2;
 
 export const ADDON_EXPORTS = [
   'alloc',

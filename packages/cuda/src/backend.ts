@@ -3,6 +3,7 @@ import {
   type AttnProblem,
   type BackendCapabilities,
   bytesPerElement,
+  checkLayout,
   type DType,
   FaError,
   type HostTensor,
@@ -134,6 +135,26 @@ class CudaBackendImpl implements CudaBackend {
     return handle;
   }
 
+  /**
+   * Checks the buffers behind q, k and v against their layouts, as E_SHAPE naming the input: a view's buffer is its
+   * owner's whole storage (all of a packed qkv), so it must hold every element the layout reaches, which the
+   * buffer's size says, not `totalQ · H · D`. The binding checks the same bytes again before any device work.
+   */
+  #checkLayouts(
+    buffers: { readonly q: DeviceBuffer; readonly k: DeviceBuffer; readonly v: DeviceBuffer },
+    problem: AttnProblem,
+  ): void {
+    const { totalQ, totalK, numHeads, numHeadsK, headDim, headDimV, dtype, layouts } = problem;
+    const shapes = {
+      q: [totalQ, numHeads, headDim],
+      k: [totalK, numHeadsK, headDim],
+      v: [totalK, numHeadsK, headDimV],
+    };
+    for (const name of ['q', 'k', 'v'] as const) {
+      checkLayout(layouts[name], name, shapes[name], Math.floor(buffers[name].bytes / bytesPerElement(dtype)));
+    }
+  }
+
   async upload(tensor: HostTensor): Promise<DeviceBuffer> {
     const buffer = this.#alloc(tensor.data.byteLength, 'an upload');
     try {
@@ -169,6 +190,7 @@ class CudaBackendImpl implements CudaBackend {
     problem: AttnProblem,
   ): Promise<{ out: DeviceBuffer; lse: DeviceBuffer }> {
     const inputs = { q: this.#check(q, 'q'), k: this.#check(k, 'k'), v: this.#check(v, 'v') };
+    this.#checkLayouts(inputs, problem);
     const shape = this.#tileShape(problem, 'forward');
     const tiles = queryWorkList(problem, shape.forwardRows);
     const es = bytesPerElement(problem.dtype);
@@ -206,6 +228,7 @@ class CudaBackendImpl implements CudaBackend {
       out: this.#check(out, 'out'),
       lse: this.#check(lse, 'lse'),
     };
+    this.#checkLayouts(inputs, problem);
     const shape = this.#tileShape(problem, 'backward');
     const es = bytesPerElement(problem.dtype);
     const dq = this.#alloc(problem.totalQ * problem.numHeads * problem.headDim * es, 'dq');

@@ -1,6 +1,7 @@
-import { describe, expect, it } from 'vitest';
-import { addon as built, missingReason } from '../test/addon.js';
+import { afterAll, describe, expect, it } from 'vitest';
+import { addon as built, emulatorMissingReason, emulatorPath, missingReason } from '../test/addon.js';
 import type { AddonForwardArgs, DeviceBuffer, FaCudaAddon } from './addon.js';
+import { tryLoadAddon } from './loader.js';
 
 /**
  * The binding checks every argument on the JS thread before any device work, so all of this runs without a GPU:
@@ -20,8 +21,8 @@ function argumentOf(fn: () => unknown): string {
 }
 
 /** A valid forward call: three sequences (one empty), every buffer sized for it but holding 0 bytes is invalid. */
-function validArgs(over: Partial<Record<keyof AddonForwardArgs, unknown>> = {}): AddonForwardArgs {
-  const zero = () => addon.alloc(0, 0);
+function validArgs(over: Partial<Record<keyof AddonForwardArgs, unknown>> = {}, using = addon): AddonForwardArgs {
+  const zero = () => using.alloc(0, 0);
   return {
     device: 0,
     dtype: 0,
@@ -44,6 +45,16 @@ function validArgs(over: Partial<Record<keyof AddonForwardArgs, unknown>> = {}):
     cuSeqlensQ: new Int32Array(4),
     cuSeqlensK: new Int32Array(4),
     alibiSlopes: null,
+    // Dense layouts of these shapes: q (T, 4, 64), k and v (T, 2, 64).
+    qOffset: 0,
+    qTokenStride: 256,
+    qHeadStride: 64,
+    kOffset: 0,
+    kTokenStride: 128,
+    kHeadStride: 64,
+    vOffset: 0,
+    vTokenStride: 128,
+    vHeadStride: 64,
     tiles: new Int32Array(0),
     deterministic: false,
     q: zero(),
@@ -178,6 +189,26 @@ describe.skipIf(!built)(`binding argument checks${built ? '' : ` (skipped: ${mis
     expect(argumentOf(() => addon.forward(validArgs({ q: other })))).toBe('q'); // made for device 1
   });
 
+  it.each<[string, Partial<Record<keyof AddonForwardArgs, unknown>>, string]>([
+    ['a negative offset', { qOffset: -1 }, 'qOffset'],
+    ['a fractional token stride', { kTokenStride: 1.5 }, 'kTokenStride'],
+    ['a missing head stride', { vHeadStride: undefined }, 'vHeadStride'],
+    ['a stride as a string', { qHeadStride: '64' }, 'qHeadStride'],
+    ['an offset past 2^53', { vOffset: 2 ** 53 }, 'vOffset'],
+    ['a NaN token stride', { qTokenStride: Number.NaN }, 'qTokenStride'],
+  ])('rejects a layout with %s', (_name, over, argument) => {
+    expect(argumentOf(() => addon.forward(validArgs(over)))).toBe(argument);
+  });
+
+  it('checks an input buffer against what its layout reaches, even where the view reads nothing', () => {
+    // No tokens, so nothing is read; but the view must still start inside its buffer (core's checkLayout rule).
+    expect(argumentOf(() => addon.forward(validArgs({ kOffset: 1 })))).toBe('k');
+    expect(argumentOf(() => addon.forward(validArgs({ vOffset: 3 })))).toBe('v');
+    const zero = () => addon.alloc(0, 0);
+    const base = { ...validArgs(), keyTiles: new Int32Array(0), dout: zero(), dq: zero(), dk: zero(), dv: zero() };
+    expect(argumentOf(() => addon.backward({ ...base, qOffset: 2 }))).toBe('q');
+  });
+
   it('backward checks its own buffers and the dK/dV work list', () => {
     const zero = () => addon.alloc(0, 0);
     const base = { ...validArgs(), keyTiles: new Int32Array(0), dout: zero(), dq: zero(), dk: zero(), dv: zero() };
@@ -197,3 +228,72 @@ describe.skipIf(!built)(`binding argument checks${built ? '' : ` (skipped: ${mis
     expect(argumentOf(() => addon.tileShape(5, 64, 64))).toBe('dtype');
   });
 });
+
+/**
+ * Buffers that hold data need an allocation, which the GPU build cannot make without a device; the emulator's
+ * binding is the same code over host memory, so the checks against real sizes run there.
+ */
+const emulator = (() => {
+  if (!emulatorPath) return undefined;
+  const loaded = tryLoadAddon({ addonPath: emulatorPath, env: {} });
+  return 'addon' in loaded ? loaded.addon : undefined;
+})();
+
+describe.skipIf(!emulator)(
+  `binding layout checks against allocated buffers${emulator ? '' : ` (skipped: ${emulatorMissingReason})`}`,
+  () => {
+    // A packed qkv: (3 tokens, 3 parts, 2 heads, 8) f32 in one 576-byte buffer; the parts as the façade views them.
+    const [T, H, D] = [3, 2, 8];
+    const em = emulator as FaCudaAddon;
+    const qkv = emulator?.alloc(0, T * 3 * H * D * 4);
+    afterAll(() => qkv?.free());
+    const args = (over: Partial<Record<keyof AddonForwardArgs, unknown>>) =>
+      validArgs(
+        {
+          batch: 1,
+          totalQ: T,
+          totalK: T,
+          numHeads: H,
+          numHeadsK: H,
+          headDim: D,
+          headDimV: D,
+          cuSeqlensQ: Int32Array.of(0, T),
+          cuSeqlensK: Int32Array.of(0, T),
+          tiles: Int32Array.of(0, 0),
+          qOffset: 0,
+          qTokenStride: 3 * H * D,
+          qHeadStride: D,
+          kOffset: H * D,
+          kTokenStride: 3 * H * D,
+          kHeadStride: D,
+          vOffset: 2 * H * D,
+          vTokenStride: 3 * H * D,
+          vHeadStride: D,
+          q: qkv,
+          k: qkv,
+          v: qkv,
+          ...over,
+        },
+        em,
+      );
+    const refused = (over: Partial<Record<keyof AddonForwardArgs, unknown>>) =>
+      argumentOf(() => em.forward(args(over)));
+
+    it('accepts the parts of a packed qkv in one buffer whose last element v reaches exactly', () => {
+      // Every input passes (3 views of one buffer are not aliasing outputs); the zero-byte out is next.
+      expect(refused({})).toBe('out');
+    });
+
+    it('refuses a view one element past its buffer, naming the input, whatever part reaches it', () => {
+      expect(refused({ vOffset: 2 * H * D + 1 })).toBe('v'); // the last element one further
+      expect(refused({ vTokenStride: 3 * H * D + 1 })).toBe('v'); // the last token
+      expect(refused({ kHeadStride: 2 * H * D + 1 })).toBe('k'); // the last head
+      expect(refused({ qOffset: T * 3 * H * D + 1 })).toBe('q');
+    });
+
+    it('does not wrap around on huge strides', () => {
+      expect(refused({ qTokenStride: 2 ** 53 - 1 })).toBe('q');
+      expect(refused({ kHeadStride: 2 ** 52, kTokenStride: 2 ** 52 })).toBe('k');
+    });
+  },
+);

@@ -44,9 +44,37 @@ describe('packProblem', () => {
       cuSeqlensQ: cu,
       cuSeqlensK: cuK,
       alibiSlopes: slopes,
+      // Dense tensors: each token's heads back to back.
+      qOffset: 0,
+      qTokenStride: 4 * 40,
+      qHeadStride: 40,
+      kOffset: 0,
+      kTokenStride: 2 * 40,
+      kHeadStride: 40,
+      vOffset: 0,
+      vTokenStride: 2 * 24,
+      vHeadStride: 24,
       tiles,
       deterministic: false,
     });
+  });
+
+  it('passes the layouts of views as they are: the parts of a packed qkv', () => {
+    const [T, H, D] = [7, 3, 20];
+    const part = (p: number) => ({
+      shape: [T, H, D],
+      dtype: 'f16' as const,
+      view: { layout: { offset: p * H * D, tokenStride: 3 * H * D, headStride: D }, storageElements: T * 3 * H * D },
+    });
+    const cu = Int32Array.of(0, 4, 7);
+    const problem = resolveAttnProblem(part(0), part(1), part(2), { cuSeqlensQ: cu, cuSeqlensK: cu });
+    const args = packProblem(problem, 0, new Int32Array(0));
+    const layout = (x: 'q' | 'k' | 'v') => [args[`${x}Offset`], args[`${x}TokenStride`], args[`${x}HeadStride`]];
+    expect([layout('q'), layout('k'), layout('v')]).toEqual([
+      [0, 180, 20],
+      [60, 180, 20],
+      [120, 180, 20],
+    ]);
   });
 
   it('turns dropout off entirely at p = 0, whatever the seed', () => {

@@ -7,7 +7,8 @@ export const DTYPE_CODES: Readonly<Record<FloatDType, number>> = { f32: 0, f16: 
 
 /**
  * Flattens core's kernel plan of a validated problem into the addon's argument object: dropout as core's integer
- * threshold and the seed as Philox's two key words, so the kernels make exactly core's keep/drop decisions.
+ * threshold and the seed as Philox's two key words, so the kernels make exactly core's keep/drop decisions, and
+ * the layouts of q, k and v, so that views of a packed qkv/kv reach the kernels as they are.
  */
 export function packProblem(problem: AttnProblem, device: number, tiles: Int32Array): AddonProblemArgs {
   checkProblem(problem);
@@ -18,6 +19,7 @@ export function packProblem(problem: AttnProblem, device: number, tiles: Int32Ar
     throw expectationError('E_VALUE', 'tiles', 'an Int32Array work list', describeValue(tiles));
   }
   const plan = lowerProblem(problem);
+  const { layouts } = plan;
   return {
     device,
     dtype: DTYPE_CODES[plan.dtype],
@@ -40,6 +42,15 @@ export function packProblem(problem: AttnProblem, device: number, tiles: Int32Ar
     cuSeqlensQ: plan.cuSeqlensQ,
     cuSeqlensK: plan.cuSeqlensK,
     alibiSlopes: plan.scores.alibiSlopes,
+    qOffset: layouts.q.offset,
+    qTokenStride: layouts.q.tokenStride,
+    qHeadStride: layouts.q.headStride,
+    kOffset: layouts.k.offset,
+    kTokenStride: layouts.k.tokenStride,
+    kHeadStride: layouts.k.headStride,
+    vOffset: layouts.v.offset,
+    vTokenStride: layouts.v.tokenStride,
+    vHeadStride: layouts.v.headStride,
     tiles,
     deterministic: plan.deterministic,
   };

@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <initializer_list>
 #include <limits>
 #include <string>
 
@@ -66,6 +67,34 @@ std::vector<int32_t> get_work_list(const Napi::Object& o, const char* name, cons
     s = 1;
   }
   return list;
+}
+
+// Where a (tokens, heads, dim) input sits in its buffer, in elements (core's TensorLayout): element (t, h, d) at
+// offset + t * token_stride + h * head_stride + d. A view's buffer is its owner's whole storage (all of a packed
+// qkv), so sizes are checked against what the layout reaches, not tokens * heads * dim.
+struct Layout {
+  long long offset;
+  long long token_stride;
+  long long head_stride;
+};
+
+Layout get_layout(const Napi::Object& o, const std::string& name) {
+  const double kMax = 9007199254740991.0;  // 2^53 - 1: no buffer holds more bytes
+  return {get_integer(o, (name + "Offset").c_str(), 0, kMax), get_integer(o, (name + "TokenStride").c_str(), 0, kMax),
+          get_integer(o, (name + "HeadStride").c_str(), 0, kMax)};
+}
+
+// Bytes from the start of the buffer to the end of the last element the view reads (core's layoutExtent); just
+// the offset when it reads nothing. When the true extent is below 2^53, as any buffer's size is, every term and
+// partial sum is an integer below 2^53 and the doubles are exact; otherwise rounding (monotone) keeps the result
+// at 2^53 or more. Either way it is below a buffer's size exactly when the true extent is.
+double layout_extent_bytes(const Layout& l, long long tokens, long long heads, long long dim, int es) {
+  double elements = static_cast<double>(l.offset);
+  if (tokens > 0 && heads > 0 && dim > 0) {
+    elements += static_cast<double>(tokens - 1) * static_cast<double>(l.token_stride) +
+                static_cast<double>(heads - 1) * static_cast<double>(l.head_stride) + static_cast<double>(dim);
+  }
+  return elements * es;
 }
 
 }  // namespace
@@ -138,19 +167,30 @@ void parse_problem(const Napi::Object& a, ParsedCall& call, bool backward) {
     if (static_cast<long long>(p.num_key_tiles) * h_k > kIntMax) fail(env, "keyTiles", "at most 2^31 - 1 blocks", "more", true);
   }
 
-  const double es = element_bytes(p.dtype);
+  const int es = element_bytes(p.dtype);
+  const Layout q_layout = get_layout(a, "q");
+  const Layout k_layout = get_layout(a, "k");
+  const Layout v_layout = get_layout(a, "v");
+  // Outputs (and dout, out) are contiguous.
   const double q_bytes = static_cast<double>(total_q) * h * dim * es;
   const double k_bytes = static_cast<double>(total_k) * h_k * dim * es;
   const double v_bytes = static_cast<double>(total_k) * h_k * dim_v * es;
   const double o_bytes = static_cast<double>(total_q) * h * dim_v * es;
   const double lse_bytes = static_cast<double>(total_q) * h * 4;
   const int dev = call.device;
-  DeviceBuffer* q = get_buffer(a.Get("q"), "q", dev, q_bytes);
-  DeviceBuffer* k = get_buffer(a.Get("k"), "k", dev, k_bytes);
-  DeviceBuffer* v = get_buffer(a.Get("v"), "v", dev, v_bytes);
-  p.q = q->ptr;
-  p.k = k->ptr;
-  p.v = v->ptr;
+  DeviceBuffer* q = get_buffer(a.Get("q"), "q", dev, layout_extent_bytes(q_layout, total_q, h, dim, es));
+  DeviceBuffer* k = get_buffer(a.Get("k"), "k", dev, layout_extent_bytes(k_layout, total_k, h_k, dim, es));
+  DeviceBuffer* v = get_buffer(a.Get("v"), "v", dev, layout_extent_bytes(v_layout, total_k, h_k, dim_v, es));
+  // The kernels see each view from its first element (flash-attention's data_ptr of a view), with its strides.
+  p.q = static_cast<const char*>(q->ptr) + q_layout.offset * es;
+  p.k = static_cast<const char*>(k->ptr) + k_layout.offset * es;
+  p.v = static_cast<const char*>(v->ptr) + v_layout.offset * es;
+  p.q_row_stride = q_layout.token_stride;
+  p.q_head_stride = q_layout.head_stride;
+  p.k_row_stride = k_layout.token_stride;
+  p.k_head_stride = k_layout.head_stride;
+  p.v_row_stride = v_layout.token_stride;
+  p.v_head_stride = v_layout.head_stride;
   NamedBuffers inputs = {{"q", q}, {"k", k}, {"v", v}};
   NamedBuffers outputs;
   if (!backward) {
@@ -179,12 +219,17 @@ void parse_problem(const Napi::Object& a, ParsedCall& call, bool backward) {
   for (const auto& x : inputs) call.use.add(x.second);
   for (const auto& x : outputs) call.use.add(x.second);
 
-  // Rows are 16-byte aligned when the tensors start 16-byte aligned (allocations are) and both head dims are whole
-  // 16 bytes; then tile loads may use 16-byte cp.async.
-  const int vec = 16 / element_bytes(p.dtype);
+  // Every tile row starts 16-byte aligned, so tile loads may use 16-byte cp.async, when the buffers do
+  // (allocations are 256-byte aligned), both head dims are whole 16 bytes (which covers the contiguous dout and
+  // dq), and so are the offsets and strides of the q, k, v views. The parts of a packed qkv or kv are whole
+  // head rows apart, so they are aligned exactly when the head dim is; a view with an odd offset or a padded
+  // head stride (say D + 3) takes the element-wise path even at an aligned head dim.
   bool aligned = true;
   for (const auto& x : inputs) aligned = aligned && reinterpret_cast<uintptr_t>(x.second->ptr) % 16 == 0;
-  p.vec_loads = aligned && p.dim % vec == 0 && p.dim_v % vec == 0;
+  for (const Layout* l : {&q_layout, &k_layout, &v_layout}) {
+    aligned = aligned && l->offset * es % 16 == 0 && l->token_stride * es % 16 == 0 && l->head_stride * es % 16 == 0;
+  }
+  p.vec_loads = aligned && p.dim * es % 16 == 0 && p.dim_v * es % 16 == 0;
 }
 
 }  // namespace fa::binding

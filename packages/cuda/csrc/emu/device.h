@@ -38,6 +38,9 @@ unsigned char* dynamic_smem();
 // multiple of `alignment`: what the hardware would fault on (misaligned ldmatrix/cp.async/32-bit loads).
 void check_shared(const void* address, int bytes, int alignment, const char* what);
 void check_global_alignment(const void* address, int alignment, const char* what);
+// Aborts unless [address, address + bytes) lies inside one live allocation of cudaMallocAsync: what the hardware
+// reports as an illegal address (strided views make a read past a buffer's end expressible).
+void check_global(const void* address, long long bytes, const char* what);
 void block_sync();
 void warp_sync();
 

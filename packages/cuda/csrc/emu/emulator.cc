@@ -8,7 +8,9 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <utility>
 #include <vector>
 
@@ -20,6 +22,34 @@ namespace fa_emu {
 void check_global_alignment(const void* address, int alignment, const char* what) {
   if (reinterpret_cast<uintptr_t>(address) % alignment != 0) {
     std::fprintf(stderr, "fa emulator: misaligned %s (%p, alignment %d)\n", what, address, alignment);
+    std::abort();
+  }
+}
+
+namespace {
+// Live "device" allocations, start -> bytes. Calls run on libuv's worker threads, so the map is shared.
+std::mutex allocations_mutex;
+std::map<uintptr_t, size_t> allocations;
+
+void register_allocation(const void* ptr, size_t bytes) {
+  std::lock_guard<std::mutex> lock(allocations_mutex);
+  allocations[reinterpret_cast<uintptr_t>(ptr)] = bytes;
+}
+
+void unregister_allocation(const void* ptr) {
+  std::lock_guard<std::mutex> lock(allocations_mutex);
+  allocations.erase(reinterpret_cast<uintptr_t>(ptr));
+}
+}  // namespace
+
+void check_global(const void* address, long long bytes, const char* what) {
+  const uintptr_t begin = reinterpret_cast<uintptr_t>(address);
+  std::lock_guard<std::mutex> lock(allocations_mutex);
+  auto it = allocations.upper_bound(begin);
+  const bool inside = it != allocations.begin() && bytes >= 0 &&
+                      begin + static_cast<uintptr_t>(bytes) <= std::prev(it)->first + std::prev(it)->second;
+  if (!inside) {
+    std::fprintf(stderr, "fa emulator: %s of %lld bytes at %p is outside every allocation\n", what, bytes, address);
     std::abort();
   }
 }
@@ -319,9 +349,12 @@ cudaError_t cudaDriverGetVersion(int* version) {
 // Exactly `bytes` (256-byte aligned, like cudaMalloc), so that an address sanitizer sees every byte past the end.
 cudaError_t cudaMallocAsync(void** ptr, size_t bytes, cudaStream_t) {
   *ptr = nullptr;
-  return posix_memalign(ptr, 256, bytes == 0 ? 1 : bytes) == 0 ? cudaSuccess : cudaErrorMemoryAllocation;
+  if (posix_memalign(ptr, 256, bytes == 0 ? 1 : bytes) != 0) return cudaErrorMemoryAllocation;
+  fa_emu::register_allocation(*ptr, bytes);
+  return cudaSuccess;
 }
 cudaError_t cudaFreeAsync(void* ptr, cudaStream_t) {
+  fa_emu::unregister_allocation(ptr);
   std::free(ptr);
   return cudaSuccess;
 }
