@@ -46,6 +46,9 @@ const CAPABILITIES: BackendCapabilities = {
   // Honoured: with `deterministic: true` the backward runs the dQ kernel (each dQ tile owned by one block) instead
   // of adding dQ with atomics, and dK/dV never use atomics.
   deterministic: true,
+  // The kernels read q, k and v through problem.layouts (row and head strides, the offset folded into the
+  // pointer), so the parts of a packed qkv/kv arrive as views of the caller's buffer, not as copies.
+  stridedInputs: true,
 };
 
 function hostArray(dtype: DType, n: number): Float32Array | Int32Array | Uint16Array {

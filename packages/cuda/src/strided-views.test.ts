@@ -1,0 +1,371 @@
+import {
+  type AttentionBackend,
+  encodeFromFloat,
+  type FloatDType,
+  registerBackend,
+  resolveAttnProblem,
+  type TensorLayout,
+  unregisterBackend,
+} from '@fa/core';
+import {
+  flashAttnVarlen,
+  flashAttnVarlenBackward,
+  flashAttnVarlenKVPacked,
+  flashAttnVarlenKVPackedBackward,
+  flashAttnVarlenQKVPacked,
+  flashAttnVarlenQKVPackedBackward,
+  type Tensor,
+  tensor,
+  type VarlenOptions,
+} from '@fa/flash-attn';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { emulatorMissingReason, emulatorPath } from '../test/addon.js';
+import type { DeviceBuffer } from './addon.js';
+import { type CudaBackend, createCudaBackend } from './index.js';
+
+/**
+ * The kernels read q, k and v through `problem.layouts`, so the parts of a packed qkv or kv (and any other view)
+ * reach them as the caller's device buffer itself. Whatever the layout, they must compute exactly what they
+ * compute on the same values as separate dense tensors: the same bits, forward and backward, on the same backend.
+ * Here on the CPU emulator of the kernel sources (csrc/emu), which also aborts the process on a 16-byte cp.async
+ * from a misaligned address and on a tile row outside every allocation: so the misaligned views below prove that
+ * they take the element-wise path, and every view that its loads stay inside its buffer.
+ *
+ * The backward runs with `deterministic: true` (the dQ kernel) wherever dQ is compared bit for bit: the default
+ * backward adds dQ with atomics, whose order is not reproducible on a GPU; one test covers that path on its own.
+ */
+
+type Storage = Float32Array | Uint16Array;
+/** The options of a call besides cu_seqlens and the backend: the same for the packed and the dense call. */
+type Options = Omit<VarlenOptions, 'cuSeqlensQ' | 'cuSeqlensK' | 'backend'>;
+
+interface Counted {
+  readonly name: string;
+  readonly inner: CudaBackend;
+  readonly counts: { uploads: number; downloads: number };
+}
+
+const registered: Counted[] = [];
+afterAll(() => {
+  for (const { name, inner } of registered) {
+    unregisterBackend(name);
+    inner.destroy();
+  }
+});
+
+/** The emulated cuda backend registered as `name`, with every transfer through it counted. */
+function countedBackend(name: string, addonPath: string): Counted {
+  const inner = createCudaBackend({ addonPath });
+  const counts = { uploads: 0, downloads: 0 };
+  const backend: AttentionBackend<DeviceBuffer> = {
+    name,
+    capabilities: inner.capabilities,
+    upload: (t) => {
+      counts.uploads++;
+      return inner.upload(t);
+    },
+    download: (handle, shape, dtype) => {
+      counts.downloads++;
+      return inner.download(handle, shape, dtype);
+    },
+    dispose: (handle) => inner.dispose(handle),
+    forward: (q, k, v, problem) => inner.forward(q, k, v, problem),
+    backward: (dout, q, k, v, out, lse, problem) => inner.backward(dout, q, k, v, out, lse, problem),
+  };
+  registerBackend(name, () => backend, { priority: -100 });
+  const counted = { name, inner, counts };
+  registered.push(counted);
+  return counted;
+}
+
+let seedState = 0x2545f491;
+/** Values in [-1, 1) from a fixed sequence, never zeros, encoded in `dtype`. */
+function randomStorage(n: number, dtype: FloatDType): Storage {
+  const values = Array.from({ length: n }, () => {
+    seedState = (Math.imul(seedState, 1664525) + 1013904223) >>> 0;
+    return (seedState / 2 ** 32) * 2 - 1 || 0.5;
+  });
+  return encodeFromFloat(values, dtype);
+}
+
+/** The `(tokens, heads, dim)` elements a layout describes, gathered densely with their bits unchanged. */
+function gather(storage: Storage, [tokens, heads, dim]: readonly [number, number, number], l: TensorLayout): Storage {
+  const out = new (storage.constructor as new (n: number) => Storage)(tokens * heads * dim);
+  for (let t = 0; t < tokens; t++) {
+    for (let h = 0; h < heads; h++) {
+      for (let d = 0; d < dim; d++) {
+        out[(t * heads + h) * dim + d] = storage[l.offset + t * l.tokenStride + h * l.headStride + d]!;
+      }
+    }
+  }
+  return out;
+}
+
+/** The parts of a packed `(tokens, parts, heads, dim)` tensor, as the façade views them. */
+function packedPart(parts: number, part: number, heads: number, dim: number): TensorLayout {
+  return { offset: part * heads * dim, tokenStride: parts * heads * dim, headStride: dim };
+}
+
+/** The parts of packed storage as dense arrays, bits unchanged. */
+function unpacked(storage: Storage, parts: number, shape: readonly [number, number, number]): Storage[] {
+  return Array.from({ length: parts }, (_, p) => gather(storage, shape, packedPart(parts, p, shape[1], shape[2])));
+}
+
+/** The bits of a storage, as 32- or 16-bit words. */
+function storageBits(data: Storage): Uint32Array | Uint16Array {
+  return data instanceof Float32Array ? new Uint32Array(data.buffer, data.byteOffset, data.length) : data;
+}
+
+async function bitsOf(t: Tensor): Promise<Uint32Array | Uint16Array> {
+  return storageBits((await t.toHost()).data as Storage);
+}
+
+/** Index of the first element whose bits differ (-1 when none), so that a failure names a place, not 10k numbers. */
+function firstDifference(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  if (a.length !== b.length) return Math.min(a.length, b.length);
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return i;
+  return -1;
+}
+
+async function expectSameBits(actual: Tensor | Storage, expected: Tensor, what: string): Promise<void> {
+  const a = ArrayBuffer.isView(actual) ? storageBits(actual) : await bitsOf(actual);
+  expect(firstDifference(a, await bitsOf(expected)), `${what}: first differing element`).toBe(-1);
+}
+
+type Results = Record<'out' | 'lse' | 'dq' | 'dk' | 'dv', Tensor>;
+type Compared = keyof Results;
+const ALL: readonly Compared[] = ['out', 'lse', 'dq', 'dk', 'dv'];
+
+/** Forward and backward on these q, k, v: every result. */
+async function attention(q: Tensor, k: Tensor, v: Tensor, dout: Tensor, options: VarlenOptions): Promise<Results> {
+  const { out, lse } = await flashAttnVarlen(q, k, v, options);
+  return { out, lse, ...(await flashAttnVarlenBackward(dout, q, k, v, out, lse, options)) };
+}
+
+/** `actual` (tensors, or gradients unpacked from a packed one) has the bits of `expected`, result by result. */
+async function expectSameResults(
+  actual: Record<Compared, Tensor | Storage>,
+  expected: Results,
+  compared: readonly Compared[] = ALL,
+): Promise<void> {
+  for (const what of compared) await expectSameBits(actual[what], expected[what], what);
+}
+
+function disposeAll(tensors: readonly (Tensor | Storage)[]): void {
+  for (const t of tensors) if (!ArrayBuffer.isView(t)) t.dispose();
+}
+
+// Tokens with an empty sequence and lengths that leave partial tiles.
+const CU = [0, 5, 5, 14, 17];
+const T = 17;
+const CU_K = [0, 7, 9, 16, 19];
+const TK = 19;
+
+/** Packed results with the dense ones they must equal, for checks beyond bit equality. */
+interface PackedAndDense {
+  readonly packed: Record<Compared, Tensor | Storage>;
+  readonly dense: Results;
+}
+
+/**
+ * Self-attention on a resident `qkv: (T, 3, H, D)` through the packed entry points, against the same values as
+ * three dense tensors on the same backend: out, lse and the gradients in `compared` bit for bit. The forward moves
+ * nothing.
+ */
+async function checkQkvPacked(
+  on: Counted,
+  dtype: FloatDType,
+  D: number,
+  options: Options,
+  compared: readonly Compared[] = ALL,
+  also?: (results: PackedAndDense) => Promise<void>,
+) {
+  const { name, counts } = on;
+  const H = 3;
+  const qkvData = randomStorage(T * 3 * H * D, dtype);
+  const qkv = await tensor(qkvData, [T, 3, H, D], dtype).to(name);
+  const dout = await tensor(randomStorage(T * H * D, dtype), [T, H, D], dtype).to(name);
+  counts.uploads = counts.downloads = 0;
+  const { out, lse } = await flashAttnVarlenQKVPacked(qkv, { cuSeqlens: CU, ...options });
+  expect(counts).toEqual({ uploads: 0, downloads: 0 });
+  const { dqkv } = await flashAttnVarlenQKVPackedBackward(dout, qkv, out, lse, { cuSeqlens: CU, ...options });
+  // The gradients are stacked into dqkv in host memory (downloads); q, k and v are never uploaded.
+  expect(counts.uploads).toBe(0);
+  const [dq, dk, dv] = unpacked((await dqkv.toHost()).data as Storage, 3, [T, H, D]) as [Storage, Storage, Storage];
+
+  const [q, k, v] = unpacked(qkvData, 3, [T, H, D]).map((part) => tensor(part, [T, H, D], dtype)) as [
+    Tensor,
+    Tensor,
+    Tensor,
+  ];
+  const dense = await attention(q, k, v, dout, { cuSeqlensQ: CU, cuSeqlensK: CU, backend: name, ...options });
+  const packed = { out, lse, dq, dk, dv };
+  await expectSameResults(packed, dense, compared);
+  await also?.({ packed, dense });
+  disposeAll([qkv, dout, out, lse, dqkv, q, k, v, ...Object.values(dense)]);
+}
+
+/** Cross-attention with GQA on a resident `kv: (Tk, 2, Hk, D)`, against dense k and v, bit for bit. */
+async function checkKvPacked(on: Counted, dtype: FloatDType, D: number, options: Options) {
+  const { name, counts } = on;
+  const [H, Hk] = [4, 2];
+  const kvData = randomStorage(TK * 2 * Hk * D, dtype);
+  const q = await tensor(randomStorage(T * H * D, dtype), [T, H, D], dtype).to(name);
+  const kv = await tensor(kvData, [TK, 2, Hk, D], dtype).to(name);
+  const dout = await tensor(randomStorage(T * H * D, dtype), [T, H, D], dtype).to(name);
+  const varlen = { cuSeqlensQ: CU, cuSeqlensK: CU_K, ...options };
+  counts.uploads = counts.downloads = 0;
+  const { out, lse } = await flashAttnVarlenKVPacked(q, kv, varlen);
+  expect(counts).toEqual({ uploads: 0, downloads: 0 });
+  const { dq, dkv } = await flashAttnVarlenKVPackedBackward(dout, q, kv, out, lse, varlen);
+  expect(counts.uploads).toBe(0);
+  const [dk, dv] = unpacked((await dkv.toHost()).data as Storage, 2, [TK, Hk, D]) as [Storage, Storage];
+
+  const [k, v] = unpacked(kvData, 2, [TK, Hk, D]).map((part) => tensor(part, [TK, Hk, D], dtype)) as [Tensor, Tensor];
+  const dense = await attention(q, k, v, dout, { ...varlen, backend: name });
+  await expectSameResults({ out, lse, dq, dk, dv }, dense);
+  disposeAll([q, kv, dout, out, lse, dq, dkv, k, v, ...Object.values(dense)]);
+}
+
+/**
+ * Views no packed tensor makes, through `Tensor.strided`: q with padded head rows (head stride D + pad) at an
+ * offset; k and v interleaved in one storage at offsets, with a token stride past their rows and a head stride
+ * past D. GQA, causal. Misaligned: odd offsets and strides (pad 3), so the rows of an aligned head dim are not
+ * 16-byte aligned and the loads must be element-wise. Aligned: offsets and pads of whole 16 bytes, so the 16-byte
+ * cp.async path reads views with a head stride past the head dim.
+ */
+async function checkPaddedViews({ name }: Counted, dtype: FloatDType, D: number, aligned: boolean): Promise<void> {
+  const [H, Hk] = [4, 2];
+  const unit = aligned ? PER_16_BYTES[dtype] : 1;
+  const pad = aligned ? unit : 3;
+  const qLayout = { offset: aligned ? 2 * unit : 5, tokenStride: H * (D + pad), headStride: D + pad };
+  const kvRow = 2 * Hk * (D + pad) + pad;
+  const kLayout = { offset: unit, tokenStride: kvRow, headStride: D + pad };
+  const vLayout = { offset: unit + Hk * (D + pad), tokenStride: kvRow, headStride: D + pad };
+  const qStorage = randomStorage(qLayout.offset + T * qLayout.tokenStride + 2, dtype);
+  const kvStorage = randomStorage(vLayout.offset + (T - 1) * kvRow + (Hk - 1) * (D + pad) + D + 1, dtype);
+  const qOwner = await tensor(qStorage, [qStorage.length], dtype).to(name);
+  const kvOwner = await tensor(kvStorage, [kvStorage.length], dtype).to(name);
+  const q = qOwner.strided([T, H, D], qLayout);
+  const k = kvOwner.strided([T, Hk, D], kLayout);
+  const v = kvOwner.strided([T, Hk, D], vLayout);
+  const dout = tensor(randomStorage(T * H * D, dtype), [T, H, D], dtype);
+  const options = { cuSeqlensQ: CU, cuSeqlensK: CU, causal: true, deterministic: true, backend: name };
+  const viewed = await attention(q, k, v, dout, options);
+
+  const denseQ = tensor(gather(qStorage, [T, H, D], qLayout), [T, H, D], dtype);
+  const denseK = tensor(gather(kvStorage, [T, Hk, D], kLayout), [T, Hk, D], dtype);
+  const denseV = tensor(gather(kvStorage, [T, Hk, D], vLayout), [T, Hk, D], dtype);
+  const dense = await attention(denseQ, denseK, denseV, dout, options);
+  await expectSameResults(viewed, dense);
+  disposeAll([qOwner, kvOwner, dout, denseQ, denseK, denseV, ...Object.values(viewed), ...Object.values(dense)]);
+}
+
+const DTYPES: readonly FloatDType[] = ['f32', 'f16', 'bf16'];
+// Head dims whose rows are whole 16 bytes in every dtype (the cp.async path) and that leave partial tiles.
+const HEAD_DIMS = [24, 40];
+/** Elements in 16 bytes. */
+const PER_16_BYTES: Readonly<Record<FloatDType, number>> = { f32: 4, f16: 8, bf16: 8 };
+
+if (emulatorPath) {
+  const addonPath = emulatorPath;
+  describe('cuda kernels reading strided views (on the CPU emulator)', () => {
+    let on: Counted;
+    beforeAll(() => {
+      on = countedBackend('cuda-emu-views', addonPath);
+    });
+
+    it('say so in their capabilities', () => {
+      expect(on.inner.capabilities.stridedInputs).toBe(true);
+    });
+
+    for (const dtype of DTYPES) {
+      for (const D of HEAD_DIMS) {
+        it(`qkv-packed, causal: the bits of dense q, k, v (${dtype}, D = ${D})`, async () => {
+          await checkQkvPacked(on, dtype, D, { causal: true, deterministic: true });
+        });
+        it(`kv-packed, GQA and a window: the bits of dense k, v (${dtype}, D = ${D})`, async () => {
+          await checkKvPacked(on, dtype, D, { windowSize: [4, 1], deterministic: true });
+        });
+      }
+      it(`odd offsets and strides via Tensor.strided, element-wise loads: the bits of dense tensors (${dtype})`, async () => {
+        await checkPaddedViews(on, dtype, 24, false);
+      });
+      it(`padded head rows of whole 16 bytes via Tensor.strided, cp.async loads: the bits of dense tensors (${dtype})`, async () => {
+        await checkPaddedViews(on, dtype, 24, true);
+      });
+    }
+
+    // f16 rows of 20 elements are 40 bytes: not whole 16 bytes, so every load of these calls is element-wise.
+    it('qkv- and kv-packed at a head dim that is not whole 16 bytes (f16, D = 20): the bits of dense tensors', async () => {
+      await checkQkvPacked(on, 'f16', 20, { causal: true, deterministic: true });
+      await checkKvPacked(on, 'f16', 20, { deterministic: true });
+    });
+
+    it('qkv-packed with dropout: the bits of dense q, k, v', async () => {
+      await checkQkvPacked(on, 'f32', 40, { causal: true, dropoutP: 0.25, seed: 11, deterministic: true });
+    });
+
+    it('the default backward (atomic dQ): out, lse, dK, dV bit for bit, dQ within its rounding', async () => {
+      await checkQkvPacked(on, 'f16', 40, { causal: true }, ['out', 'lse', 'dk', 'dv'], async ({ packed, dense }) => {
+        const dq = packed.dq as Uint16Array;
+        const expected = await dense.dq.toArray();
+        const got = await tensor(dq, dense.dq.shape, 'f16').toArray();
+        const scale = Math.max(...expected.map(Math.abs));
+        const worst = Math.max(...got.map((x, i) => Math.abs(x - expected[i]!)));
+        // Only the order of f32 additions may differ: a step of f16 rounding at most.
+        expect(worst).toBeLessThanOrEqual(2 ** -10 * scale);
+      });
+    });
+
+    it('a backward through views of a resident qkv moves no data either', async () => {
+      const { name, inner, counts } = on;
+      const [H, D] = [3, 24];
+      const before = inner.stats().liveBuffers;
+      const qkv = await tensor(randomStorage(T * 3 * H * D, 'f32'), [T, 3, H, D]).to(name);
+      const dout = await tensor(randomStorage(T * H * D, 'f32'), [T, H, D]).to(name);
+      const [q, k, v] = [0, 1, 2].map((p) => qkv.strided([T, H, D], packedPart(3, p, H, D))) as [
+        Tensor,
+        Tensor,
+        Tensor,
+      ];
+      const options = { cuSeqlensQ: CU, cuSeqlensK: CU, causal: true };
+      counts.uploads = counts.downloads = 0;
+      const fwd = await flashAttnVarlen(q, k, v, options);
+      const grads = await flashAttnVarlenBackward(dout, q, k, v, fwd.out, fwd.lse, options);
+      expect(counts).toEqual({ uploads: 0, downloads: 0 });
+      expect(grads.dq.backend).toBe(name);
+      disposeAll([qkv, dout, fwd.out, fwd.lse, grads.dq, grads.dk, grads.dv]);
+      expect(inner.stats().liveBuffers).toBe(before);
+    });
+
+    it('refuses a layout that reaches past its buffer, before any work', async () => {
+      const { inner } = on;
+      const [H, D] = [2, 8];
+      const buffer = await inner.upload({ data: randomStorage(T * H * D, 'f32'), shape: [T, H, D], dtype: 'f32' });
+      const meta = { shape: [T, H, D], dtype: 'f32' as const };
+      const problem = resolveAttnProblem(meta, meta, meta, { cuSeqlensQ: CU, cuSeqlensK: CU });
+      const shifted = { ...problem, layouts: { ...problem.layouts, k: { ...problem.layouts.k, offset: 1 } } };
+      const before = inner.stats().liveBuffers;
+      await expect(inner.forward(buffer, buffer, buffer, shifted)).rejects.toMatchObject({
+        code: 'E_SHAPE',
+        argument: 'k',
+      });
+      const strided = {
+        ...problem,
+        layouts: { ...problem.layouts, v: { ...problem.layouts.v, tokenStride: H * D + 1 } },
+      };
+      await expect(inner.backward(buffer, buffer, buffer, buffer, buffer, buffer, strided)).rejects.toMatchObject({
+        code: 'E_SHAPE',
+        argument: 'v',
+      });
+      // Refused before anything was allocated for the call.
+      expect(inner.stats().liveBuffers).toBe(before);
+      inner.dispose(buffer);
+    });
+  });
+} else {
+  describe.skip(`cuda kernels reading strided views (skipped: ${emulatorMissingReason})`, () => {
+    it('runs the strided-view checks', () => undefined);
+  });
+}
