@@ -8,7 +8,7 @@
 //   binding/checks      argument checks and the errors they throw
 //   binding/buffers     DeviceBuffer: one allocation per JS object, its lifetime while calls use it; alloc()
 //   binding/problem     an attention call's arguments, checked and unpacked into fa::AttnParams
-//   binding/workers     the async workers: forward, backward, upload, download
+//   binding/workers     the async workers: forward, backward, upload, download, interleave
 //   binding/devices     device count, properties, runtime and driver versions, tile shapes
 //   binding/selftest    host builds of device helpers, for the tests
 #include "binding/buffers.h"
@@ -20,7 +20,7 @@
 namespace {
 
 // Bumped whenever the JS-visible surface changes, so the loader can refuse a stale build with a clear message.
-constexpr int kAbiVersion = 2;  // 2: q/k/v layouts in the call arguments
+constexpr int kAbiVersion = 3;  // 2: q/k/v layouts in the call arguments; 3: interleave
 
 #ifndef FA_CUDA_ARCHS
 #define FA_CUDA_ARCHS "unknown"
@@ -36,6 +36,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("download", Napi::Function::New<Download>(env, "download"));
   exports.Set("forward", Napi::Function::New<Forward>(env, "forward"));
   exports.Set("backward", Napi::Function::New<Backward>(env, "backward"));
+  exports.Set("interleave", Napi::Function::New<Interleave>(env, "interleave"));
   exports.Set("deviceCount", Napi::Function::New<DeviceCount>(env, "deviceCount"));
   exports.Set("deviceInfo", Napi::Function::New<DeviceInfo>(env, "deviceInfo"));
   exports.Set("versions", Napi::Function::New<Versions>(env, "versions"));

@@ -105,6 +105,21 @@ export interface AddonBackwardArgs extends AddonProblemArgs {
   readonly dv: DeviceBuffer;
 }
 
+/**
+ * The contract's `interleave` (core's `interleaveHost` semantics) on the device: `out`'s row r holds row r of every
+ * part in order, `out[(r·P + p)·R + i] = parts[p].buffer[parts[p].offset + r·R + i]` in elements of `elementBytes`.
+ * Parts may be views of one buffer; `out` must be none of them and hold `rows · P · R` elements.
+ */
+export interface AddonInterleaveArgs {
+  readonly device: number;
+  /** 4 (f32, i32) or 2 (f16, bf16): offsets and `rowElements` count elements of this size. */
+  readonly elementBytes: number;
+  readonly rows: number;
+  readonly rowElements: number;
+  readonly parts: readonly { readonly buffer: DeviceBuffer; readonly offset: number }[];
+  readonly out: DeviceBuffer;
+}
+
 export interface FaCudaAddon {
   readonly abiVersion: number;
   /** Comma-separated SM architectures the kernels were compiled for, e.g. "80,90". */
@@ -114,6 +129,8 @@ export interface FaCudaAddon {
   download(buffer: DeviceBuffer, target: ArrayBufferView): Promise<void>;
   forward(args: AddonForwardArgs): Promise<void>;
   backward(args: AddonBackwardArgs): Promise<void>;
+  /** One strided device-to-device copy per part (`cudaMemcpy2DAsync`) on the worker's stream. */
+  interleave(args: AddonInterleaveArgs): Promise<void>;
   deviceCount(): DeviceCountResult;
   deviceInfo(device: number): DeviceProperties;
   versions(): { runtime: number; driver: number };
@@ -139,7 +156,7 @@ export interface FaCudaAddon {
 }
 
 /** The ABI this TS code speaks; the addon reports its own, and a mismatch means a stale build. */
-export const ADDON_ABI_VERSION = 2;
+export const ADDON_ABI_VERSION = 3;
 
 export const ADDON_EXPORTS = [
   'alloc',
@@ -147,6 +164,7 @@ export const ADDON_EXPORTS = [
   'download',
   'forward',
   'backward',
+  'interleave',
   'deviceCount',
   'deviceInfo',
   'versions',

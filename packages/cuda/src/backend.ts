@@ -3,10 +3,14 @@ import {
   type AttnProblem,
   type BackendCapabilities,
   bytesPerElement,
+  checkDType,
   checkLayout,
   type DType,
+  describeValue,
+  expectationError,
   FaError,
   type HostTensor,
+  type InterleavePart,
   MAX_HEAD_DIM,
   numel,
 } from '@fa/core';
@@ -33,6 +37,17 @@ export interface CudaBackend extends AttentionBackend<DeviceBuffer> {
   readonly addonPath: string;
   /** Allocates device memory and copies the tensor's raw bits into it, off the JS thread. */
   upload(tensor: HostTensor): Promise<DeviceBuffer>;
+  /**
+   * The contract's `interleave`, on the device: a new buffer whose row r holds row r of every part, one strided
+   * device-to-device copy per part (`cudaMemcpy2DAsync`), so the façade's packed gradients and the padded lse's
+   * axis swap move no data through host memory.
+   */
+  interleave(
+    parts: readonly InterleavePart<DeviceBuffer>[],
+    rows: number,
+    rowElements: number,
+    dtype: DType,
+  ): Promise<DeviceBuffer>;
   stats(): CudaBackendStats;
   /** Frees every buffer this backend allocated; a handle used afterwards is refused. */
   destroy(): void;
@@ -50,6 +65,11 @@ const CAPABILITIES: BackendCapabilities = {
   // pointer), so the parts of a packed qkv/kv arrive as views of the caller's buffer, not as copies.
   stridedInputs: true,
 };
+
+/** A count of `interleave` (rows, row elements, an offset): what core's `interleaveHost` accepts. */
+function isCount(value: unknown): value is number {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
+}
 
 function hostArray(dtype: DType, n: number): Float32Array | Int32Array | Uint16Array {
   if (dtype === 'f32') return new Float32Array(n);
@@ -252,6 +272,63 @@ class CudaBackendImpl implements CudaBackend {
       this.dispose(dk);
       this.dispose(dv);
       throw toFaError(error, 'backward');
+    }
+  }
+
+  /**
+   * Checks as core's `interleaveHost` does and with its errors (E_VALUE for the parts array, the counts and an
+   * offset, E_DTYPE, E_SHAPE for a part past its buffer), plus the handles (E_DISPOSED, E_BACKEND_MISMATCH), all
+   * before the output is allocated; the binding checks every byte count again before the copies.
+   */
+  async interleave(
+    parts: readonly InterleavePart<DeviceBuffer>[],
+    rows: number,
+    rowElements: number,
+    dtype: DType,
+  ): Promise<DeviceBuffer> {
+    if (!Array.isArray(parts) || parts.length === 0) {
+      throw expectationError('E_VALUE', 'parts', 'a non-empty array of { handle, offset }', describeValue(parts));
+    }
+    for (const [value, argument] of [
+      [rows, 'rows'],
+      [rowElements, 'rowElements'],
+    ] as const) {
+      if (!isCount(value)) throw expectationError('E_VALUE', argument, 'a non-negative integer', describeValue(value));
+    }
+    checkDType(dtype, 'dtype');
+    const es = bytesPerElement(dtype);
+    const sources = parts.map((part, p) => {
+      const argument = `parts[${p}]`;
+      const offset = (part as { offset?: unknown } | null)?.offset;
+      if (!isCount(offset)) {
+        throw expectationError('E_VALUE', argument, '{ handle, offset: a non-negative integer }', describeValue(part));
+      }
+      const buffer = this.#check(part.handle, argument);
+      const available = Math.floor(buffer.bytes / es);
+      if (offset + rows * rowElements > available) {
+        throw expectationError(
+          'E_SHAPE',
+          argument,
+          `${rows} rows of ${rowElements} elements from element ${offset}`,
+          `a buffer of ${available} elements`,
+        );
+      }
+      return { buffer, offset };
+    });
+    const out = this.#alloc(rows * parts.length * rowElements * es, 'an interleave');
+    try {
+      await this.#addon.interleave({
+        device: this.device.index,
+        elementBytes: es,
+        rows,
+        rowElements,
+        parts: sources,
+        out,
+      });
+      return out;
+    } catch (error) {
+      this.dispose(out);
+      throw toFaError(error, 'interleave');
     }
   }
 

@@ -1,6 +1,6 @@
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addon as built, emulatorMissingReason, emulatorPath, missingReason } from '../test/addon.js';
-import type { AddonForwardArgs, DeviceBuffer, FaCudaAddon } from './addon.js';
+import type { AddonForwardArgs, AddonInterleaveArgs, DeviceBuffer, FaCudaAddon } from './addon.js';
 import { tryLoadAddon } from './loader.js';
 
 /**
@@ -294,6 +294,120 @@ describe.skipIf(!emulator)(
     it('does not wrap around on huge strides', () => {
       expect(refused({ qTokenStride: 2 ** 53 - 1 })).toBe('q');
       expect(refused({ kHeadStride: 2 ** 52, kTokenStride: 2 ** 52 })).toBe('k');
+    });
+  },
+);
+
+describe.skipIf(!emulator)(
+  `binding interleave checks against allocated buffers${emulator ? '' : ` (skipped: ${emulatorMissingReason})`}`,
+  () => {
+    const em = emulator as FaCudaAddon;
+    // One f16 source of 11 elements (22 bytes): parts of 2 rows of 3 elements fit from offsets 0 to 5.
+    const source = emulator?.alloc(0, 22);
+    const out = emulator?.alloc(0, 2 * 2 * 3 * 2);
+    afterAll(() => {
+      source?.free();
+      out?.free();
+    });
+    const args = (over: Partial<Record<keyof AddonInterleaveArgs, unknown>> = {}): AddonInterleaveArgs =>
+      ({
+        device: 0,
+        elementBytes: 2,
+        rows: 2,
+        rowElements: 3,
+        parts: [
+          { buffer: source, offset: 5 },
+          { buffer: source, offset: 0 },
+        ],
+        out,
+        ...over,
+      }) as AddonInterleaveArgs;
+    const refused = (over: Partial<Record<keyof AddonInterleaveArgs, unknown>>) =>
+      argumentOf(() => em.interleave(args(over)));
+    const bytesOf = async (buffer: DeviceBuffer) => {
+      const target = new Uint16Array(buffer.bytes / 2);
+      await em.download(buffer, target);
+      return target;
+    };
+
+    beforeAll(async () => {
+      await em.upload(
+        source as DeviceBuffer,
+        Uint16Array.from({ length: 11 }, (_, i) => 0x100 + i),
+      );
+    });
+
+    it('copies parts that reach exactly the end of their buffer, views of one buffer, row by row', async () => {
+      await em.interleave(args());
+      // Row r: part 0 (from 5) then part 1 (from 0), 3 elements each.
+      expect([...(await bytesOf(out as DeviceBuffer))]).toEqual(
+        [5, 6, 7, 0, 1, 2, 8, 9, 10, 3, 4, 5].map((i) => 0x100 + i),
+      );
+    });
+
+    it.each<[string, Partial<Record<keyof AddonInterleaveArgs, unknown>>, string]>([
+      ['a device out of range', { device: -1 }, 'device'],
+      ['an element size of 3', { elementBytes: 3 }, 'elementBytes'],
+      ['an element size as a string', { elementBytes: '2' }, 'elementBytes'],
+      ['negative rows', { rows: -1 }, 'rows'],
+      ['fractional row elements', { rowElements: 1.5 }, 'rowElements'],
+      ['rows past 2^53', { rows: 2 ** 53 }, 'rows'],
+      ['parts not an array', { parts: { length: 1 } }, 'parts'],
+      ['no parts', { parts: [] }, 'parts'],
+      ['a part that is not an object', { parts: [{ buffer: source, offset: 0 }, 7] }, 'parts[1]'],
+      ['a negative offset', { parts: [{ buffer: source, offset: -1 }] }, 'parts[0].offset'],
+      ['a missing offset', { parts: [{ buffer: source, offset: 0 }, { buffer: source }] }, 'parts[1].offset'],
+      [
+        'a part one element past its buffer',
+        {
+          parts: [
+            { buffer: source, offset: 0 },
+            { buffer: source, offset: 6 },
+          ],
+        },
+        'parts[1]',
+      ],
+      ['a part that is not a buffer', { parts: [{ buffer: {}, offset: 0 }] }, 'parts[0]'],
+      // 13 parts of one element: 26 bytes, where out holds 24.
+      [
+        'an output one element short',
+        { rows: 1, rowElements: 1, parts: Array.from({ length: 13 }, (_, i) => ({ buffer: source, offset: i % 11 })) },
+        'out',
+      ],
+      ['an output that is one of the parts', { out: source, parts: [{ buffer: source, offset: 0 }] }, 'out'],
+      ['an output that is not a buffer', { out: null }, 'out'],
+      ['counts whose product wraps around', { rows: 2 ** 52, rowElements: 2 ** 52 }, 'parts[0]'],
+    ])('refuses %s by name, before any device work', async (_name, over, argument) => {
+      const before = await bytesOf(out as DeviceBuffer);
+      expect(refused(over)).toBe(argument);
+      expect(await bytesOf(out as DeviceBuffer)).toEqual(before);
+    });
+
+    it('refuses a freed part and a part or output of another device', () => {
+      const freed = em.alloc(0, 22);
+      freed.free();
+      expect(
+        refused({
+          parts: [
+            { buffer: source, offset: 0 },
+            { buffer: freed, offset: 0 },
+          ],
+        }),
+      ).toBe('parts[1]');
+      const other = em.alloc(1, 0);
+      expect(refused({ rows: 0, parts: [{ buffer: other, offset: 0 }] })).toBe('parts[0]');
+      expect(refused({ rows: 0, out: other })).toBe('out');
+      expect(argumentOf(() => em.interleave(42 as never))).toBe('args');
+    });
+
+    it('no rows or no row elements: nothing to copy, and offsets may reach the end of the buffer', async () => {
+      const empty = em.alloc(0, 0);
+      await expect(
+        em.interleave(args({ rows: 0, out: empty, parts: [{ buffer: source, offset: 11 }] })),
+      ).resolves.toBeUndefined();
+      await expect(em.interleave(args({ rowElements: 0, out: empty }))).resolves.toBeUndefined();
+      expect(refused({ rows: 0, out: empty, parts: [{ buffer: source, offset: 12 }] })).toBe('parts[0]');
+      empty.free();
     });
   },
 );

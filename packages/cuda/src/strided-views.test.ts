@@ -2,12 +2,15 @@ import {
   type AttentionBackend,
   encodeFromFloat,
   type FloatDType,
+  numel,
   registerBackend,
   resolveAttnProblem,
   type TensorLayout,
   unregisterBackend,
 } from '@fa/core';
 import {
+  flashAttn,
+  flashAttnBackward,
   flashAttnVarlen,
   flashAttnVarlenBackward,
   flashAttnVarlenKVPacked,
@@ -27,7 +30,8 @@ import { type CudaBackend, createCudaBackend } from './index.js';
  * The kernels read q, k and v through `problem.layouts`, so the parts of a packed qkv or kv (and any other view)
  * reach them as the caller's device buffer itself. Whatever the layout, they must compute exactly what they
  * compute on the same values as separate dense tensors: the same bits, forward and backward, on the same backend.
- * Here on the CPU emulator of the kernel sources (csrc/emu), which also aborts the process on a 16-byte cp.async
+ * And with `interleave`, the packed gradients and the padded lse never leave the device either: the same bits as
+ * the façade's host-memory path, with no transfer at all. Here on the CPU emulator of the kernel sources (csrc/emu), which also aborts the process on a 16-byte cp.async
  * from a misaligned address and on a tile row outside every allocation: so the misaligned views below prove that
  * they take the element-wise path, and every view that its loads stay inside its buffer.
  *
@@ -45,17 +49,20 @@ interface Counted {
   readonly counts: { uploads: number; downloads: number };
 }
 
-const registered: Counted[] = [];
+const registered: string[] = [];
+const created: CudaBackend[] = [];
 afterAll(() => {
-  for (const { name, inner } of registered) {
-    unregisterBackend(name);
-    inner.destroy();
-  }
+  for (const name of registered) unregisterBackend(name);
+  for (const inner of created) inner.destroy();
 });
 
-/** The emulated cuda backend registered as `name`, with every transfer through it counted. */
-function countedBackend(name: string, addonPath: string): Counted {
-  const inner = createCudaBackend({ addonPath });
+/**
+ * The emulated cuda backend registered as `name`, with every transfer through it counted: a new one, or `over` an
+ * existing one; without `interleave` (`withInterleave: false`) the façade interleaves in host memory.
+ */
+function countedBackend(name: string, addonPath: string, over?: CudaBackend, withInterleave = true): Counted {
+  const inner = over ?? createCudaBackend({ addonPath });
+  if (!over) created.push(inner);
   const counts = { uploads: 0, downloads: 0 };
   const backend: AttentionBackend<DeviceBuffer> = {
     name,
@@ -71,11 +78,13 @@ function countedBackend(name: string, addonPath: string): Counted {
     dispose: (handle) => inner.dispose(handle),
     forward: (q, k, v, problem) => inner.forward(q, k, v, problem),
     backward: (dout, q, k, v, out, lse, problem) => inner.backward(dout, q, k, v, out, lse, problem),
+    ...(withInterleave && {
+      interleave: (parts, rows, rowElements, dtype) => inner.interleave(parts, rows, rowElements, dtype),
+    }),
   };
   registerBackend(name, () => backend, { priority: -100 });
-  const counted = { name, inner, counts };
-  registered.push(counted);
-  return counted;
+  registered.push(name);
+  return { name, inner, counts };
 }
 
 let seedState = 0x2545f491;
@@ -169,8 +178,8 @@ interface PackedAndDense {
 
 /**
  * Self-attention on a resident `qkv: (T, 3, H, D)` through the packed entry points, against the same values as
- * three dense tensors on the same backend: out, lse and the gradients in `compared` bit for bit. The forward moves
- * nothing.
+ * three dense tensors on the same backend: out, lse and the gradients in `compared` bit for bit. Nothing is moved:
+ * the kernels read views of qkv, and the backend stacks the gradients into dqkv itself (`interleave`).
  */
 async function checkQkvPacked(
   on: Counted,
@@ -189,8 +198,8 @@ async function checkQkvPacked(
   const { out, lse } = await flashAttnVarlenQKVPacked(qkv, { cuSeqlens: CU, ...options });
   expect(counts).toEqual({ uploads: 0, downloads: 0 });
   const { dqkv } = await flashAttnVarlenQKVPackedBackward(dout, qkv, out, lse, { cuSeqlens: CU, ...options });
-  // The gradients are stacked into dqkv in host memory (downloads); q, k and v are never uploaded.
-  expect(counts.uploads).toBe(0);
+  expect(counts).toEqual({ uploads: 0, downloads: 0 });
+  expect(dqkv.backend).toBe(name);
   const [dq, dk, dv] = unpacked((await dqkv.toHost()).data as Storage, 3, [T, H, D]) as [Storage, Storage, Storage];
 
   const [q, k, v] = unpacked(qkvData, 3, [T, H, D]).map((part) => tensor(part, [T, H, D], dtype)) as [
@@ -205,7 +214,7 @@ async function checkQkvPacked(
   disposeAll([qkv, dout, out, lse, dqkv, q, k, v, ...Object.values(dense)]);
 }
 
-/** Cross-attention with GQA on a resident `kv: (Tk, 2, Hk, D)`, against dense k and v, bit for bit. */
+/** Cross-attention with GQA on a resident `kv: (Tk, 2, Hk, D)`, against dense k and v, bit for bit; no transfer. */
 async function checkKvPacked(on: Counted, dtype: FloatDType, D: number, options: Options) {
   const { name, counts } = on;
   const [H, Hk] = [4, 2];
@@ -218,7 +227,8 @@ async function checkKvPacked(on: Counted, dtype: FloatDType, D: number, options:
   const { out, lse } = await flashAttnVarlenKVPacked(q, kv, varlen);
   expect(counts).toEqual({ uploads: 0, downloads: 0 });
   const { dq, dkv } = await flashAttnVarlenKVPackedBackward(dout, q, kv, out, lse, varlen);
-  expect(counts.uploads).toBe(0);
+  expect(counts).toEqual({ uploads: 0, downloads: 0 });
+  expect(dkv.backend).toBe(name);
   const [dk, dv] = unpacked((await dkv.toHost()).data as Storage, 2, [TK, Hk, D]) as [Storage, Storage];
 
   const [k, v] = unpacked(kvData, 2, [TK, Hk, D]).map((part) => tensor(part, [TK, Hk, D], dtype)) as [Tensor, Tensor];
@@ -271,8 +281,11 @@ if (emulatorPath) {
   const addonPath = emulatorPath;
   describe('cuda kernels reading strided views (on the CPU emulator)', () => {
     let on: Counted;
+    /** The same backend without `interleave`: the façade's host-memory path, to compare bits with. */
+    let hostPath: Counted;
     beforeAll(() => {
       on = countedBackend('cuda-emu-views', addonPath);
+      hostPath = countedBackend('cuda-emu-views-host-interleave', addonPath, on.inner, false);
     });
 
     it('say so in their capabilities', () => {
@@ -338,6 +351,94 @@ if (emulatorPath) {
       disposeAll([qkv, dout, fwd.out, fwd.lse, grads.dq, grads.dk, grads.dv]);
       expect(inner.stats().liveBuffers).toBe(before);
     });
+
+    for (const dtype of DTYPES) {
+      it(`qkv-packed forward and backward: no transfer, and dqkv has the bits of the host-memory path (${dtype})`, async () => {
+        const [H, D] = [3, 24];
+        const qkvData = randomStorage(T * 3 * H * D, dtype);
+        const doutData = randomStorage(T * H * D, dtype);
+        const options = { cuSeqlens: CU, causal: true, deterministic: true };
+        const run = async ({ name, counts }: Counted) => {
+          const qkv = await tensor(qkvData, [T, 3, H, D], dtype).to(name);
+          const dout = await tensor(doutData, [T, H, D], dtype).to(name);
+          counts.uploads = counts.downloads = 0;
+          const fwd = await flashAttnVarlenQKVPacked(qkv, options);
+          const { dqkv } = await flashAttnVarlenQKVPackedBackward(dout, qkv, fwd.out, fwd.lse, options);
+          return { moved: { ...counts }, dqkv, all: [qkv, dout, fwd.out, fwd.lse, dqkv] };
+        };
+        const before = on.inner.stats();
+        const [device, host] = [await run(on), await run(hostPath)];
+        expect(device.moved).toEqual({ uploads: 0, downloads: 0 });
+        expect(device.dqkv.backend).toBe(on.name);
+        expect(host.moved.downloads).toBe(3); // dq, dk and dv, stacked in host memory
+        await expectSameBits(device.dqkv, host.dqkv, 'dqkv');
+        disposeAll([...device.all, ...host.all]);
+        expect(on.inner.stats()).toEqual(before);
+      });
+    }
+
+    it('kv-packed backward: no transfer, and dq, dkv have the bits of the host-memory path (bf16, GQA)', async () => {
+      const [H, Hk, D] = [4, 2, 40];
+      const shapes = [
+        [T, H, D],
+        [TK, 2, Hk, D],
+        [T, H, D],
+      ];
+      const data = shapes.map((shape) => randomStorage(numel(shape), 'bf16'));
+      const options = { cuSeqlensQ: CU, cuSeqlensK: CU_K, windowSize: [4, 1] as [number, number], deterministic: true };
+      const run = async ({ name, counts }: Counted) => {
+        const [q, kv, dout] = (await Promise.all(
+          shapes.map((shape, i) => tensor(data[i] as Storage, shape, 'bf16').to(name)),
+        )) as [Tensor, Tensor, Tensor];
+        counts.uploads = counts.downloads = 0;
+        const fwd = await flashAttnVarlenKVPacked(q, kv, options);
+        const grads = await flashAttnVarlenKVPackedBackward(dout, q, kv, fwd.out, fwd.lse, options);
+        return { moved: { ...counts }, ...grads, all: [q, kv, dout, fwd.out, fwd.lse, grads.dq, grads.dkv] };
+      };
+      const before = on.inner.stats();
+      const [device, host] = [await run(on), await run(hostPath)];
+      expect(device.moved).toEqual({ uploads: 0, downloads: 0 });
+      expect(host.moved.downloads).toBe(2); // dk and dv
+      await expectSameBits(device.dq, host.dq, 'dq');
+      await expectSameBits(device.dkv, host.dkv, 'dkv');
+      disposeAll([...device.all, ...host.all]);
+      expect(on.inner.stats()).toEqual(before);
+    });
+
+    for (const dtype of ['f32', 'f16'] as const) {
+      it(`padded flashAttn and its backward on resident inputs: lse swapped on the device both ways, the bits of the host-memory path (${dtype})`, async () => {
+        // Five heads: the forward's swap takes five parts of one lse buffer, the backward's three (one per sequence).
+        const [batch, seqlenQ, seqlenK, H, Hk, D] = [3, 5, 7, 5, 1, 24];
+        const shapes = [
+          [batch, seqlenQ, H, D],
+          [batch, seqlenK, Hk, D],
+          [batch, seqlenK, Hk, D],
+          [batch, seqlenQ, H, D],
+        ];
+        const data = shapes.map((shape) => randomStorage(numel(shape), dtype));
+        const options = { causal: true, deterministic: true };
+        const run = async ({ name, counts }: Counted) => {
+          const [q, k, v, dout] = (await Promise.all(
+            shapes.map((shape, i) => tensor(data[i] as Storage, shape, dtype).to(name)),
+          )) as [Tensor, Tensor, Tensor, Tensor];
+          counts.uploads = counts.downloads = 0;
+          const fwd = await flashAttn(q, k, v, options);
+          const grads = await flashAttnBackward(dout, q, k, v, fwd.out, fwd.lse, options);
+          const results = { out: fwd.out, lse: fwd.lse, ...grads };
+          return { moved: { ...counts }, results, all: [q, k, v, dout, ...Object.values(results)] };
+        };
+        const before = on.inner.stats();
+        const [device, host] = [await run(on), await run(hostPath)];
+        expect(device.moved).toEqual({ uploads: 0, downloads: 0 });
+        expect(device.results.lse.backend).toBe(on.name);
+        expect(device.results.lse.shape).toEqual([batch, H, seqlenQ]);
+        // The host path downloads the forward's lse to swap it (a host tensor), and uploads the backward's swap.
+        expect(host.moved).toEqual({ uploads: 1, downloads: 1 });
+        await expectSameResults(device.results, host.results);
+        disposeAll([...device.all, ...host.all]);
+        expect(on.inner.stats()).toEqual(before);
+      });
+    }
 
     it('refuses a layout that reaches past its buffer, before any work', async () => {
       const { inner } = on;

@@ -51,10 +51,7 @@ double get_number(const Napi::Object& o, const char* name) {
   return v.As<Napi::Number>().DoubleValue();
 }
 
-namespace {
-
-// `v` as an integer in [min, max]; a number outside is a RangeError, anything else a TypeError.
-long long integer_in(Napi::Env env, const char* name, const Napi::Value& v, double min, double max) {
+long long integer_in(Napi::Env env, const std::string& name, const Napi::Value& v, double min, double max) {
   const double d = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : std::nan("");
   if (!(std::isfinite(d) && d == std::floor(d) && d >= min && d <= max)) {
     fail(env, name,
@@ -64,8 +61,6 @@ long long integer_in(Napi::Env env, const char* name, const Napi::Value& v, doub
   }
   return static_cast<long long>(d);
 }
-
-}  // namespace
 
 long long get_integer(const Napi::Object& o, const char* name, double min, double max) {
   return integer_in(o.Env(), name, o.Get(name), min, max);

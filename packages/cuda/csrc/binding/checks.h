@@ -19,6 +19,10 @@ std::string describe(const Napi::Value& v);
 [[noreturn]] void fail(Napi::Env env, const std::string& argument, const std::string& expected,
                        const std::string& received, bool range = false);
 
+// `v` as an integer in [min, max], named `name` in the error: a number outside is a RangeError, anything else a
+// TypeError.
+long long integer_in(Napi::Env env, const std::string& name, const Napi::Value& v, double min, double max);
+
 // Properties of an argument object.
 double get_number(const Napi::Object& o, const char* name);
 long long get_integer(const Napi::Object& o, const char* name, double min, double max);

@@ -3,6 +3,7 @@
 #include <cuda_runtime_api.h>
 
 #include <cstdint>
+#include <deque>
 #include <string>
 #include <utility>
 #include <vector>
@@ -162,6 +163,107 @@ class CopyWorker : public CudaWorker {
   BufferUse use_;
 };
 
+// A new dense (rows, parts, row_bytes) buffer from `rows` rows of each part (the contract's `interleave`): one
+// strided device-to-device copy per part on the worker's stream, row r of part p landing at (r·P + p)·row_bytes.
+// Parts may be views of one buffer. Everything was checked on the JS thread (parse_interleave).
+struct InterleaveCall {
+  struct Part {
+    const uint8_t* src;  // the part's first byte (offset folded in)
+  };
+  std::vector<Part> parts;
+  uint8_t* dst = nullptr;
+  size_t rows = 0;
+  size_t row_bytes = 0;
+  int device = 0;
+  BufferUse use;
+};
+
+class InterleaveWorker : public CudaWorker {
+ public:
+  InterleaveWorker(Napi::Env env, InterleaveCall&& call) : CudaWorker(env, "fa_cuda_interleave"), call_(std::move(call)) {}
+
+ protected:
+  void Execute() override {
+    const cudaError_t err = run();
+    if (err != cudaSuccess) fail_with(err, "interleave");
+  }
+
+  BufferUse& use() override { return call_.use; }
+
+ private:
+  // cudaMemcpy2D refuses pitches past the device's maximum (cudaDevAttrMaxPitch, 2^31 - 1 on current GPUs).
+  static constexpr size_t kMaxPitch = 2147483647;
+
+  cudaError_t run() {
+    const size_t rows = call_.rows;
+    const size_t width = call_.row_bytes;
+    if (rows == 0 || width == 0) return cudaSuccess;
+    cudaError_t err = cudaSetDevice(call_.device);
+    if (err != cudaSuccess) return err;
+    const cudaStream_t s = cudaStreamPerThread;
+    const size_t count = call_.parts.size();
+    const size_t pitch = count * width;
+    for (size_t p = 0; p < count && err == cudaSuccess; ++p) {
+      uint8_t* dst = call_.dst + p * width;
+      const uint8_t* src = call_.parts[p].src;
+      if (count == 1) {
+        // One part: the output is the part's rows as they are, one dense copy.
+        err = cudaMemcpyAsync(dst, src, rows * width, cudaMemcpyDeviceToDevice, s);
+      } else if (pitch <= kMaxPitch) {
+        err = cudaMemcpy2DAsync(dst, pitch, src, width, width, rows, cudaMemcpyDeviceToDevice, s);
+      } else {
+        for (size_t r = 0; r < rows && err == cudaSuccess; ++r) {
+          err = cudaMemcpyAsync(dst + r * pitch, src + r * width, width, cudaMemcpyDeviceToDevice, s);
+        }
+      }
+    }
+    if (err != cudaSuccess) return err;
+    return cudaStreamSynchronize(s);
+  }
+
+  InterleaveCall call_;
+};
+
+// interleave({ device, elementBytes, rows, rowElements, parts: [{ buffer, offset }], out }): every size checked
+// against the buffers before any device work. The byte counts are computed in doubles as in problem.cc: exact
+// below 2^53 (every buffer is smaller), and at least 2^53 (so refused) whenever the true value is.
+void parse_interleave(const Napi::Object& a, InterleaveCall& call) {
+  Napi::Env env = a.Env();
+  const double kMax = 9007199254740991.0;  // 2^53 - 1
+  call.device = static_cast<int>(get_integer(a, "device", 0, 1 << 20));
+  const Napi::Value es_value = a.Get("elementBytes");
+  const double es_number = es_value.IsNumber() ? es_value.As<Napi::Number>().DoubleValue() : 0;
+  if (es_number != 2 && es_number != 4) fail(env, "elementBytes", "2 or 4", describe(es_value), es_value.IsNumber());
+  const long long es = static_cast<long long>(es_number);
+  const long long rows = get_integer(a, "rows", 0, kMax);
+  const long long row_elements = get_integer(a, "rowElements", 0, kMax);
+  const Napi::Value list = a.Get("parts");
+  if (!list.IsArray() || list.As<Napi::Array>().Length() == 0) {
+    fail(env, "parts", "a non-empty array of { buffer, offset }", describe(list));
+  }
+  const Napi::Array parts = list.As<Napi::Array>();
+  const double part_elements = static_cast<double>(rows) * static_cast<double>(row_elements);
+  NamedBuffers inputs;
+  std::deque<std::string> names;  // the names `inputs` points into: a deque never moves its elements
+  for (uint32_t i = 0; i < parts.Length(); ++i) {
+    names.push_back("parts[" + std::to_string(i) + "]");
+    const Napi::Object part = get_object(parts.Get(i), names.back().c_str());
+    const long long offset = integer_in(env, names.back() + ".offset", part.Get("offset"), 0, kMax);
+    const double needed = (static_cast<double>(offset) + part_elements) * static_cast<double>(es);
+    DeviceBuffer* buffer = get_buffer(part.Get("buffer"), names.back().c_str(), call.device, needed);
+    inputs.emplace_back(names.back().c_str(), buffer);
+    call.parts.push_back({static_cast<const uint8_t*>(buffer->ptr) + static_cast<size_t>(offset) * es});
+  }
+  const double out_bytes = part_elements * static_cast<double>(parts.Length()) * static_cast<double>(es);
+  DeviceBuffer* out = get_buffer(a.Get("out"), "out", call.device, out_bytes);
+  check_distinct(env, {{"out", out}}, inputs);
+  call.dst = static_cast<uint8_t*>(out->ptr);
+  call.rows = static_cast<size_t>(rows);
+  call.row_bytes = static_cast<size_t>(row_elements) * static_cast<size_t>(es);
+  for (const auto& x : inputs) call.use.add(x.second);
+  call.use.add(out);
+}
+
 Napi::Value attention(const Napi::CallbackInfo& info, bool backward) {
   ParsedCall call;
   parse_problem(get_object(info[0], "args"), call, backward);
@@ -196,5 +298,14 @@ Napi::Value Forward(const Napi::CallbackInfo& info) { return attention(info, fal
 Napi::Value Backward(const Napi::CallbackInfo& info) { return attention(info, true); }
 Napi::Value Upload(const Napi::CallbackInfo& info) { return copy(info, true); }
 Napi::Value Download(const Napi::CallbackInfo& info) { return copy(info, false); }
+
+Napi::Value Interleave(const Napi::CallbackInfo& info) {
+  InterleaveCall call;
+  parse_interleave(get_object(info[0], "args"), call);
+  auto* worker = new InterleaveWorker(info.Env(), std::move(call));
+  Napi::Promise promise = worker->Promise();
+  worker->Queue();
+  return promise;
+}
 
 }  // namespace fa::binding

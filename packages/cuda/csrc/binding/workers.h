@@ -15,4 +15,8 @@ Napi::Value Backward(const Napi::CallbackInfo& info);
 Napi::Value Upload(const Napi::CallbackInfo& info);
 Napi::Value Download(const Napi::CallbackInfo& info);
 
+// interleave({ device, elementBytes, rows, rowElements, parts: [{ buffer, offset }], out }): out's row r holds row r
+// of every part in order (the contract's `interleave`), one strided device-to-device copy per part; a promise.
+Napi::Value Interleave(const Napi::CallbackInfo& info);
+
 }  // namespace fa::binding

@@ -311,6 +311,8 @@ const char* cudaGetErrorName(cudaError_t error) {
       return "cudaErrorInvalidValue";
     case cudaErrorMemoryAllocation:
       return "cudaErrorMemoryAllocation";
+    case cudaErrorInvalidPitchValue:
+      return "cudaErrorInvalidPitchValue";
     case cudaErrorInvalidDevice:
       return "cudaErrorInvalidDevice";
   }
@@ -358,8 +360,28 @@ cudaError_t cudaFreeAsync(void* ptr, cudaStream_t) {
   std::free(ptr);
   return cudaSuccess;
 }
-cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t bytes, cudaMemcpyKind, cudaStream_t) {
+cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t bytes, cudaMemcpyKind kind, cudaStream_t) {
+  if (kind == cudaMemcpyDeviceToDevice && bytes > 0) {
+    fa_emu::check_global(src, static_cast<long long>(bytes), "cudaMemcpyAsync source");
+    fa_emu::check_global(dst, static_cast<long long>(bytes), "cudaMemcpyAsync destination");
+  }
   std::memcpy(dst, src, bytes);
+  return cudaSuccess;
+}
+// `height` rows of `width` bytes, `spitch` apart in the source and `dpitch` apart in the destination. A
+// device-to-device copy must lie inside live allocations at both ends (as the GPU would fault otherwise): the
+// span from the first row's start to the last row's end is checked against the allocation table.
+cudaError_t cudaMemcpy2DAsync(void* dst, size_t dpitch, const void* src, size_t spitch, size_t width, size_t height,
+                              cudaMemcpyKind kind, cudaStream_t) {
+  if (width > dpitch || width > spitch) return cudaErrorInvalidPitchValue;
+  if (width == 0 || height == 0) return cudaSuccess;
+  if (kind == cudaMemcpyDeviceToDevice) {
+    fa_emu::check_global(src, static_cast<long long>((height - 1) * spitch + width), "cudaMemcpy2DAsync source");
+    fa_emu::check_global(dst, static_cast<long long>((height - 1) * dpitch + width), "cudaMemcpy2DAsync destination");
+  }
+  for (size_t r = 0; r < height; ++r) {
+    std::memcpy(static_cast<char*>(dst) + r * dpitch, static_cast<const char*>(src) + r * spitch, width);
+  }
   return cudaSuccess;
 }
 cudaError_t cudaMemsetAsync(void* dst, int value, size_t bytes, cudaStream_t) {
