@@ -6,6 +6,7 @@ import {
   type DType,
   type HostTensor,
   type InterleavePart,
+  MAX_HEAD_DIM,
   numel,
 } from '@fa/core';
 import { TENSOR_USAGE } from './gpu/buffers.js';
@@ -61,7 +62,7 @@ export interface WebGpuBackend extends AttentionBackend<GPUBuffer> {
 
 const CAPABILITIES: BackendCapabilities = {
   dtypes: ['f32', 'f16', 'bf16'],
-  maxHeadDim: 256,
+  maxHeadDim: MAX_HEAD_DIM,
   backward: true,
   dropout: true,
   deterministic: true,
