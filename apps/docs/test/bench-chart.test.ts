@@ -3,7 +3,13 @@ import { describe, expect, it } from 'vitest';
 import { type BenchRun, forwardChart, niceMax, SERIES } from '../src/benchmarks/chart.js';
 
 const DIR = new URL('../../../benchmarks/', import.meta.url);
-const files = readdirSync(DIR).filter((f) => f.endsWith('.json'));
+const records = readdirSync(DIR)
+  .filter((f) => f.endsWith('.json'))
+  .map((file) => ({ file, json: JSON.parse(readFileSync(new URL(file, DIR), 'utf8')) as Record<string, unknown> }));
+/** `fa bench --json` runs, which the results page charts; the other records (static reports, GPU runs) are not. */
+const files = records
+  .filter(({ json }) => typeof json.schema === 'string' && json.schema.startsWith('fa-bench/'))
+  .map(({ file }) => file);
 
 describe('benchmark charts', () => {
   it('rounds the axis up to a number whose quarters are round', () => {
@@ -11,6 +17,13 @@ describe('benchmark charts', () => {
     expect(niceMax(65)).toBe(80);
     expect(niceMax(0.9)).toBeCloseTo(1);
     expect(niceMax(0)).toBe(1);
+  });
+
+  it('charts at least one committed run, and every other record says the command that made it', () => {
+    expect(files.length).toBeGreaterThan(0);
+    for (const { file, json } of records.filter((r) => !files.includes(r.file))) {
+      expect(typeof json.command, `${file} names its command`).toBe('string');
+    }
   });
 
   it.each(files)('%s: one bar per forward row, in scale', (file) => {
