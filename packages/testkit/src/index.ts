@@ -3,6 +3,17 @@ export { type AttnInputs, alibiSlopes, attnInputs, randomHostTensor } from './in
 export { freshSeed, Random, type RandomOptions } from './random.js';
 export { type SampledRow, sampledReference } from './sampled-reference.js';
 export {
+  countingBackend,
+  type FloatStorage,
+  firstDifferentElement,
+  gatherLayout,
+  packedPartLayout,
+  randomStorage,
+  storageBits,
+  type TransferCounts,
+  unpackParts,
+} from './views.js';
+export {
   BACKWARD_FLOP_FACTOR,
   FORWARD_BACKWARD_FLOP_FACTOR,
   forwardFlops,

@@ -1,12 +1,4 @@
-import {
-  type AttentionBackend,
-  encodeFromFloat,
-  type FloatDType,
-  registerBackend,
-  resolveAttnProblem,
-  type TensorLayout,
-  unregisterBackend,
-} from '@fa/core';
+import { type FloatDType, registerBackend, resolveAttnProblem, unregisterBackend } from '@fa/core';
 import {
   flashAttn,
   flashAttnBackward,
@@ -20,6 +12,17 @@ import {
   tensor,
   type VarlenOptions,
 } from '@fa/flash-attn';
+import {
+  countingBackend,
+  randomStorage as drawStorage,
+  type FloatStorage,
+  firstDifferentElement,
+  gatherLayout,
+  packedPartLayout,
+  Random,
+  storageBits,
+  unpackParts,
+} from '@fa/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createWebGpuBackend, type WebGpuBackend, type WebGpuBackendOptions } from './index.js';
 import { chooseTileConfig } from './plan/config.js';
@@ -32,7 +35,7 @@ import { chooseTileConfig } from './plan/config.js';
  * façade's host-memory path, with no transfer at all.
  */
 
-type Storage = Float32Array | Uint16Array;
+type Storage = FloatStorage;
 /** The options of a call besides cu_seqlens and the backend: the same for the packed and the dense call. */
 type Options = Omit<VarlenOptions, 'cuSeqlensQ' | 'cuSeqlensK' | 'backend'>;
 
@@ -64,82 +67,26 @@ async function countedBackend(
 ): Promise<Counted> {
   const inner = given ?? (await createWebGpuBackend(options));
   if (!given) created.push(inner);
-  const counts = { uploads: 0, downloads: 0 };
-  const backend: AttentionBackend<GPUBuffer> = {
-    name,
-    capabilities: inner.capabilities,
-    upload: (t) => {
-      counts.uploads++;
-      return inner.upload(t);
-    },
-    download: (handle, shape, dtype) => {
-      counts.downloads++;
-      return inner.download(handle, shape, dtype);
-    },
-    dispose: (handle) => inner.dispose(handle),
-    forward: (q, k, v, problem) => inner.forward(q, k, v, problem),
-    backward: (dout, q, k, v, out, lse, problem) => inner.backward(dout, q, k, v, out, lse, problem),
-    ...(interleave && {
-      interleave: (parts, rows, rowElements, dtype) => inner.interleave(parts, rows, rowElements, dtype),
-    }),
-  };
+  const { backend, counts } = countingBackend(inner, name, interleave);
   registerBackend(name, () => backend, { priority: -100 });
   registered.push(name);
   return { name, inner, counts };
 }
 
-let seedState = 0x2545f491;
-/** Values in [-1, 1) from a fixed sequence, never zeros, encoded in `dtype`. */
-function randomStorage(n: number, dtype: FloatDType): Storage {
-  const values = Array.from({ length: n }, () => {
-    seedState = (Math.imul(seedState, 1664525) + 1013904223) >>> 0;
-    return (seedState / 2 ** 32) * 2 - 1 || 0.5;
-  });
-  return encodeFromFloat(values, dtype);
-}
-
-/** The `(tokens, heads, dim)` elements a layout describes, gathered densely with their bits unchanged. */
-function gather(storage: Storage, [tokens, heads, dim]: readonly [number, number, number], l: TensorLayout): Storage {
-  const out = new (storage.constructor as new (n: number) => Storage)(tokens * heads * dim);
-  for (let t = 0; t < tokens; t++) {
-    for (let h = 0; h < heads; h++) {
-      for (let d = 0; d < dim; d++) {
-        out[(t * heads + h) * dim + d] = storage[l.offset + t * l.tokenStride + h * l.headStride + d]!;
-      }
-    }
-  }
-  return out;
-}
-
-/** The parts of a packed `(tokens, parts, heads, dim)` tensor, as the façade views them. */
-function packedPart(parts: number, part: number, heads: number, dim: number): TensorLayout {
-  return { offset: part * heads * dim, tokenStride: parts * heads * dim, headStride: dim };
-}
-
-/** The parts of packed storage as dense arrays, bits unchanged. */
-function unpacked(storage: Storage, parts: number, shape: readonly [number, number, number]): Storage[] {
-  return Array.from({ length: parts }, (_, p) => gather(storage, shape, packedPart(parts, p, shape[1], shape[2])));
-}
-
-/** The bits of a storage, as 32- or 16-bit words. */
-function storageBits(data: Storage): Uint32Array | Uint16Array {
-  return data instanceof Float32Array ? new Uint32Array(data.buffer, data.byteOffset, data.length) : data;
-}
+const random = new Random(0x2545f491);
+/** Values in [-1, 1), never zeros, encoded in `dtype`, from the testkit's generator. */
+const randomStorage = (n: number, dtype: FloatDType) => drawStorage(random, n, dtype);
+const gather = gatherLayout;
+const packedPart = packedPartLayout;
+const unpacked = unpackParts;
 
 async function bitsOf(t: Tensor): Promise<Uint32Array | Uint16Array> {
   return storageBits((await t.toHost()).data as Storage);
 }
 
-/** Index of the first element whose bits differ (-1 when none), so that a failure names a place, not 10k numbers. */
-function firstDifference(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  if (a.length !== b.length) return Math.min(a.length, b.length);
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return i;
-  return -1;
-}
-
 async function expectSameBits(actual: Tensor | Storage, expected: Tensor, what: string): Promise<void> {
   const a = ArrayBuffer.isView(actual) ? storageBits(actual) : await bitsOf(actual);
-  expect(firstDifference(a, await bitsOf(expected)), `${what}: first differing element`).toBe(-1);
+  expect(firstDifferentElement(a, await bitsOf(expected)), `${what}: first differing element`).toBe(-1);
 }
 
 type Results = Record<'out' | 'lse' | 'dq' | 'dk' | 'dv', Tensor>;
