@@ -20,7 +20,7 @@
 namespace {
 
 // Bumped whenever the JS-visible surface changes, so the loader can refuse a stale build with a clear message.
-constexpr int kAbiVersion = 3;  // 2: q/k/v layouts in the call arguments; 3: interleave
+constexpr int kAbiVersion = 4;  // 2: q/k/v layouts in the call arguments; 3: interleave; 4: kernel choice
 
 #ifndef FA_CUDA_ARCHS
 #define FA_CUDA_ARCHS "unknown"

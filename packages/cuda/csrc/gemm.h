@@ -153,6 +153,37 @@ __device__ __forceinline__ void ldmatrix_x2_trans(uint32_t (&r)[2], const void* 
 }
 #endif
 
+// ldmatrix.sync.aligned.m8n8.x{2,4}[.trans].shared.b16: kCount 8x8 blocks of 16-bit values; lanes 8i..8i+7 give
+// the addresses of block i's rows (16-byte aligned). Without .trans lane l (g = l / 4, t = l % 4) receives
+// (row g, cols 2t..2t+1) of block i in r[i], which is an A fragment register or, when the matrix holds B's
+// columns as rows (K in S = Q K^T), a B fragment register; with .trans (row 2t..2t+1, col g), B's fragment where
+// its k runs down the rows (V in O = P V). One instruction replaces four (x4) 32-bit shared loads per lane.
+#ifdef FA_EMULATE
+template <int kCount, bool kTrans>
+inline void ldmatrix(uint32_t (&r)[kCount], const void* row) {
+  ::fa_emu::ldmatrix(r, kCount, kTrans, row);
+}
+#else
+template <int kCount, bool kTrans>
+__device__ __forceinline__ void ldmatrix(uint32_t (&r)[kCount], const void* row) {
+  static_assert(kCount == 2 || kCount == 4, "x2 or x4");
+  const uint32_t a = static_cast<uint32_t>(__cvta_generic_to_shared(row));
+  if constexpr (kCount == 4 && kTrans) {
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0, %1, %2, %3}, [%4];\n"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                 : "r"(a));
+  } else if constexpr (kCount == 4) {
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];\n"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                 : "r"(a));
+  } else if constexpr (kTrans) {
+    asm volatile("ldmatrix.sync.aligned.m8n8.x2.trans.shared.b16 {%0, %1}, [%2];\n" : "=r"(r[0]), "=r"(r[1]) : "r"(a));
+  } else {
+    asm volatile("ldmatrix.sync.aligned.m8n8.x2.shared.b16 {%0, %1}, [%2];\n" : "=r"(r[0]), "=r"(r[1]) : "r"(a));
+  }
+}
+#endif
+
 // This warp's B fragment for k-step k0 and n-tile nt: ldmatrix where B's pairs run down rows of 16-byte aligned
 // rows, else the per-lane loader.
 template <typename MatB>

@@ -6,15 +6,15 @@
 
 namespace fa {
 
-bool tile_shape(DType dtype, int dim, int dim_v, TileShape* shape) {
+bool tile_shape(DType dtype, int dim, int dim_v, KernelChoice kernels, TileShape* shape) {
   const int d = dim > dim_v ? dim : dim_v;
   switch (dtype) {
     case DType::kF32:
-      return tile_shape_for<F32>(d, shape);
+      return tile_shape_for<F32>(d, kernels, shape);
     case DType::kF16:
-      return tile_shape_for<F16>(d, shape);
+      return tile_shape_for<F16>(d, kernels, shape);
     case DType::kBF16:
-      return tile_shape_for<BF16>(d, shape);
+      return tile_shape_for<BF16>(d, kernels, shape);
   }
   return false;
 }

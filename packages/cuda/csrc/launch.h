@@ -23,8 +23,14 @@ struct TileShape {
   int bwd_smem;   // the larger of the dK/dV and dQ kernels'
 };
 
+// The kernel designs a call runs (AttnParams::fwd_kernel, bwd_kernel): they decide the tile shapes.
+struct KernelChoice {
+  FwdKernel fwd = FwdKernel::kFa2;
+  BwdKernel bwd = BwdKernel::kFa2;
+};
+
 // False when no bucket holds max(dim, dim_v) (> kMaxHeadDim or < 1).
-bool tile_shape(DType dtype, int dim, int dim_v, TileShape* shape);
+bool tile_shape(DType dtype, int dim, int dim_v, KernelChoice kernels, TileShape* shape);
 
 // Enqueue on `stream`; return the launch error, if any (not the kernels' completion).
 cudaError_t launch_forward(const AttnParams& p, cudaStream_t stream);

@@ -15,7 +15,7 @@
 namespace fa {
 
 template <typename E>
-bool tile_shape_for(int dim, TileShape* shape);
+bool tile_shape_for(int dim, KernelChoice kernels, TileShape* shape);
 template <typename E>
 cudaError_t forward_for(const AttnParams& p, cudaStream_t stream);
 template <typename E>
@@ -60,15 +60,84 @@ cudaError_t launch_kernel(Kernel kernel, long long blocks, int threads, int smem
 
 inline int bucket_dim(const AttnParams& p) { return p.dim > p.dim_v ? p.dim : p.dim_v; }
 
+// The baseline designs (FwdKernel::kBaseline, BwdKernel::kBaseline): fwd_kernel, and preprocess -> dK/dV ->
+// dQ (or the conversion of the atomic dQ accumulator).
+template <typename E, int kD>
+cudaError_t forward_baseline(const AttnParams& p, cudaStream_t stream) {
+  using T = FwdTraits<E, kD>;
+  // Blocks of one tile for every head are adjacent: block = tile * h + head.
+  return launch_kernel(fwd_kernel<E, kD>, static_cast<long long>(p.num_tiles) * p.h, T::kThreads, T::kSmemBytes, p,
+                       stream);
+}
+
+template <typename E, int kD>
+cudaError_t backward_baseline(const AttnParams& p, cudaStream_t stream) {
+  const long long pairs = static_cast<long long>(p.total_q) * p.h;
+  cudaError_t err = launch_kernel(bwd_preprocess_kernel<E>, (pairs + kPreprocessWarps - 1) / kPreprocessWarps,
+                                  kPreprocessWarps * 32, 0, p, stream);
+  if (err != cudaSuccess) return err;
+  using Tk = DkdvTraits<E, kD>;
+  err = launch_kernel(bwd_dkdv_kernel<E, kD>, static_cast<long long>(p.num_key_tiles) * p.h_k, Tk::kThreads,
+                      Tk::kSmemBytes, p, stream);
+  if (err != cudaSuccess) return err;
+  if (p.dq_accum != nullptr) {
+    // The dK/dV kernel has added dQ's shares; scale and convert.
+    const long long n = static_cast<long long>(p.total_q) * p.h * p.dim;
+    return launch_kernel(bwd_dq_convert_kernel<E>, (n + kConvertThreads - 1) / kConvertThreads, kConvertThreads, 0, p,
+                         stream);
+  }
+  using Tq = DqTraits<E, kD>;
+  return launch_kernel(bwd_dq_kernel<E, kD>, static_cast<long long>(p.num_tiles) * p.h, Tq::kThreads, Tq::kSmemBytes,
+                       p, stream);
+}
+
+template <typename E, int kD>
+void forward_shape_baseline(TileShape* shape) {
+  shape->fwd_rows = FwdTraits<E, kD>::kBM;
+  shape->fwd_smem = FwdTraits<E, kD>::kSmemBytes;
+}
+
+template <typename E, int kD>
+void backward_shape_baseline(TileShape* shape) {
+  constexpr int kDq = DqTraits<E, kD>::kSmemBytes, kDkdv = DkdvTraits<E, kD>::kSmemBytes;
+  shape->dq_rows = DqTraits<E, kD>::kBM;
+  shape->dkdv_keys = DkdvTraits<E, kD>::kBN;
+  shape->bwd_smem = kDq > kDkdv ? kDq : kDkdv;
+}
+
+// The fa2 designs. TODO(#15): the new kernels; until they land, the baseline's.
+template <typename E, int kD>
+cudaError_t forward_fa2(const AttnParams& p, cudaStream_t stream) {
+  return forward_baseline<E, kD>(p, stream);
+}
+template <typename E, int kD>
+void forward_shape_fa2(TileShape* shape) {
+  forward_shape_baseline<E, kD>(shape);
+}
+template <typename E, int kD>
+cudaError_t backward_fa2(const AttnParams& p, cudaStream_t stream) {
+  return backward_baseline<E, kD>(p, stream);
+}
+template <typename E, int kD>
+void backward_shape_fa2(TileShape* shape) {
+  backward_shape_baseline<E, kD>(shape);
+}
+
 template <typename E>
-bool tile_shape_for(int dim, TileShape* shape) {
+bool tile_shape_for(int dim, KernelChoice kernels, TileShape* shape) {
   return dispatch_dim(dim, [&](auto kd) {
     constexpr int kD = decltype(kd)::value;
-    constexpr int kBwdSmem = DqTraits<E, kD>::kSmemBytes > DkdvTraits<E, kD>::kSmemBytes
-                                 ? DqTraits<E, kD>::kSmemBytes
-                                 : DkdvTraits<E, kD>::kSmemBytes;
-    *shape = TileShape{kD, FwdTraits<E, kD>::kBM, DqTraits<E, kD>::kBM, DkdvTraits<E, kD>::kBN,
-                       FwdTraits<E, kD>::kSmemBytes, kBwdSmem};
+    shape->bucket = kD;
+    if (kernels.fwd == FwdKernel::kFa2) {
+      forward_shape_fa2<E, kD>(shape);
+    } else {
+      forward_shape_baseline<E, kD>(shape);
+    }
+    if (kernels.bwd == BwdKernel::kFa2) {
+      backward_shape_fa2<E, kD>(shape);
+    } else {
+      backward_shape_baseline<E, kD>(shape);
+    }
   });
 }
 
@@ -77,10 +146,8 @@ cudaError_t forward_for(const AttnParams& p, cudaStream_t stream) {
   cudaError_t err = cudaErrorInvalidValue;
   dispatch_dim(bucket_dim(p), [&](auto kd) {
     constexpr int kD = decltype(kd)::value;
-    using T = FwdTraits<E, kD>;
-    // Blocks of one tile for every head are adjacent: block = tile * h + head.
-    err = launch_kernel(fwd_kernel<E, kD>, static_cast<long long>(p.num_tiles) * p.h, T::kThreads, T::kSmemBytes, p,
-                        stream);
+    err = static_cast<FwdKernel>(p.fwd_kernel) == FwdKernel::kFa2 ? forward_fa2<E, kD>(p, stream)
+                                                                   : forward_baseline<E, kD>(p, stream);
   });
   return err;
 }
@@ -90,30 +157,14 @@ cudaError_t backward_for(const AttnParams& p, cudaStream_t stream) {
   cudaError_t err = cudaErrorInvalidValue;
   dispatch_dim(bucket_dim(p), [&](auto kd) {
     constexpr int kD = decltype(kd)::value;
-    const long long pairs = static_cast<long long>(p.total_q) * p.h;
-    err = launch_kernel(bwd_preprocess_kernel<E>, (pairs + kPreprocessWarps - 1) / kPreprocessWarps,
-                        kPreprocessWarps * 32, 0, p, stream);
-    if (err != cudaSuccess) return;
-    using Tk = DkdvTraits<E, kD>;
-    err = launch_kernel(bwd_dkdv_kernel<E, kD>, static_cast<long long>(p.num_key_tiles) * p.h_k, Tk::kThreads,
-                        Tk::kSmemBytes, p, stream);
-    if (err != cudaSuccess) return;
-    if (p.dq_accum != nullptr) {
-      // The dK/dV kernel has added dQ's shares; scale and convert.
-      const long long n = static_cast<long long>(p.total_q) * p.h * p.dim;
-      err = launch_kernel(bwd_dq_convert_kernel<E>, (n + kConvertThreads - 1) / kConvertThreads, kConvertThreads, 0,
-                          p, stream);
-      return;
-    }
-    using Tq = DqTraits<E, kD>;
-    err = launch_kernel(bwd_dq_kernel<E, kD>, static_cast<long long>(p.num_tiles) * p.h, Tq::kThreads,
-                        Tq::kSmemBytes, p, stream);
+    err = static_cast<BwdKernel>(p.bwd_kernel) == BwdKernel::kFa2 ? backward_fa2<E, kD>(p, stream)
+                                                                   : backward_baseline<E, kD>(p, stream);
   });
   return err;
 }
 
 #define FA_INSTANTIATE_LAUNCHERS(E)                                               \
-  template bool tile_shape_for<E>(int, TileShape*);                               \
+  template bool tile_shape_for<E>(int, KernelChoice, TileShape*);                 \
   template cudaError_t forward_for<E>(const AttnParams&, cudaStream_t);           \
   template cudaError_t backward_for<E>(const AttnParams&, cudaStream_t);
 

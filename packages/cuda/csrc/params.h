@@ -8,6 +8,20 @@ namespace fa {
 
 enum class DType : int { kF32 = 0, kF16 = 1, kBF16 = 2 };
 
+// Which kernel design a call runs. One build carries every design so that a single GPU session can time them
+// against each other (the backend's `kernels` option; docs/benchmarks.md). kFa2 is the default.
+enum class FwdKernel : int {
+  kBaseline = 0,  // the first design: 64-row query tiles, 16 rows per warp, every feature a runtime branch
+  kFa2 = 1,       // flash-attention 2's: 128-row tiles, 32 rows per warp, ldmatrix.x4, specialised, one barrier
+};
+enum class BwdKernel : int { kBaseline = 0, kFa2 = 1 };
+// A/B switches inside the kFa2 designs; each turns one of their changes off. Not for production use.
+enum TuningFlag : unsigned {
+  kTuneMaskEveryTile = 1u,  // apply the mask on every tile, not only on the tiles a mask boundary crosses
+  kTuneNoSpecialise = 2u,   // run the instantiation with every feature as a runtime branch
+  kTuneAll = 3u,
+};
+
 // Shapes are the packed varlen ones of @fa/core:
 //   q: (total_q, h, dim)   k: (total_k, h_k, dim)   v: (total_k, h_k, dim_v)
 //   out, dout: (total_q, h, dim_v)   lse, dsum: (h, total_q) f32
@@ -67,6 +81,10 @@ struct AttnParams {
   // 256-byte aligned; out, dout and dq are contiguous). One misaligned view sends every load of the call down
   // the element-wise path.
   bool vec_loads;
+
+  int fwd_kernel;   // a FwdKernel
+  int bwd_kernel;   // a BwdKernel
+  unsigned tuning;  // TuningFlag bits
 
   float scale;
   float softcap;  // 0 = off

@@ -81,6 +81,10 @@ export interface AddonProblemArgs {
   readonly tiles: Int32Array;
   /** Backward: the dQ kernel (bit-identical runs) instead of f32 atomics in the dK/dV kernel. */
   readonly deterministic: boolean;
+  /** Kernel designs and A/B switches (`resolveKernelChoice`; csrc/params.h `FwdKernel`, `BwdKernel`, `TuningFlag`). */
+  readonly forwardKernel: number;
+  readonly backwardKernel: number;
+  readonly tuning: number;
 }
 
 export interface AddonForwardArgs extends AddonProblemArgs {
@@ -134,7 +138,8 @@ export interface FaCudaAddon {
   deviceCount(): DeviceCountResult;
   deviceInfo(device: number): DeviceProperties;
   versions(): { runtime: number; driver: number };
-  tileShape(dtype: number, headDim: number, headDimV: number): TileShape;
+  /** `forwardKernel`/`backwardKernel`: the designs' codes (`KERNEL_CODES`), which decide the tiles. */
+  tileShape(dtype: number, headDim: number, headDimV: number, forwardKernel: number, backwardKernel: number): TileShape;
   /** Host builds of the device headers, for tests. */
   readonly selftest: {
     philox(c0: number, c1: number, c2: number, c3: number, k0: number, k1: number): Uint32Array;
@@ -156,7 +161,7 @@ export interface FaCudaAddon {
 }
 
 /** The ABI this TS code speaks; the addon reports its own, and a mismatch means a stale build. */
-export const ADDON_ABI_VERSION = 3;
+export const ADDON_ABI_VERSION = 4;
 
 export const ADDON_EXPORTS = [
   'alloc',

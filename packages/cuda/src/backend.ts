@@ -18,11 +18,15 @@ import type { DeviceBuffer, FaCudaAddon, TileShape } from './addon.js';
 import { type CudaAvailabilityOptions, type CudaDeviceInfo, deviceAvailability } from './availability.js';
 import { toFaError } from './errors.js';
 import { loadAddon } from './loader.js';
+import { type CudaKernelOptions, DEFAULT_KERNELS, type KernelChoice, resolveKernelChoice } from './kernels.js';
 import { checkCudaOptions } from './options.js';
 import { DTYPE_CODES, packProblem } from './params.js';
 import { keyWorkList, queryWorkList } from './tiles.js';
 
-export interface CudaBackendOptions extends CudaAvailabilityOptions {}
+export interface CudaBackendOptions extends CudaAvailabilityOptions {
+  /** Which kernel designs run (default: `fa2` forward and backward); for A/B timing, see `CudaKernelOptions`. */
+  readonly kernels?: CudaKernelOptions;
+}
 
 export interface CudaBackendStats {
   /** Device buffers alive: tensors not yet disposed. */
@@ -33,6 +37,8 @@ export interface CudaBackendStats {
 /** The `cuda` backend. Handles are device allocations (`DeviceBuffer`), f16/bf16 as raw 16-bit values. */
 export interface CudaBackend extends AttentionBackend<DeviceBuffer> {
   readonly device: CudaDeviceInfo;
+  /** The kernel designs this backend runs, as the addon's codes (`options.kernels`). */
+  readonly kernels: KernelChoice;
   /** The fa_cuda.node in use. */
   readonly addonPath: string;
   /** Allocates device memory and copies the tensor's raw bits into it, off the JS thread. */
@@ -83,18 +89,24 @@ function hostArray(dtype: DType, n: number): Float32Array | Int32Array | Uint16A
  * reason and what to do when the addon is missing or no usable GPU is present (see `cudaAvailability`).
  */
 export function createCudaBackend(options: CudaBackendOptions = {}): CudaBackend {
-  checkCudaOptions(options);
+  checkCudaOptions(options, ['kernels']);
+  const kernels = resolveKernelChoice(options.kernels);
   const { addon, path } = loadAddon(options);
   const availability = deviceAvailability(addon, path, options.deviceIndex ?? 0);
   if (!availability.available) {
     throw new FaError('E_BACKEND_UNAVAILABLE', availability.message, { argument: 'backend' });
   }
-  return backendWithAddon(addon, path, availability.device);
+  return backendWithAddon(addon, path, availability.device, kernels);
 }
 
 /** @internal The backend over a given addon and device: lets tests drive the TS layer with a fake addon. */
-export function backendWithAddon(addon: FaCudaAddon, addonPath: string, device: CudaDeviceInfo): CudaBackend {
-  return new CudaBackendImpl(addon, addonPath, device);
+export function backendWithAddon(
+  addon: FaCudaAddon,
+  addonPath: string,
+  device: CudaDeviceInfo,
+  kernels: KernelChoice = DEFAULT_KERNELS,
+): CudaBackend {
+  return new CudaBackendImpl(addon, addonPath, device, kernels);
 }
 
 class CudaBackendImpl implements CudaBackend {
@@ -107,6 +119,7 @@ class CudaBackendImpl implements CudaBackend {
     addon: FaCudaAddon,
     readonly addonPath: string,
     readonly device: CudaDeviceInfo,
+    readonly kernels: KernelChoice,
   ) {
     this.#addon = addon;
   }
@@ -129,7 +142,14 @@ class CudaBackendImpl implements CudaBackend {
 
   /** The kernels' tiles for this problem, refused up front when they need more shared memory than the device has. */
   #tileShape(problem: AttnProblem, pass: 'forward' | 'backward'): TileShape {
-    const shape = this.#addon.tileShape(DTYPE_CODES[problem.dtype], problem.headDim, problem.headDimV);
+    const { forwardKernel, backwardKernel } = this.kernels;
+    const shape = this.#addon.tileShape(
+      DTYPE_CODES[problem.dtype],
+      problem.headDim,
+      problem.headDimV,
+      forwardKernel,
+      backwardKernel,
+    );
     const needed = pass === 'forward' ? shape.forwardSharedMemory : shape.backwardSharedMemory;
     if (needed > this.device.sharedMemoryPerBlockOptin) {
       throw new FaError(
@@ -221,7 +241,7 @@ class CudaBackendImpl implements CudaBackend {
     const lse = this.#alloc(problem.numHeads * problem.totalQ * 4, 'lse');
     try {
       await this.#addon.forward({
-        ...packProblem(problem, this.device.index, tiles),
+        ...packProblem(problem, this.device.index, tiles, this.kernels),
         ...inputs,
         out,
         lse,
@@ -259,7 +279,7 @@ class CudaBackendImpl implements CudaBackend {
     const dv = this.#alloc(problem.totalK * problem.numHeadsK * problem.headDimV * es, 'dv');
     try {
       await this.#addon.backward({
-        ...packProblem(problem, this.device.index, queryWorkList(problem, shape.dqRows)),
+        ...packProblem(problem, this.device.index, queryWorkList(problem, shape.dqRows), this.kernels),
         keyTiles: keyWorkList(problem, shape.dkdvKeys),
         ...inputs,
         dq,

@@ -57,6 +57,9 @@ function validArgs(over: Partial<Record<keyof AddonForwardArgs, unknown>> = {}, 
     vHeadStride: 64,
     tiles: new Int32Array(0),
     deterministic: false,
+    forwardKernel: 1,
+    backwardKernel: 1,
+    tuning: 0,
     q: zero(),
     k: zero(),
     v: zero(),
@@ -132,6 +135,9 @@ describe.skipIf(!built)(`binding argument checks${built ? '' : ` (skipped: ${mis
     ['window below -1', { windowLeft: -2 }, 'windowLeft'],
     ['dropout not a boolean', { dropout: 1 }, 'dropout'],
     ['deterministic missing', { deterministic: undefined }, 'deterministic'],
+    ['forward kernel unknown', { forwardKernel: 2 }, 'forwardKernel'],
+    ['backward kernel missing', { backwardKernel: undefined }, 'backwardKernel'],
+    ['tuning flags unknown', { tuning: 4 }, 'tuning'],
     ['threshold past 2^32', { dropoutThreshold: 2 ** 32 }, 'dropoutThreshold'],
     ['keep scale below 1', { keepScale: 0.5 }, 'keepScale'],
     ['negative seed word', { seedLo: -1 }, 'seedLo'],
@@ -153,7 +159,7 @@ describe.skipIf(!built)(`binding argument checks${built ? '' : ` (skipped: ${mis
   });
 
   it('checks work lists entry by entry: every tile once, inside its sequence, on a tile boundary', () => {
-    const rows = addon.tileShape(0, 64, 64).forwardRows;
+    const rows = addon.tileShape(0, 64, 64, 1, 1).forwardRows;
     const cu = Int32Array.of(0, rows + 1, rows + 1, rows + 3); // tiles: (0, 0), (0, rows), (2, 0)
     const problem = { cuSeqlensQ: cu, totalQ: rows + 3 };
     const q = addon.alloc(0, 0);
@@ -173,7 +179,7 @@ describe.skipIf(!built)(`binding argument checks${built ? '' : ` (skipped: ${mis
 
   it('checks every buffer: type, liveness, size, and that outputs alias nothing', () => {
     const sized = { cuSeqlensQ: Int32Array.of(0, 3, 3, 3), totalQ: 3 };
-    const rows = addon.tileShape(0, 64, 64).forwardRows;
+    const rows = addon.tileShape(0, 64, 64, 1, 1).forwardRows;
     expect(rows).toBeGreaterThan(3);
     const tiles = Int32Array.of(0, 0);
     expect(argumentOf(() => addon.forward(validArgs({ ...sized, tiles })))).toBe('q'); // 0 bytes < 3 * 4 * 64 * 4
@@ -224,8 +230,12 @@ describe.skipIf(!built)(`binding argument checks${built ? '' : ` (skipped: ${mis
     expect(typeof count.count).toBe('number');
     if (count.count === 0) expect(count.error).toMatch(/^cuda\w+: /);
     expect(argumentOf(() => addon.deviceInfo(-1))).toBe('device');
-    expect(argumentOf(() => addon.tileShape(0, 0, 64))).toBe('headDim');
-    expect(argumentOf(() => addon.tileShape(5, 64, 64))).toBe('dtype');
+    expect(argumentOf(() => addon.tileShape(0, 0, 64, 1, 1))).toBe('headDim');
+    expect(argumentOf(() => addon.tileShape(5, 64, 64, 1, 1))).toBe('dtype');
+    expect(argumentOf(() => addon.tileShape(1, 64, 64, 2, 1))).toBe('forwardKernel');
+    expect(argumentOf(() => addon.tileShape(1, 64, 64, 1, -1))).toBe('backwardKernel');
+    const tileShapeOf = addon.tileShape as (...args: number[]) => unknown;
+    expect(argumentOf(() => tileShapeOf(1, 64, 64))).toBe('forwardKernel'); // the designs must be named
   });
 });
 

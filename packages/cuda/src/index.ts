@@ -11,6 +11,7 @@ export {
   MIN_COMPUTE_CAPABILITY,
 } from './availability.js';
 export { type CudaBackend, type CudaBackendOptions, type CudaBackendStats, createCudaBackend } from './backend.js';
+export type { CudaBackwardKernel, CudaForwardKernel, CudaKernelOptions } from './kernels.js';
 export type { LoadAttempt } from './loader.js';
 export type { LoaderOptions } from './options.js';
 export { CUDA_PRIORITY, registerCudaBackend } from './register.js';

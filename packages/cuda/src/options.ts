@@ -17,10 +17,16 @@ export interface CudaAvailabilityOptions extends LoaderOptions {
 /** `env` is one of them, but not a bag of options: an environment such as process.env holds any keys. */
 const OPTION_KEYS = optionKeys<CudaAvailabilityOptions>()(['addonPath', 'deviceIndex', 'env', 'packageDir']);
 
-/** Checks the loader/backend options where they are given: a typo must not read as "the addon is missing". */
-export function checkCudaOptions(options: unknown): asserts options is CudaAvailabilityOptions {
+/**
+ * Checks the loader/backend options where they are given: a typo must not read as "the addon is missing".
+ * `extraKeys`: keys the caller checks itself (the backend's `kernels`).
+ */
+export function checkCudaOptions(
+  options: unknown,
+  extraKeys: readonly string[] = [],
+): asserts options is CudaAvailabilityOptions {
   checkOptionsBag(options, 'options', 'an options object { addonPath?, deviceIndex?, env? }');
-  checkKnownKeys(options, 'options', OPTION_KEYS);
+  checkKnownKeys(options, 'options', [...OPTION_KEYS, ...extraKeys]);
   for (const key of ['addonPath', 'packageDir'] as const) {
     const value = options[key];
     if (value !== undefined && (typeof value !== 'string' || value.length === 0)) {

@@ -56,6 +56,9 @@ describe('packProblem', () => {
       vHeadStride: 24,
       tiles,
       deterministic: false,
+      forwardKernel: 1,
+      backwardKernel: 1,
+      tuning: 0,
     });
   });
 

@@ -1,5 +1,6 @@
 import { type AttnProblem, describeValue, expectationError, type FloatDType, lowerProblem } from '@fa/core';
 import type { AddonProblemArgs } from './addon.js';
+import { DEFAULT_KERNELS, type KernelChoice } from './kernels.js';
 import { checkProblem } from './options.js';
 
 /** The addon's dtype codes (csrc/params.h `DType`). */
@@ -10,7 +11,12 @@ export const DTYPE_CODES: Readonly<Record<FloatDType, number>> = { f32: 0, f16: 
  * threshold and the seed as Philox's two key words, so the kernels make exactly core's keep/drop decisions, and
  * the layouts of q, k and v, so that views of a packed qkv/kv reach the kernels as they are.
  */
-export function packProblem(problem: AttnProblem, device: number, tiles: Int32Array): AddonProblemArgs {
+export function packProblem(
+  problem: AttnProblem,
+  device: number,
+  tiles: Int32Array,
+  kernels: KernelChoice = DEFAULT_KERNELS,
+): AddonProblemArgs {
   checkProblem(problem);
   if (!(typeof device === 'number' && Number.isInteger(device) && device >= 0 && device <= 2147483647)) {
     throw expectationError('E_VALUE', 'device', 'a non-negative device index', describeValue(device));
@@ -53,5 +59,8 @@ export function packProblem(problem: AttnProblem, device: number, tiles: Int32Ar
     vHeadStride: layouts.v.headStride,
     tiles,
     deterministic: plan.deterministic,
+    forwardKernel: kernels.forwardKernel,
+    backwardKernel: kernels.backwardKernel,
+    tuning: kernels.tuning,
   };
 }

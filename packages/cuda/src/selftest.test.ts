@@ -104,14 +104,14 @@ describe.skipIf(!built)(`device headers on the host${built ? '' : ` (skipped: ${
   });
 
   it('maps head dims to compile-time buckets and reports the tile shapes', () => {
-    const bucket = (d: number, dv = d) => addon.tileShape(1, d, dv).bucket;
+    const bucket = (d: number, dv = d) => addon.tileShape(1, d, dv, 1, 1).bucket;
     expect([1, 32, 33, 64, 65, 96, 100, 128, 129, 192, 200, 256].map((d) => bucket(d))).toEqual([
       32, 32, 64, 64, 96, 96, 128, 128, 192, 192, 256, 256,
     ]);
     expect(bucket(40, 130)).toBe(192); // one bucket holds both head dims
     for (const dtype of [0, 1, 2]) {
-      for (const d of [32, 64, 96, 128, 192, 256]) {
-        const shape = addon.tileShape(dtype, d, d);
+      for (const [d, kernel] of [32, 64, 96, 128, 192, 256].flatMap((d) => [[d, 0] as const, [d, 1] as const])) {
+        const shape = addon.tileShape(dtype, d, d, kernel, kernel);
         // Every instantiation fits sm_80's 163 KiB of shared memory per block (kernel_traits.h asserts it too).
         expect(Math.max(shape.forwardSharedMemory, shape.backwardSharedMemory)).toBeLessThanOrEqual(163 * 1024);
         expect(shape.forwardSharedMemory).toBeGreaterThan(0);

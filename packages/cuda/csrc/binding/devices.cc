@@ -57,8 +57,11 @@ Napi::Value TileShapeOf(const Napi::CallbackInfo& info) {
   const int dtype = static_cast<int>(get_arg_integer(info, 0, "dtype", 0, 2));
   const int dim = static_cast<int>(get_arg_integer(info, 1, "headDim", 1, fa::kMaxHeadDim));
   const int dim_v = static_cast<int>(get_arg_integer(info, 2, "headDimV", 1, fa::kMaxHeadDim));
+  const int fwd = static_cast<int>(get_arg_integer(info, 3, "forwardKernel", 0, 1));
+  const int bwd = static_cast<int>(get_arg_integer(info, 4, "backwardKernel", 0, 1));
   fa::TileShape shape{};
-  fa::tile_shape(static_cast<fa::DType>(dtype), dim, dim_v, &shape);
+  fa::tile_shape(static_cast<fa::DType>(dtype), dim, dim_v,
+                 fa::KernelChoice{static_cast<fa::FwdKernel>(fwd), static_cast<fa::BwdKernel>(bwd)}, &shape);
   Napi::Object result = Napi::Object::New(env);
   result.Set("bucket", Napi::Number::New(env, shape.bucket));
   result.Set("forwardRows", Napi::Number::New(env, shape.fwd_rows));

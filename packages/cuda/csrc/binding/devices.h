@@ -11,7 +11,7 @@ Napi::Value DeviceCount(const Napi::CallbackInfo& info);
 Napi::Value DeviceInfo(const Napi::CallbackInfo& info);
 // { runtime, driver } as CUDA encodes them; driver 0 when no driver is installed.
 Napi::Value Versions(const Napi::CallbackInfo& info);
-// tileShape(dtype, headDim, headDimV): the compiled tile shapes and shared memory of the kernels a call uses.
+// tileShape(dtype, headDim, headDimV, forwardKernel, backwardKernel): the compiled tile shapes and shared memory of the kernels a call uses.
 Napi::Value TileShapeOf(const Napi::CallbackInfo& info);
 
 }  // namespace fa::binding

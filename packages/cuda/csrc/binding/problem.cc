@@ -153,8 +153,12 @@ void parse_problem(const Napi::Object& a, ParsedCall& call, bool backward) {
     }
   }
 
+  p.fwd_kernel = static_cast<int>(get_integer(a, "forwardKernel", 0, 1));
+  p.bwd_kernel = static_cast<int>(get_integer(a, "backwardKernel", 0, 1));
+  p.tuning = static_cast<unsigned>(get_integer(a, "tuning", 0, fa::kTuneAll));
+  const fa::KernelChoice kernels{static_cast<fa::FwdKernel>(p.fwd_kernel), static_cast<fa::BwdKernel>(p.bwd_kernel)};
   fa::TileShape shape{};
-  if (!fa::tile_shape(static_cast<fa::DType>(p.dtype), p.dim, p.dim_v, &shape)) {
+  if (!fa::tile_shape(static_cast<fa::DType>(p.dtype), p.dim, p.dim_v, kernels, &shape)) {
     fail(env, "headDim", "a head dim the kernels are built for", std::to_string(dim), true);
   }
   // The backward's query list is the dQ kernel's, whose tiles may be shorter than the forward's.

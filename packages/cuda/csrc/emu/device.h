@@ -56,6 +56,8 @@ LaneSlot* warp_slots(int parity);  // 32 slots of the current warp
 float shfl_xor(float value, int lane_mask);
 void mma_m16n8k16(float (&c)[4], const uint32_t (&a)[4], const uint32_t (&b)[2], bool bf16);
 void ldmatrix_x2_trans(uint32_t (&r)[2], const void* row_address);
+// ldmatrix.sync.aligned.m8n8.x{1,2,4}[.trans].shared.b16: `count` 8x8 matrices into r[0..count).
+void ldmatrix(uint32_t* r, int count, bool trans, const void* row_address);
 
 // Launch: runs `blocks` blocks of `threads` fibers each, one block after another.
 using KernelEntry = void (*)(const void* params);

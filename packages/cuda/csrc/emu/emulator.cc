@@ -250,24 +250,33 @@ void mma_m16n8k16(float (&c)[4], const uint32_t (&a)[4], const uint32_t (&b)[2],
   ctx.parity ^= 1;
 }
 
-// ldmatrix.sync.aligned.m8n8.x2.trans.shared.b16, from the PTX ISA: lanes 8i..8i+7 give the row addresses of
-// block i (eight 16-bit values each); with .trans, lane l (g = l / 4, t = l % 4) receives elements (row 2t, col g)
-// and (row 2t + 1, col g) of block i in register i, the lower row in the low half.
-void ldmatrix_x2_trans(uint32_t (&r)[2], const void* row_address) {
+// ldmatrix.sync.aligned.m8n8.x{1,2,4}[.trans].shared.b16, from the PTX ISA: lanes 8i..8i+7 give the row
+// addresses of matrix i (eight 16-bit values each, 16-byte aligned). Lane l (g = l / 4, t = l % 4) receives in
+// register i elements (row g, cols 2t, 2t + 1) of matrix i, the lower column in the low half; with .trans,
+// elements (row 2t, col g) and (row 2t + 1, col g), the lower row in the low half. Lanes past 8 * count give no
+// address (their operand is ignored), so only the lanes that do are checked.
+void ldmatrix(uint32_t* r, int count, bool trans, const void* row_address) {
   ThreadContext& ctx = current();
   LaneSlot* slots = warp_slots(ctx.parity);
-  if (ctx.lane < 16) check_shared(row_address, 16, 16, "ldmatrix row");
+  if (ctx.lane < 8 * count) check_shared(row_address, 16, 16, "ldmatrix row");
   slots[ctx.lane].address = row_address;
   warp_sync();
   const int g = ctx.lane / 4;
   const int t = ctx.lane % 4;
-  for (int i = 0; i < 2; ++i) {
-    const uint16_t* row0 = static_cast<const uint16_t*>(slots[8 * i + 2 * t].address);
-    const uint16_t* row1 = static_cast<const uint16_t*>(slots[8 * i + 2 * t + 1].address);
-    r[i] = static_cast<uint32_t>(row0[g]) | (static_cast<uint32_t>(row1[g]) << 16);
+  for (int i = 0; i < count; ++i) {
+    if (trans) {
+      const uint16_t* row0 = static_cast<const uint16_t*>(slots[8 * i + 2 * t].address);
+      const uint16_t* row1 = static_cast<const uint16_t*>(slots[8 * i + 2 * t + 1].address);
+      r[i] = static_cast<uint32_t>(row0[g]) | (static_cast<uint32_t>(row1[g]) << 16);
+    } else {
+      const uint16_t* row = static_cast<const uint16_t*>(slots[8 * i + g].address);
+      r[i] = static_cast<uint32_t>(row[2 * t]) | (static_cast<uint32_t>(row[2 * t + 1]) << 16);
+    }
   }
   ctx.parity ^= 1;
 }
+
+void ldmatrix_x2_trans(uint32_t (&r)[2], const void* row_address) { ldmatrix(r, 2, true, row_address); }
 
 void launch(KernelEntry entry, const void* params, long long blocks, int threads, int smem_bytes) {
   const int warps = (threads + 31) / 32;
