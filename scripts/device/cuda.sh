@@ -10,12 +10,13 @@
 #   memcheck   compute-sanitizer --tool memcheck on the zero-length case (required to pass)
 #   racecheck  compute-sanitizer --tool racecheck, same case (optional: reported, does not fail the script)
 #   bench      scripts/bench.ts on the shared workloads → $OUT/cuda-bench.json
+#   ab         the kernel designs against each other (bench.ts --kernels, D = 128) → $OUT/cuda-ab.json
 #   torch      torch_varlen_bench.py on the same cu_seqlens → $OUT/torch-bench.json
 #   merge      one table with fa / PyTorch ratios → $OUT/cuda-vs-torch.json
 #   ncu        kernel times from Nsight Compute (gpu__time_duration, clocks and caches left alone) for uniform,
 #              D = 128, causal and not → $OUT/cuda-ncu.json (optional): what the wall times above cannot separate
 #
-# Files under $OUT: cuda.log, cuda-bench.json, torch-bench.json, cuda-vs-torch.json, cuda-ncu.json.
+# Files under $OUT: cuda.log, cuda-bench.json, torch-bench.json, cuda-vs-torch.json, cuda-ab.json, cuda-ncu.json.
 # Environment (defaults in brackets):
 #   FA_BENCH_TOKENS [32768], FA_BENCH_HEADS [16]   the workloads for both benchmarks
 #   FA_BENCH_ARGS    extra arguments for scripts/bench.ts (e.g. "--iters 10 --dims 128")
@@ -65,6 +66,9 @@ fi
 phase bench 240 "$TSX packages/testkit/scripts/workloads.ts --tokens $TOKENS --heads $HEADS --out /tmp/fa-workloads.json && cd packages/cuda && $TSX scripts/bench.ts --tokens $TOKENS --heads $HEADS --json '$OUT/cuda-bench.json' ${FA_BENCH_ARGS:-} $DRY"
 phase torch 180 "[ -s /tmp/fa-workloads.json ] || $TSX packages/testkit/scripts/workloads.ts --tokens $TOKENS --heads $HEADS --out /tmp/fa-workloads.json; PYTHONUNBUFFERED=1 $TORCH_CMD --workloads /tmp/fa-workloads.json --json '$OUT/torch-bench.json' ${FA_TORCH_ARGS:-}"
 phase merge 30 "node scripts/device/merge-cuda-torch.mjs '$OUT/cuda-bench.json' '$OUT/torch-bench.json' --out '$OUT/cuda-vs-torch.json'"
+# The kernel designs against each other in one run (bf16, D = 128, uniform, causal and not): the default fa2, the
+# baseline, and fa2 with each of its switches off (packages/cuda/src/kernels.ts).
+phase ab 150 "cd packages/cuda && $TSX scripts/bench.ts --tokens $TOKENS --heads $HEADS --kernels fa2,baseline,fa2-mask-every-tile,fa2-generic,fa2-always-rescale --dims 128 --layouts uniform --warmup 2 --iters 10 --queued 4 --repeats 3 --json '$OUT/cuda-ab.json' $DRY" optional
 # Two single-configuration bench runs under ncu: every launch's kernel time, summarised per kernel.
 NCU_RUN="'$NCU' --clock-control none --cache-control none --print-units base --metrics gpu__time_duration.sum --csv --page raw"
 NCU_BENCH="$TSX scripts/bench.ts --tokens $TOKENS --heads $HEADS --dims 128 --layouts uniform --warmup 1 --iters 3 --queued 0 $DRY"

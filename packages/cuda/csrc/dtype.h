@@ -78,15 +78,22 @@ struct F32 {
   static __device__ __forceinline__ S from_float(float x) { return x; }
 };
 
+// pack2(lo, hi): both rounded to the element type in one 32-bit register, lo in the low half (an mma operand
+// register, or two adjacent output elements); one cvt.rn.{f16,bf16}x2.f32 on the device.
 struct F16 {
   using S = uint16_t;
   static constexpr bool kMma = true;
 #ifdef FA_EMULATE
   static float to_float(S x) { return f16_bits_to_float(x); }
   static S from_float(float x) { return float_to_f16_bits(x); }
+  static uint32_t pack2(float lo, float hi) { return from_float(lo) | (static_cast<uint32_t>(from_float(hi)) << 16); }
 #else
   static __device__ __forceinline__ float to_float(S x) { return __half2float(__ushort_as_half(x)); }
   static __device__ __forceinline__ S from_float(float x) { return __half_as_ushort(__float2half_rn(x)); }
+  static __device__ __forceinline__ uint32_t pack2(float lo, float hi) {
+    const __half2 pair = __floats2half2_rn(lo, hi);
+    return *reinterpret_cast<const uint32_t*>(&pair);
+  }
 #endif
 };
 
@@ -96,9 +103,14 @@ struct BF16 {
 #ifdef FA_EMULATE
   static float to_float(S x) { return bf16_bits_to_float(x); }
   static S from_float(float x) { return float_to_bf16_bits(x); }
+  static uint32_t pack2(float lo, float hi) { return from_float(lo) | (static_cast<uint32_t>(from_float(hi)) << 16); }
 #else
   static __device__ __forceinline__ float to_float(S x) { return __uint_as_float(static_cast<uint32_t>(x) << 16); }
   static __device__ __forceinline__ S from_float(float x) { return __bfloat16_as_ushort(__float2bfloat16_rn(x)); }
+  static __device__ __forceinline__ uint32_t pack2(float lo, float hi) {
+    const __nv_bfloat162 pair = __floats2bfloat162_rn(lo, hi);
+    return *reinterpret_cast<const uint32_t*>(&pair);
+  }
 #endif
 };
 

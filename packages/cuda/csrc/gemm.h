@@ -158,16 +158,29 @@ __device__ __forceinline__ void ldmatrix_x2_trans(uint32_t (&r)[2], const void* 
 // (row g, cols 2t..2t+1) of block i in r[i], which is an A fragment register or, when the matrix holds B's
 // columns as rows (K in S = Q K^T), a B fragment register; with .trans (row 2t..2t+1, col g), B's fragment where
 // its k runs down the rows (V in O = P V). One instruction replaces four (x4) 32-bit shared loads per lane.
+// SmemAddr: a shared-memory address the hot loops do arithmetic on: a 32-bit shared-window address on the device
+// (what ldmatrix takes, so no 64-bit generic pointer math per load), a byte pointer in the emulator.
+// Swizzled tiles XOR these addresses, so the emulator's is an integer too (its shared memory is 128-byte aligned
+// like the GPU's).
 #ifdef FA_EMULATE
+using SmemAddr = uintptr_t;
+inline SmemAddr smem_addr(const void* p) { return reinterpret_cast<uintptr_t>(p); }
 template <int kCount, bool kTrans>
 inline void ldmatrix(uint32_t (&r)[kCount], const void* row) {
   ::fa_emu::ldmatrix(r, kCount, kTrans, row);
 }
-#else
 template <int kCount, bool kTrans>
-__device__ __forceinline__ void ldmatrix(uint32_t (&r)[kCount], const void* row) {
+inline void ldmatrix_at(uint32_t (&r)[kCount], SmemAddr row) {
+  ::fa_emu::ldmatrix(r, kCount, kTrans, reinterpret_cast<const void*>(row));
+}
+#else
+using SmemAddr = uint32_t;
+__device__ __forceinline__ SmemAddr smem_addr(const void* p) {
+  return static_cast<uint32_t>(__cvta_generic_to_shared(p));
+}
+template <int kCount, bool kTrans>
+__device__ __forceinline__ void ldmatrix_at(uint32_t (&r)[kCount], SmemAddr a) {
   static_assert(kCount == 2 || kCount == 4, "x2 or x4");
-  const uint32_t a = static_cast<uint32_t>(__cvta_generic_to_shared(row));
   if constexpr (kCount == 4 && kTrans) {
     asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0, %1, %2, %3}, [%4];\n"
                  : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
@@ -181,6 +194,10 @@ __device__ __forceinline__ void ldmatrix(uint32_t (&r)[kCount], const void* row)
   } else {
     asm volatile("ldmatrix.sync.aligned.m8n8.x2.shared.b16 {%0, %1}, [%2];\n" : "=r"(r[0]), "=r"(r[1]) : "r"(a));
   }
+}
+template <int kCount, bool kTrans>
+__device__ __forceinline__ void ldmatrix(uint32_t (&r)[kCount], const void* row) {
+  ldmatrix_at<kCount, kTrans>(r, smem_addr(row));
 }
 #endif
 

@@ -77,3 +77,36 @@ struct DkdvTraits {
 };
 
 }  // namespace fa
+
+namespace fa {
+
+// The fa2 forward (kernel_fwd_fa2.cuh), f16/bf16: flash-attention 2's tiling. A block owns kBM = 128 query rows
+// of one head. At head dims up to 128 four warps own 32 rows each, two m16 mma atoms that share every B fragment
+// (K and V are read from shared memory once per two atoms); above 128 eight warps own 16 rows each, which keeps
+// the output accumulator (kD / 2 floats per thread) in registers. K and V stream through two stages of kBN keys.
+// Rows are stored XOR-swizzled when they are whole 128-byte groups of 16-byte chunks (head dims 64, 128, 192, 256:
+// conflict-free ldmatrix with no padding), else padded by 16 bytes (32, 96).
+template <typename E, int kD>
+struct Fa2FwdTraits {
+  using S = typename E::S;
+  static constexpr int kBM = 128;
+  static constexpr int kBN = kD <= 128 ? 64 : 32;
+  static constexpr int kAtoms = kD <= 128 ? 2 : 1;  // m16 row blocks per warp
+  // Keys per sub-tile: the scores of one sub-tile are live at a time. With two atoms, 32 keeps the output (up to
+  // 128 floats per thread at D = 128) and the scores (32) within 255 registers; ptxas spilled 100-300 bytes at
+  // D = 96 and 128 with 64-key sub-tiles (README, fa2 forward).
+  static constexpr int kSubN = kAtoms == 2 ? 32 : kBN;
+  static constexpr int kWarps = kBM / (16 * kAtoms);
+  static constexpr int kThreads = kWarps * 32;
+  static constexpr int kChunks = kD * static_cast<int>(sizeof(S)) / 16;  // 16-byte chunks per row
+  static constexpr bool kSwizzle = kChunks % 8 == 0;
+  static constexpr int kPitch = kSwizzle ? kD : pitch_of<S, kD>();
+  static constexpr int kQBytes = kBM * kPitch * static_cast<int>(sizeof(S));
+  static constexpr int kKVBytes = 2 * kBN * kPitch * static_cast<int>(sizeof(S));  // one K and one V tile
+  static constexpr int kStages = 2;
+  static constexpr int kSmemBytes = kQBytes + kStages * kKVBytes;
+  static_assert(kSmemBytes <= kMaxSmemBytes, "fa2 forward tile does not fit in shared memory");
+  static_assert(kD % 16 == 0 && kBN % 16 == 0, "mma shapes");
+};
+
+}  // namespace fa

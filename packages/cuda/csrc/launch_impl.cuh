@@ -10,6 +10,7 @@
 #include "kernel_bwd_dq.cuh"
 #include "kernel_bwd_preprocess.cuh"
 #include "kernel_fwd.cuh"
+#include "kernel_fwd_fa2.cuh"
 #include "launch.h"
 
 namespace fa {
@@ -105,14 +106,36 @@ void backward_shape_baseline(TileShape* shape) {
   shape->bwd_smem = kDq > kDkdv ? kDq : kDkdv;
 }
 
-// The fa2 designs. TODO(#15): the new kernels; until they land, the baseline's.
+// The fa2 forward (kernel_fwd_fa2.cuh) for f16/bf16; f32 keeps the baseline (no tensor cores). Instantiations per
+// (dtype, bucket): kWindow (causal/local) x kExtras (softcap, ALiBi, dropout) with 16-byte tile loads, and one
+// generic <true, true> with element-wise loads for misaligned calls (p.vec_loads false: views at odd offsets, head
+// dims that are not whole 16 bytes); kTuneNoSpecialise runs the generic vector-load one for every aligned call.
 template <typename E, int kD>
 cudaError_t forward_fa2(const AttnParams& p, cudaStream_t stream) {
-  return forward_baseline<E, kD>(p, stream);
+  if constexpr (!E::kMma) {
+    return forward_baseline<E, kD>(p, stream);
+  } else {
+    using T = Fa2FwdTraits<E, kD>;
+    const bool generic = (p.tuning & kTuneNoSpecialise) != 0;
+    const bool window = generic || p.window_left >= 0 || p.window_right >= 0;
+    const bool extras = generic || p.softcap > 0.f || p.alibi_slopes != nullptr || p.dropout;
+    const long long blocks = static_cast<long long>(p.num_tiles) * p.h;
+    auto run = [&](auto kernel) { return launch_kernel(kernel, blocks, T::kThreads, T::kSmemBytes, p, stream); };
+    if (!p.vec_loads) return run(fwd_fa2_kernel<E, kD, true, true, false>);
+    if (window) {
+      return extras ? run(fwd_fa2_kernel<E, kD, true, true, true>) : run(fwd_fa2_kernel<E, kD, true, false, true>);
+    }
+    return extras ? run(fwd_fa2_kernel<E, kD, false, true, true>) : run(fwd_fa2_kernel<E, kD, false, false, true>);
+  }
 }
 template <typename E, int kD>
 void forward_shape_fa2(TileShape* shape) {
-  forward_shape_baseline<E, kD>(shape);
+  if constexpr (!E::kMma) {
+    forward_shape_baseline<E, kD>(shape);
+  } else {
+    shape->fwd_rows = Fa2FwdTraits<E, kD>::kBM;
+    shape->fwd_smem = Fa2FwdTraits<E, kD>::kSmemBytes;
+  }
 }
 template <typename E, int kD>
 cudaError_t backward_fa2(const AttnParams& p, cudaStream_t stream) {

@@ -37,6 +37,15 @@ struct ScoreMod {
     return true;
   }
 
+  // The score of a visible (i, j): scale, softcap, ALiBi, no mask (the fa2 kernels test visibility themselves,
+  // and only on the tiles a mask boundary crosses).
+  __device__ __forceinline__ float modify(float dot, int i, int j) const {
+    float s = dot * scale;
+    if (softcap > 0.f) s = softcap * tanhf(s / softcap);
+    if (slope != 0.f) s -= slope * fabsf(static_cast<float>(i + len_k - len_q - j));
+    return s;
+  }
+
   // The score of (i, j), or -inf where hidden. `cap_grad` receives d(softcap(s))/ds = 1 - tanh^2, which the
   // backward multiplies into dS (1 when softcap is off).
   __device__ __forceinline__ float apply(float dot, int i, int j, float* cap_grad = nullptr) const {

@@ -19,7 +19,8 @@ enum class BwdKernel : int { kBaseline = 0, kFa2 = 1 };
 enum TuningFlag : unsigned {
   kTuneMaskEveryTile = 1u,  // apply the mask on every tile, not only on the tiles a mask boundary crosses
   kTuneNoSpecialise = 2u,   // run the instantiation with every feature as a runtime branch
-  kTuneAll = 3u,
+  kTuneAlwaysRescale = 4u,  // rescale the output whenever a row's max grows (not only past 2^8)
+  kTuneAll = 7u,
 };
 
 // Shapes are the packed varlen ones of @fa/core:

@@ -25,6 +25,8 @@
  *   --deterministic the dQ-kernel backward instead of the default atomic-dQ one
  *   --smoke         512 tokens, 2 heads, 1 warm-up, 2 runs, queued 2 × 2 (for the CPU emulator)
  *   --addon PATH    another build, e.g. build/emu/Release/fa_cuda_emu.node (its timings mean nothing)
+ *   --kernels a,b   kernel designs to time in this run, one backend each (default fa2): fa2, baseline,
+ *                   fa2-mask-every-tile, fa2-generic, fa2-always-rescale (see KERNEL_VARIANTS)
  *   --json FILE     also write everything as JSON
  */
 import { writeFileSync } from 'node:fs';
@@ -43,7 +45,7 @@ import {
   workload,
 } from '@fa/testkit';
 import type { DeviceBuffer } from '../src/addon.js';
-import { createCudaBackend, cudaAvailability } from '../src/index.js';
+import { type CudaKernelOptions, createCudaBackend, cudaAvailability } from '../src/index.js';
 
 const argv = process.argv.slice(2);
 const has = (name: string) => argv.includes(name);
@@ -71,6 +73,22 @@ const SAMPLE_ROWS = Number(option('--sample-rows', '24'));
 const JSON_OUT = option('--json', '');
 const ADDON = option('--addon', '');
 
+/** The designs `--kernels` names: `options.kernels` of createCudaBackend (src/kernels.ts). */
+const KERNEL_VARIANTS: Readonly<Record<string, CudaKernelOptions>> = {
+  fa2: {},
+  baseline: { forward: 'baseline', backward: 'baseline' },
+  'fa2-mask-every-tile': { maskEveryTile: true },
+  'fa2-generic': { specialise: false },
+  'fa2-always-rescale': { conditionalRescale: false },
+};
+const KERNELS = option('--kernels', 'fa2').split(',');
+for (const name of KERNELS) {
+  if (!Object.hasOwn(KERNEL_VARIANTS, name)) {
+    console.error(`--kernels: unknown design ${name}; known: ${Object.keys(KERNEL_VARIANTS).join(', ')}`);
+    process.exit(2);
+  }
+}
+
 const backendOptions = ADDON ? { addonPath: ADDON } : {};
 const availability = cudaAvailability(backendOptions);
 if (!availability.available) {
@@ -78,7 +96,10 @@ if (!availability.available) {
   process.exit(2);
 }
 const cuda = availability; // narrowed: available
-const backend = createCudaBackend(backendOptions);
+const backends = new Map(
+  KERNELS.map((name) => [name, createCudaBackend({ ...backendOptions, kernels: KERNEL_VARIANTS[name] })] as const),
+);
+let backend = backends.get(KERNELS[0] as string) as ReturnType<typeof createCudaBackend>;
 const command = `node ${process.execArgv.join(' ')} ${process.argv.slice(1).join(' ')}`;
 console.log(`# fa cuda benchmark — ${backend.device.name} (sm_${backend.device.computeCapability.replace('.', '')})`);
 console.log(`addon ${backend.addonPath} (archs ${availability.archs})`);
@@ -209,120 +230,130 @@ const rowsOut: string[] = [];
 const f = (x: number | null, digits = 2) => (x === null ? '—' : x.toFixed(digits));
 const e = (x: number | null | undefined) => (x === null || x === undefined ? '—' : x.toExponential(1));
 
-for (const dtype of DTYPES) {
-  for (const D of DIMS) {
-    // One set of random tensors per (dtype, D), sized for the largest layout; each layout uses a prefix.
-    const hostQ = hostData(TOKENS * HEADS * D, dtype, 1);
-    const hostK = hostData(TOKENS * HEADS * D, dtype, 2);
-    const hostV = hostData(TOKENS * HEADS * D, dtype, 3);
-    const hostDout = hostData(TOKENS * HEADS * D, dtype, 4);
-    for (const layout of LAYOUTS) {
-      const w: Workload = workload(layout, { tokens: TOKENS, seqlen: SEQLEN, heads: HEADS, sampleCount: SAMPLE_ROWS });
-      const T = w.tokens;
-      const n = T * HEADS * D;
-      const shape = [T, HEADS, D];
-      const tensor = (data: Float32Array | Uint16Array) => ({ data: data.subarray(0, n), shape, dtype }) as HostTensor;
-      const [q, k, v, dout] = await Promise.all(
-        [hostQ, hostK, hostV, hostDout].map((h) => backend.upload(tensor(h.data))),
-      );
-      for (const causal of CAUSAL) {
-        const problem = resolveAttnProblem(tensor(hostQ.data), tensor(hostK.data), tensor(hostV.data), {
-          cuSeqlensQ: w.cuSeqlens,
-          cuSeqlensK: w.cuSeqlens,
-          causal,
-          deterministic: DETERMINISTIC,
-        });
-        const flops = forwardFlops(w.sumSquares, HEADS, D, causal);
-        const dispose = (...buffers: DeviceBuffer[]) => {
-          for (const b of buffers) backend.dispose(b);
-        };
-        const forward = await measure(async () => {
-          const r = await backend.forward(q!, k!, v!, problem);
-          return () => dispose(r.out, r.lse);
-        }, flops);
-        const kept = await backend.forward(q!, k!, v!, problem);
-        let backward: Timing | null = null;
-        let forwardBackward: Timing | null = null;
-        let dqValues: Float32Array | null = null;
-        if (BACKWARD) {
-          backward = await measure(async () => {
-            const g = await backend.backward(dout!, q!, k!, v!, kept.out, kept.lse, problem);
-            return () => dispose(g.dq, g.dk, g.dv);
-          }, BACKWARD_FLOP_FACTOR * flops);
-          forwardBackward = await measure(async () => {
-            const r = await backend.forward(q!, k!, v!, problem);
-            const g = await backend.backward(dout!, q!, k!, v!, r.out, r.lse, problem);
-            return () => dispose(r.out, r.lse, g.dq, g.dk, g.dv);
-          }, FORWARD_BACKWARD_FLOP_FACTOR * flops);
-          const g = await backend.backward(dout!, q!, k!, v!, kept.out, kept.lse, problem);
-          const dq = await backend.download(g.dq, shape, dtype);
-          dqValues = decodeToFloat32(dq.data as Float32Array | Uint16Array, dtype);
-          dispose(g.dq, g.dk, g.dv);
-        }
-
-        // The error on sampled rows against float64, from the same inputs.
-        const outHost = await backend.download(kept.out, shape, dtype);
-        const outValues = decodeToFloat32(outHost.data as Float32Array | Uint16Array, dtype);
-        const lseValues = (await backend.download(kept.lse, [HEADS, T], 'f32')).data as Float32Array;
-        dispose(kept.out, kept.lse);
-        const sub = (x: Float32Array) => x.subarray(0, n);
-        const sample = sampledReference(
-          problem,
-          sub(hostQ.values),
-          sub(hostK.values),
-          sub(hostV.values),
-          BACKWARD ? sub(hostDout.values) : null,
-          w.sampleRows,
-        );
-        const at = (row: { b: number; i: number }) => w.cuSeqlens[row.b]! + row.i;
-        const errOut = compareRows(
-          outValues,
-          sample.map((r) => ({ token: at(r), h: r.h, values: r.out })),
-          D,
-        );
-        const errDq = dqValues
-          ? compareRows(
-              dqValues,
-              sample.map((r) => ({ token: at(r), h: r.h, values: r.dq! })),
-              D,
-            )
-          : null;
-        let errLse = 0;
-        for (const r of sample) {
-          const got = lseValues[r.h * T + at(r)]!;
-          errLse = Math.max(errLse, got === r.lse ? 0 : Math.abs(got - r.lse));
-        }
-        const result = {
-          dtype,
-          headDim: D,
+for (const kernels of KERNELS) {
+  backend = backends.get(kernels) as typeof backend;
+  for (const dtype of DTYPES) {
+    for (const D of DIMS) {
+      // One set of random tensors per (dtype, D), sized for the largest layout; each layout uses a prefix.
+      const hostQ = hostData(TOKENS * HEADS * D, dtype, 1);
+      const hostK = hostData(TOKENS * HEADS * D, dtype, 2);
+      const hostV = hostData(TOKENS * HEADS * D, dtype, 3);
+      const hostDout = hostData(TOKENS * HEADS * D, dtype, 4);
+      for (const layout of LAYOUTS) {
+        const w: Workload = workload(layout, {
+          tokens: TOKENS,
+          seqlen: SEQLEN,
           heads: HEADS,
-          layout,
-          digest: w.digest,
-          causal,
-          deterministic: DETERMINISTIC,
-          tokens: T,
-          sequences: w.sequences,
-          maxLength: w.maxLength,
-          forwardFlops: flops,
-          forward,
-          backward,
-          forwardBackward,
-          errors: { out: errOut, lse: { maxAbs: errLse }, dq: errDq, sampledRows: sample.length },
-        };
-        results.push(result);
-        writeJson(false);
-        const line = `| ${dtype} | ${D} | ${layout} | ${causal} | ${w.sequences} | ${f(forward.awaitedMs)} | ${f(forward.queuedMs)} | ${f(forward.queuedTflops ?? forward.awaitedTflops, 1)} | ${f(backward?.awaitedMs ?? null)} | ${f(backward?.queuedMs ?? null)} | ${f(forwardBackward?.queuedTflops ?? forwardBackward?.awaitedTflops ?? null, 1)} | ${e(errOut.maxAbs)} | ${e(errLse)} | ${e(errDq?.maxAbs)} |`;
-        rowsOut.push(line);
-        console.log(line);
+          sampleCount: SAMPLE_ROWS,
+        });
+        const T = w.tokens;
+        const n = T * HEADS * D;
+        const shape = [T, HEADS, D];
+        const tensor = (data: Float32Array | Uint16Array) =>
+          ({ data: data.subarray(0, n), shape, dtype }) as HostTensor;
+        const [q, k, v, dout] = await Promise.all(
+          [hostQ, hostK, hostV, hostDout].map((h) => backend.upload(tensor(h.data))),
+        );
+        for (const causal of CAUSAL) {
+          const problem = resolveAttnProblem(tensor(hostQ.data), tensor(hostK.data), tensor(hostV.data), {
+            cuSeqlensQ: w.cuSeqlens,
+            cuSeqlensK: w.cuSeqlens,
+            causal,
+            deterministic: DETERMINISTIC,
+          });
+          const flops = forwardFlops(w.sumSquares, HEADS, D, causal);
+          const dispose = (...buffers: DeviceBuffer[]) => {
+            for (const b of buffers) backend.dispose(b);
+          };
+          const forward = await measure(async () => {
+            const r = await backend.forward(q!, k!, v!, problem);
+            return () => dispose(r.out, r.lse);
+          }, flops);
+          const kept = await backend.forward(q!, k!, v!, problem);
+          let backward: Timing | null = null;
+          let forwardBackward: Timing | null = null;
+          let dqValues: Float32Array | null = null;
+          if (BACKWARD) {
+            backward = await measure(async () => {
+              const g = await backend.backward(dout!, q!, k!, v!, kept.out, kept.lse, problem);
+              return () => dispose(g.dq, g.dk, g.dv);
+            }, BACKWARD_FLOP_FACTOR * flops);
+            forwardBackward = await measure(async () => {
+              const r = await backend.forward(q!, k!, v!, problem);
+              const g = await backend.backward(dout!, q!, k!, v!, r.out, r.lse, problem);
+              return () => dispose(r.out, r.lse, g.dq, g.dk, g.dv);
+            }, FORWARD_BACKWARD_FLOP_FACTOR * flops);
+            const g = await backend.backward(dout!, q!, k!, v!, kept.out, kept.lse, problem);
+            const dq = await backend.download(g.dq, shape, dtype);
+            dqValues = decodeToFloat32(dq.data as Float32Array | Uint16Array, dtype);
+            dispose(g.dq, g.dk, g.dv);
+          }
+
+          // The error on sampled rows against float64, from the same inputs.
+          const outHost = await backend.download(kept.out, shape, dtype);
+          const outValues = decodeToFloat32(outHost.data as Float32Array | Uint16Array, dtype);
+          const lseValues = (await backend.download(kept.lse, [HEADS, T], 'f32')).data as Float32Array;
+          dispose(kept.out, kept.lse);
+          const sub = (x: Float32Array) => x.subarray(0, n);
+          const sample = sampledReference(
+            problem,
+            sub(hostQ.values),
+            sub(hostK.values),
+            sub(hostV.values),
+            BACKWARD ? sub(hostDout.values) : null,
+            w.sampleRows,
+          );
+          const at = (row: { b: number; i: number }) => w.cuSeqlens[row.b]! + row.i;
+          const errOut = compareRows(
+            outValues,
+            sample.map((r) => ({ token: at(r), h: r.h, values: r.out })),
+            D,
+          );
+          const errDq = dqValues
+            ? compareRows(
+                dqValues,
+                sample.map((r) => ({ token: at(r), h: r.h, values: r.dq! })),
+                D,
+              )
+            : null;
+          let errLse = 0;
+          for (const r of sample) {
+            const got = lseValues[r.h * T + at(r)]!;
+            errLse = Math.max(errLse, got === r.lse ? 0 : Math.abs(got - r.lse));
+          }
+          const result = {
+            kernels,
+            dtype,
+            headDim: D,
+            heads: HEADS,
+            layout,
+            digest: w.digest,
+            causal,
+            deterministic: DETERMINISTIC,
+            tokens: T,
+            sequences: w.sequences,
+            maxLength: w.maxLength,
+            forwardFlops: flops,
+            forward,
+            backward,
+            forwardBackward,
+            errors: { out: errOut, lse: { maxAbs: errLse }, dq: errDq, sampledRows: sample.length },
+          };
+          results.push(result);
+          writeJson(false);
+          const line = `| ${kernels} | ${dtype} | ${D} | ${layout} | ${causal} | ${w.sequences} | ${f(forward.awaitedMs)} | ${f(forward.queuedMs)} | ${f(forward.queuedTflops ?? forward.awaitedTflops, 1)} | ${f(backward?.awaitedMs ?? null)} | ${f(backward?.queuedMs ?? null)} | ${f(forwardBackward?.queuedTflops ?? forwardBackward?.awaitedTflops ?? null, 1)} | ${e(errOut.maxAbs)} | ${e(errLse)} | ${e(errDq?.maxAbs)} |`;
+          rowsOut.push(line);
+          console.log(line);
+        }
+        for (const b of [q, k, v, dout]) backend.dispose(b!);
       }
-      for (const b of [q, k, v, dout]) backend.dispose(b!);
     }
   }
 }
 console.log(
-  '\n| dtype | D | layout | causal | seqs | fwd ms (awaited) | fwd ms (queued) | fwd TFLOP/s | bwd ms (awaited) | bwd ms (queued) | fwd+bwd TFLOP/s | err out | err lse | err dq |',
+  '\n| kernels | dtype | D | layout | causal | seqs | fwd ms (awaited) | fwd ms (queued) | fwd TFLOP/s | bwd ms (awaited) | bwd ms (queued) | fwd+bwd TFLOP/s | err out | err lse | err dq |',
 );
-console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
+console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
 for (const line of rowsOut) console.log(line);
 console.log(
   '(TFLOP/s from the queued time when measured, else the awaited one; errors: max |x − float64 ref| on sampled rows)',

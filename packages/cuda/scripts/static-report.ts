@@ -66,6 +66,28 @@ export interface KernelName {
   readonly kernel: string; // e.g. fwd_kernel
   readonly dtype: string | undefined; // F32, F16, BF16
   readonly headDim: number | undefined;
+  /** The bool template arguments after the head dim (the fa2 kernels' specialisations), in order. */
+  readonly flags: readonly boolean[];
+}
+
+/**
+ * What each kernel's bool template arguments mean, for the table's kernel column: the label shown when the flag
+ * is true and the one shown when it is false ('' shows nothing).
+ */
+export const FLAG_NAMES: Readonly<Record<string, readonly (readonly [string, string])[]>> = {
+  fwd_fa2_kernel: [
+    ['window', ''],
+    ['extras', ''],
+    ['', 'element-wise loads'],
+  ],
+};
+
+/** `fwd_fa2_kernel (window, extras)`, `fwd_fa2_kernel (plain)`, or the bare name of a kernel without flags. */
+export function displayName(name: Pick<KernelName, 'kernel' | 'flags'>): string {
+  if (name.flags.length === 0) return name.kernel;
+  const labels = FLAG_NAMES[name.kernel] ?? name.flags.map((_, i) => [`flag${i}`, ''] as const);
+  const shown = name.flags.map((f, i) => labels[i]?.[f ? 0 : 1] ?? '').filter((l) => l !== '');
+  return `${name.kernel} (${shown.length > 0 ? shown.join(', ') : 'plain'})`;
 }
 
 /** Reads `fa::name<fa::DType, int>` back from an Itanium-mangled entry such as `_ZN2fa10fwd_kernelINS_3F16ELi128EEEv...`. */
@@ -75,12 +97,13 @@ export function demangleEntry(mangled: string): KernelName | undefined {
   let pos = m[0].length;
   const kernel = mangled.slice(pos, pos + Number(m[1]));
   pos += kernel.length;
-  if (mangled[pos] !== 'I') return { kernel, dtype: undefined, headDim: undefined };
+  if (mangled[pos] !== 'I') return { kernel, dtype: undefined, headDim: undefined, flags: [] };
   const args = mangled.slice(pos + 1);
   const dtype = /^NS_(\d+)(\w+?)E/.exec(args);
   const dtypeName = dtype?.[1] && dtype[2] ? dtype[2].slice(0, Number(dtype[1])) : undefined;
-  const dim = /^(?:NS_\d+\w+?E)?Li(\d+)E/.exec(args);
-  return { kernel, dtype: dtypeName, headDim: dim?.[1] ? Number(dim[1]) : undefined };
+  const dim = /^(?:NS_\d+\w+?E)?Li(\d+)E((?:Lb[01]E)*)/.exec(args);
+  const flags = [...(dim?.[2] ?? '').matchAll(/Lb([01])E/g)].map((m) => m[1] === '1');
+  return { kernel, dtype: dtypeName, headDim: dim?.[1] ? Number(dim[1]) : undefined, flags };
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -241,16 +264,43 @@ export function findLoops(lines: readonly string[]): PtxLoop[] {
 
 export interface MainLoop extends PtxLoop {
   readonly mix: InstructionMix;
-  /** Loops nested inside it (counted once each in the mix). */
+  /**
+   * The same without the cold regions the kernels mark (`// fa-cold-begin` … `// fa-cold-end`, hd.h's
+   * FA_COLD_BEGIN/END: masking on boundary tiles, rescaling when a row's max grows): the steady-state path.
+   */
+  readonly hot: InstructionMix;
+  /** Loops nested inside it (counted once each in the mix, or `repeats` times for the sub-tile loop). */
   readonly innerLoops: number;
+  /** How many times the sub-tile loop's body was counted (1 when there is none). */
+  readonly repeats: number;
+}
+
+/** The lines of `lines` outside cold regions (markers included in neither). */
+export function withoutColdRegions(lines: readonly string[]): string[] {
+  const out: string[] = [];
+  let depth = 0;
+  for (const line of lines) {
+    if (line.includes('// fa-cold-begin')) depth++;
+    else if (line.includes('// fa-cold-end')) depth = Math.max(0, depth - 1);
+    else if (depth === 0) out.push(line);
+  }
+  return out;
+}
+
+function addMix(a: InstructionMix, b: InstructionMix, times = 1): InstructionMix {
+  const out = { ...a };
+  for (const k of [...MIX_KEYS, 'total'] as const) out[k] += times * b[k];
+  return out;
 }
 
 /**
  * The main tile loop: of the loops whose body holds matrix products (mma, or f32 FMAs for the f32 path), the one
  * holding the most; among equals the innermost (shortest span), so an outer loop over heads or query tiles that
- * only wraps it is not taken.
+ * only wraps it is not taken. With `subTileRepeats` > 1 that innermost loop is a kernel's sub-tile loop (the fa2
+ * forward walks a key tile in sub-tiles, not unrolled): the tile loop is then the one just around it, counted with
+ * the sub-tile body `subTileRepeats` times.
  */
-export function mainLoop(lines: readonly string[]): MainLoop | undefined {
+export function mainLoop(lines: readonly string[], subTileRepeats = 1): MainLoop | undefined {
   const products = (l: PtxLoop) => {
     let mma = 0;
     let fma = 0;
@@ -272,9 +322,38 @@ export function mainLoop(lines: readonly string[]): MainLoop | undefined {
     if (better) best = { loop, score };
   }
   if (!best) return undefined;
-  const { loop } = best;
-  const innerLoops = loops.filter((l) => l !== loop && l.start >= loop.start && l.end <= loop.end).length;
-  return { ...loop, mix: instructionMix(lines.slice(loop.start, loop.end + 1)), innerLoops };
+  const inner = best.loop;
+  const contains = (outer: PtxLoop, l: PtxLoop) => l !== outer && l.start >= outer.start && l.end <= outer.end;
+  const parent =
+    subTileRepeats > 1
+      ? loops.filter((l) => contains(l, inner)).sort((a, b) => a.end - a.start - (b.end - b.start))[0]
+      : undefined;
+  const loop = parent ?? inner;
+  const innerLoops = loops.filter((l) => contains(loop, l)).length;
+  const span = (from: number, to: number) => lines.slice(from, to + 1);
+  if (!parent) {
+    const body = span(loop.start, loop.end);
+    return {
+      ...loop,
+      mix: instructionMix(body),
+      hot: instructionMix(withoutColdRegions(body)),
+      innerLoops,
+      repeats: 1,
+    };
+  }
+  const outside = [...span(parent.start, inner.start - 1), ...span(inner.end + 1, parent.end)];
+  const innerBody = span(inner.start, inner.end);
+  return {
+    ...loop,
+    mix: addMix(instructionMix(outside), instructionMix(innerBody), subTileRepeats),
+    hot: addMix(
+      instructionMix(withoutColdRegions(outside)),
+      instructionMix(withoutColdRegions(innerBody)),
+      subTileRepeats,
+    ),
+    innerLoops,
+    repeats: subTileRepeats,
+  };
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -360,15 +439,26 @@ function findPtxas(nvcc: string): string {
 // restates kernel_traits.h's formulas.
 const DTYPES = ['F32', 'F16', 'BF16'] as const;
 const BUCKETS = [32, 64, 96, 128, 192, 256] as const;
-const TRAITS = { fwd_kernel: 'FwdTraits', bwd_dq_kernel: 'DqTraits', bwd_dkdv_kernel: 'DkdvTraits' } as const;
+const TRAITS = {
+  fwd_kernel: 'FwdTraits',
+  fwd_fa2_kernel: 'Fa2FwdTraits',
+  bwd_dq_kernel: 'DqTraits',
+  bwd_dkdv_kernel: 'DkdvTraits',
+} as const;
+/** Fields only some traits have. */
+const TRAIT_EXTRA_FIELDS: Partial<Record<keyof typeof TRAITS, readonly string[]>> = { fwd_fa2_kernel: ['kSubN'] };
+/** Kernels instantiated for some element types only (the fa2 forward is the tensor-core path). */
+const TRAIT_DTYPES: Partial<Record<keyof typeof TRAITS, readonly (typeof DTYPES)[number][]>> = {
+  fwd_fa2_kernel: ['F16', 'BF16'],
+};
 const TRAIT_FIELDS = ['kSmemBytes', 'kBM', 'kBN'] as const;
 
 function traitsSource(): string {
   const lines = ['#include "kernel_traits.h"', 'namespace fa {'];
   for (const [kernel, traits] of Object.entries(TRAITS)) {
-    for (const dtype of DTYPES) {
+    for (const dtype of TRAIT_DTYPES[kernel as keyof typeof TRAITS] ?? DTYPES) {
       for (const dim of BUCKETS) {
-        for (const field of TRAIT_FIELDS) {
+        for (const field of [...TRAIT_FIELDS, ...(TRAIT_EXTRA_FIELDS[kernel as keyof typeof TRAITS] ?? [])]) {
           lines.push(
             `extern "C" __device__ int fa_${kernel}_${dtype}_${dim}_${field} = ${traits}<${dtype}, ${dim}>::${field};`,
           );
@@ -384,12 +474,16 @@ export interface Traits {
   readonly smem: number;
   readonly bm: number;
   readonly bn: number;
+  /** Keys per sub-tile, for kernels that walk a key tile in sub-tiles (the fa2 forward). */
+  readonly subN?: number;
 }
 
 export function traitsOf(globals: Map<string, number>, name: KernelName): Traits | undefined {
   const key = `fa_${name.kernel}_${name.dtype}_${name.headDim}`;
   const [smem, bm, bn] = TRAIT_FIELDS.map((f) => globals.get(`${key}_${f}`));
-  return smem === undefined || bm === undefined || bn === undefined ? undefined : { smem, bm, bn };
+  const subN = globals.get(`${key}_kSubN`);
+  if (smem === undefined || bm === undefined || bn === undefined) return undefined;
+  return subN === undefined ? { smem, bm, bn } : { smem, bm, bn, subN };
 }
 
 export interface CompiledUnit {
@@ -459,6 +553,8 @@ export interface KernelRow {
   readonly entry: string;
   readonly unit: string;
   readonly kernel: string;
+  /** The kernel's bool template arguments (FLAG_NAMES says what they mean). */
+  readonly flags: readonly boolean[];
   readonly dtype: string;
   readonly headDim: number | null;
   readonly registers: number;
@@ -470,11 +566,21 @@ export interface KernelRow {
   readonly occupancy: Occupancy;
   /** What one iteration of the main loop covers, e.g. "64 keys" (forward, dQ) or "64 query rows" (dK/dV). */
   readonly loopTile: string | null;
-  readonly loop: (InstructionMix & { label: string; ptxLines: number; innerLoops: number }) | null;
+  readonly loop:
+    | (InstructionMix & {
+        label: string;
+        ptxLines: number;
+        innerLoops: number;
+        repeats: number;
+        /** The steady-state path: the loop without its marked cold regions (see MainLoop.hot). */
+        hot: InstructionMix;
+      })
+    | null;
 }
 
 const LOOP_TILE: Record<string, (t: Traits) => string> = {
   fwd_kernel: (t) => `${t.bn} keys`,
+  fwd_fa2_kernel: (t) => (t.subN && t.subN < t.bn ? `${t.bn} keys (${t.bn / t.subN} × ${t.subN})` : `${t.bn} keys`),
   bwd_dq_kernel: (t) => `${t.bn} keys`,
   bwd_dkdv_kernel: (t) => `${t.bm} query rows`,
 };
@@ -491,11 +597,13 @@ export function kernelRows(compilation: Compilation): KernelRow[] {
       const dynamicSmem = traits?.smem ?? 0;
       const tile = traits && LOOP_TILE[name.kernel];
       // Only the tile kernels have a main loop; the preprocess and convert kernels are element-wise.
-      const loop = tile ? mainLoop(entry.lines) : undefined;
+      const repeats = traits?.subN ? traits.bn / traits.subN : 1;
+      const loop = tile ? mainLoop(entry.lines, repeats) : undefined;
       rows.push({
         entry: entry.name,
         unit: unit.unit,
         kernel: name.kernel,
+        flags: name.flags,
         dtype: name.dtype ?? '',
         headDim: name.headDim ?? null,
         registers: res.registers,
@@ -507,16 +615,28 @@ export function kernelRows(compilation: Compilation): KernelRow[] {
         occupancy: occupancySm90(res.registers, entry.maxntid ?? 0, res.staticSmem, dynamicSmem),
         loopTile: loop && tile ? tile(traits) : null,
         loop: loop
-          ? { label: loop.label, ptxLines: loop.end - loop.start + 1, innerLoops: loop.innerLoops, ...loop.mix }
+          ? {
+              label: loop.label,
+              ptxLines: loop.end - loop.start + 1,
+              innerLoops: loop.innerLoops,
+              repeats: loop.repeats,
+              ...loop.mix,
+              hot: loop.hot,
+            }
           : null,
       });
     }
   }
   const order = (r: KernelRow) =>
-    [Object.keys(TRAITS).indexOf(r.kernel) + 1 || 9, DTYPES.indexOf(r.dtype as never), r.headDim ?? 0] as const;
+    [
+      Object.keys(TRAITS).indexOf(r.kernel) + 1 || 9,
+      DTYPES.indexOf(r.dtype as never),
+      r.headDim ?? 0,
+      r.flags.reduce((n, f, i) => n + (f ? 1 << i : 0), 0),
+    ] as const;
   return rows.sort((a, b) => {
     const [x, y] = [order(a), order(b)];
-    return x[0] - y[0] || x[1] - y[1] || x[2] - y[2];
+    return x[0] - y[0] || x[1] - y[1] || x[2] - y[2] || x[3] - y[3];
   });
 }
 
@@ -550,6 +670,7 @@ export function markdownTable(rows: readonly KernelRow[]): string {
     'int/pred',
     'other',
     'total',
+    'hot total',
   ];
   const lines = [`| ${head.join(' | ')} |`, `| ${head.map(() => '---').join(' | ')} |`];
   for (const r of rows) {
@@ -558,7 +679,7 @@ export function markdownTable(rows: readonly KernelRow[]): string {
     const mix = l ? MIX_KEYS.map((k) => String(l[k])) : MIX_KEYS.map(() => '–');
     lines.push(
       `| ${[
-        `\`${r.kernel}\``,
+        `\`${displayName(r)}\``,
         r.dtype,
         r.headDim ?? '–',
         o.threads,
@@ -572,6 +693,7 @@ export function markdownTable(rows: readonly KernelRow[]): string {
         r.loopTile ?? (l ? 'loop' : '–'),
         ...mix,
         l ? l.total : '–',
+        l ? l.hot.total : '–',
       ].join(' | ')} |`,
     );
   }

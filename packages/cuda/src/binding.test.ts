@@ -137,7 +137,7 @@ describe.skipIf(!built)(`binding argument checks${built ? '' : ` (skipped: ${mis
     ['deterministic missing', { deterministic: undefined }, 'deterministic'],
     ['forward kernel unknown', { forwardKernel: 2 }, 'forwardKernel'],
     ['backward kernel missing', { backwardKernel: undefined }, 'backwardKernel'],
-    ['tuning flags unknown', { tuning: 4 }, 'tuning'],
+    ['tuning flags unknown', { tuning: 8 }, 'tuning'],
     ['threshold past 2^32', { dropoutThreshold: 2 ** 32 }, 'dropoutThreshold'],
     ['keep scale below 1', { keepScale: 0.5 }, 'keepScale'],
     ['negative seed word', { seedLo: -1 }, 'seedLo'],

@@ -29,6 +29,8 @@ describe('resolveKernelChoice', () => {
     expect(resolveKernelChoice({ specialise: false }).tuning).toBe(2);
     expect(resolveKernelChoice({ specialise: false, maskEveryTile: true }).tuning).toBe(3);
     expect(resolveKernelChoice({ specialise: true, maskEveryTile: false }).tuning).toBe(0);
+    expect(resolveKernelChoice({ conditionalRescale: false }).tuning).toBe(4);
+    expect(resolveKernelChoice({ conditionalRescale: false, specialise: false, maskEveryTile: true }).tuning).toBe(7);
   });
 
   it('refuses unknown designs, keys and non-boolean switches, naming the argument', () => {

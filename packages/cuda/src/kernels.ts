@@ -22,6 +22,11 @@ export interface CudaKernelOptions {
   readonly maskEveryTile?: boolean;
   /** A/B switch: false runs the fa2 designs' generic instantiation (every feature a runtime branch). Default true. */
   readonly specialise?: boolean;
+  /**
+   * A/B switch: false rescales the fa2 forward's output whenever a row's max grows; true (default) only when it grows
+   * by more than 2^8 (flash-attention 4's conditional rescaling; the same result up to rounding).
+   */
+  readonly conditionalRescale?: boolean;
 }
 
 /** The codes the addon reads (csrc/params.h `FwdKernel`, `BwdKernel`, `TuningFlag`). */
@@ -35,8 +40,15 @@ const FORWARD_CODES: Readonly<Record<CudaForwardKernel, number>> = { baseline: 0
 const BACKWARD_CODES: Readonly<Record<CudaBackwardKernel, number>> = { baseline: 0, fa2: 1 };
 const TUNE_MASK_EVERY_TILE = 1;
 const TUNE_NO_SPECIALISE = 2;
+const TUNE_ALWAYS_RESCALE = 4;
 
-const KERNEL_OPTION_KEYS = optionKeys<CudaKernelOptions>()(['forward', 'backward', 'maskEveryTile', 'specialise']);
+const KERNEL_OPTION_KEYS = optionKeys<CudaKernelOptions>()([
+  'forward',
+  'backward',
+  'maskEveryTile',
+  'specialise',
+  'conditionalRescale',
+]);
 
 export const DEFAULT_KERNELS: KernelChoice = { forwardKernel: 1, backwardKernel: 1, tuning: 0 };
 
@@ -58,12 +70,20 @@ function flag(value: unknown, argument: string, fallback: boolean): boolean {
 /** Checks `options.kernels` and turns it into the addon's codes; undefined means the defaults. */
 export function resolveKernelChoice(kernels: unknown, argument = 'options.kernels'): KernelChoice {
   if (kernels === undefined) return DEFAULT_KERNELS;
-  checkOptionsBag(kernels, argument, 'an object { forward?, backward?, maskEveryTile?, specialise? }');
+  checkOptionsBag(
+    kernels,
+    argument,
+    'an object { forward?, backward?, maskEveryTile?, specialise?, conditionalRescale? }',
+  );
   checkKnownKeys(kernels, argument, KERNEL_OPTION_KEYS);
   const forwardKernel = designCode(kernels.forward, FORWARD_CODES, `${argument}.forward`);
   const backwardKernel = designCode(kernels.backward, BACKWARD_CODES, `${argument}.backward`);
   const maskEveryTile = flag(kernels.maskEveryTile, `${argument}.maskEveryTile`, false);
   const specialise = flag(kernels.specialise, `${argument}.specialise`, true);
-  const tuning = (maskEveryTile ? TUNE_MASK_EVERY_TILE : 0) | (specialise ? 0 : TUNE_NO_SPECIALISE);
+  const conditionalRescale = flag(kernels.conditionalRescale, `${argument}.conditionalRescale`, true);
+  const tuning =
+    (maskEveryTile ? TUNE_MASK_EVERY_TILE : 0) |
+    (specialise ? 0 : TUNE_NO_SPECIALISE) |
+    (conditionalRescale ? 0 : TUNE_ALWAYS_RESCALE);
   return { forwardKernel, backwardKernel, tuning };
 }

@@ -7,6 +7,7 @@ import {
   classifyOpcode,
   compile,
   demangleEntry,
+  displayName,
   findLoops,
   findNvcc,
   instructionMix,
@@ -17,6 +18,7 @@ import {
   parsePtxasVerbose,
   parsePtxEntries,
   parsePtxGlobals,
+  withoutColdRegions,
 } from '../scripts/static-report.js';
 
 // Shaped like nvcc 13's output for the kernels (trimmed): a header, a global, one entry with a loop.
@@ -80,16 +82,31 @@ describe('static report parsers (embedded samples)', () => {
       kernel: 'fwd_kernel',
       dtype: 'F16',
       headDim: 128,
+      flags: [],
     });
+    expect(demangleEntry('_ZN2fa14fwd_fa2_kernelINS_4BF16ELi128ELb1ELb0EEEvNS_10AttnParamsE')).toEqual({
+      kernel: 'fwd_fa2_kernel',
+      dtype: 'BF16',
+      headDim: 128,
+      flags: [true, false],
+    });
+    expect(displayName({ kernel: 'fwd_fa2_kernel', flags: [true, false, true] })).toBe('fwd_fa2_kernel (window)');
+    expect(displayName({ kernel: 'fwd_fa2_kernel', flags: [false, false, true] })).toBe('fwd_fa2_kernel (plain)');
+    expect(displayName({ kernel: 'fwd_fa2_kernel', flags: [true, true, false] })).toBe(
+      'fwd_fa2_kernel (window, extras, element-wise loads)',
+    );
+    expect(displayName({ kernel: 'fwd_kernel', flags: [] })).toBe('fwd_kernel');
     expect(demangleEntry('_ZN2fa15bwd_dkdv_kernelINS_4BF16ELi96EEEvNS_10AttnParamsE')).toEqual({
       kernel: 'bwd_dkdv_kernel',
       dtype: 'BF16',
       headDim: 96,
+      flags: [],
     });
     expect(demangleEntry('_ZN2fa21bwd_dq_convert_kernelINS_3F32EEEvNS_10AttnParamsE')).toEqual({
       kernel: 'bwd_dq_convert_kernel',
       dtype: 'F32',
       headDim: undefined,
+      flags: [],
     });
     expect(demangleEntry('_Z3foov')).toBeUndefined();
   });
@@ -164,6 +181,34 @@ describe('static report parsers (embedded samples)', () => {
       total: 15,
     });
     expect(instructionMix(['$L__BB0_9:', '\t// only a comment', '\t.reg .b32 %r<3>;']).total).toBe(0);
+    // Without cold regions and without sub-tiles, the steady-state path is the whole body.
+    expect(loop?.hot).toEqual(loop?.mix);
+    expect(loop?.repeats).toBe(1);
+  });
+
+  it('counts a sub-tile loop once per sub-tile and leaves cold regions out of the steady-state path', () => {
+    const lines = [
+      '$L__BB1_1:', // tile loop
+      '\tbar.sync 0;',
+      '$L__BB1_2:', // sub-tile loop
+      '\tmma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%f1}, {%r1}, {%r2}, {%f1};',
+      '\t// begin inline asm',
+      '\t// fa-cold-begin',
+      '\t// end inline asm',
+      '\tmul.f32 %f2, %f2, %f3;',
+      '\t// fa-cold-end',
+      '\t@%p1 bra $L__BB1_2;',
+      '\t@%p2 bra $L__BB1_1;',
+    ];
+    expect(withoutColdRegions(lines)).not.toContain('\tmul.f32 %f2, %f2, %f3;');
+    const once = mainLoop(lines);
+    expect(once?.label).toBe('$L__BB1_2');
+    const tile = mainLoop(lines, 2);
+    expect(tile?.label).toBe('$L__BB1_1');
+    expect(tile?.repeats).toBe(2);
+    // bar and the outer bra once; mma, mul and the inner bra twice.
+    expect(tile?.mix).toMatchObject({ mma: 2, barSync: 1, float: 2, intPred: 3, total: 8 });
+    expect(tile?.hot).toMatchObject({ mma: 2, barSync: 1, float: 0, intPred: 3, total: 6 });
   });
 
   it('computes sm_90 occupancy by the stated rules', () => {
@@ -198,7 +243,9 @@ describe.skipIf(!nvcc)(`static report on the real PTX${skipReason ? ` (skipped: 
 
   it('finds every f16 kernel with registers, threads, shared memory and an mma loop', () => {
     const rows = kernelRows(compilation);
-    expect(rows.length).toBe(6 * 3 + 2);
+    // Per head-dim bucket: the baseline forward, dQ and dK/dV, and the fa2 forward's five instantiations (window x
+    // extras with cp.async loads, and the generic one with element-wise loads); plus preprocess and convert.
+    expect(rows.length).toBe(6 * 3 + 6 * 5 + 2);
     for (const row of rows) {
       expect(row.dtype).toBe('F16');
       expect(row.registers).toBeGreaterThan(0);
@@ -206,16 +253,30 @@ describe.skipIf(!nvcc)(`static report on the real PTX${skipReason ? ` (skipped: 
       expect(row.occupancy.blocksPerSm).toBeGreaterThan(0);
     }
     const tiled = rows.filter((r) => r.headDim !== null);
-    expect(new Set(tiled.map((r) => r.kernel))).toEqual(new Set(['fwd_kernel', 'bwd_dq_kernel', 'bwd_dkdv_kernel']));
+    expect(new Set(tiled.map((r) => r.kernel))).toEqual(
+      new Set(['fwd_kernel', 'fwd_fa2_kernel', 'bwd_dq_kernel', 'bwd_dkdv_kernel']),
+    );
     for (const row of tiled) {
       expect(row.dynamicSmem, row.entry).toBeGreaterThan(0);
       expect(row.loop?.mma, row.entry).toBeGreaterThan(0);
       expect(row.loop?.ldmatrix, row.entry).toBeGreaterThan(0);
-      expect(row.loopTile, row.entry).toMatch(/^(32|64) (keys|query rows)$/);
+      expect(row.loopTile, row.entry).toMatch(/^(32|64) (keys|query rows)( \(2 × 32\))?$/);
+      expect(row.loop?.hot.total, row.entry).toBeLessThanOrEqual(row.loop?.total ?? 0);
     }
     // The forward at D = 128 multiplies a 16-row warp slice by 64 keys twice (S = QKᵀ, then PV): 2 × 64 mma.
     const fwd128 = tiled.find((r) => r.kernel === 'fwd_kernel' && r.headDim === 128);
     expect(fwd128?.loop?.mma).toBe(128);
+    // The fa2 forward at D = 128: 32 rows per warp (two atoms) by 64 keys, in two 32-key sub-tiles: 2 × 128 mma,
+    // K and Q through ldmatrix.x4, V through .x4.trans; its plain instantiation has cold regions (boundary masking,
+    // rescaling), so the steady-state path is shorter than the static body.
+    const fa2 = tiled.find(
+      (r) => r.kernel === 'fwd_fa2_kernel' && r.headDim === 128 && r.flags.every((f, i) => f === (i === 2)),
+    );
+    expect(fa2?.flags).toEqual([false, false, true]);
+    expect(fa2?.loop?.mma).toBe(256);
+    expect(fa2?.loop?.repeats).toBe(2);
+    expect(fa2?.loop?.ldmatrix).toBe(96);
+    expect(fa2?.loop?.hot.total).toBeLessThan(fa2?.loop?.total ?? 0);
     expect(markdownTable(rows).split('\n')).toHaveLength(rows.length + 2);
   });
 });

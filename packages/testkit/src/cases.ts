@@ -97,7 +97,62 @@ export function fixedCases(): AttnCase[] {
     base(`${dtype}: window, softcap, ALiBi`, { dtype, windowSize: [5, 3], softcap: 4, alibi: true }),
     base(`${dtype}: dropout`, { dtype, dropoutP: 0.2 }),
   ]);
-  return [...headDims, ...layouts, ...masks, ...scores, everything, ...lowPrecision];
+  // The tensor-core kernels' multi-tile paths (128-row query tiles, 64-key tiles, partial tiles at both ends,
+  // tiles a mask boundary crosses next to tiles it does not), at the head dims the benchmarks run.
+  const multiTile = (['f16', 'bf16'] as const).flatMap((dtype) => [
+    base(`${dtype}: D 128, several query and key tiles`, {
+      dtype,
+      headDim: 128,
+      headDimV: 128,
+      numHeads: 2,
+      numHeadsK: 1,
+      lengthsQ: [300, 65, 0, 129],
+      lengthsK: [300, 65, 0, 129],
+    }),
+    base(`${dtype}: D 128, causal, Lq < Lk, several tiles`, {
+      dtype,
+      causal: true,
+      headDim: 128,
+      headDimV: 128,
+      numHeads: 2,
+      numHeadsK: 2,
+      lengthsQ: [130, 40],
+      lengthsK: [330, 200],
+    }),
+    base(`${dtype}: D 64, window (70, 30), several tiles`, {
+      dtype,
+      windowSize: [70, 30],
+      headDim: 64,
+      headDimV: 64,
+      numHeads: 2,
+      numHeadsK: 1,
+      lengthsQ: [260, 100],
+      lengthsK: [260, 100],
+    }),
+    base(`${dtype}: D 128, large scores (scale 3) over several key tiles`, {
+      dtype,
+      softmaxScale: 3,
+      headDim: 128,
+      headDimV: 128,
+      numHeads: 1,
+      numHeadsK: 1,
+      lengthsQ: [140],
+      lengthsK: [330],
+    }),
+    base(`${dtype}: D 96, causal, dropout, softcap, several tiles`, {
+      dtype,
+      causal: true,
+      dropoutP: 0.15,
+      softcap: 5,
+      headDim: 96,
+      headDimV: 96,
+      numHeads: 2,
+      numHeadsK: 1,
+      lengthsQ: [200, 7],
+      lengthsK: [200, 7],
+    }),
+  ]);
+  return [...headDims, ...layouts, ...masks, ...scores, everything, ...lowPrecision, ...multiTile];
 }
 
 /**

@@ -50,10 +50,12 @@ struct LaneSlot {
   uint32_t b[2];
   float value;
   const void* address;
+  bool flag;
 };
 LaneSlot* warp_slots(int parity);  // 32 slots of the current warp
 
 float shfl_xor(float value, int lane_mask);
+bool vote_any(bool predicate);
 void mma_m16n8k16(float (&c)[4], const uint32_t (&a)[4], const uint32_t (&b)[2], bool bf16);
 void ldmatrix_x2_trans(uint32_t (&r)[2], const void* row_address);
 // ldmatrix.sync.aligned.m8n8.x{1,2,4}[.trans].shared.b16: `count` 8x8 matrices into r[0..count).
@@ -71,6 +73,8 @@ void launch(KernelEntry entry, const void* params, long long blocks, int threads
 inline void __syncthreads() { ::fa_emu::block_sync(); }
 inline void __syncwarp(unsigned = 0xffffffffu) { ::fa_emu::warp_sync(); }
 inline float __shfl_xor_sync(unsigned, float value, int lane_mask) { return ::fa_emu::shfl_xor(value, lane_mask); }
+// The kernels vote with the full mask only.
+inline bool __any_sync(unsigned, bool predicate) { return ::fa_emu::vote_any(predicate); }
 
 // Fibers of a launch run on one OS thread and never interleave inside a statement, so a plain add is atomic.
 inline float atomicAdd(float* address, float value) {

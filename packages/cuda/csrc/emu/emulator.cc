@@ -77,6 +77,10 @@ struct Block {
   const void* params = nullptr;
   std::vector<Fiber> fibers;
   std::vector<unsigned char> smem;
+  // The block's dynamic shared memory starts smem_offset bytes into `smem`, 128-byte aligned as on the GPU (the
+  // shared window starts at 0), which the kernels' swizzled address arithmetic relies on.
+  size_t smem_offset = 0;
+  size_t smem_bytes = 0;
   int live = 0;
   std::vector<int> warp_live;
   Barrier block_barrier;
@@ -180,13 +184,13 @@ __attribute__((noinline)) void run_block(Block& block, uint32_t seed) {
 
 ThreadContext& current() { return tls_fiber->ctx; }
 
-unsigned char* dynamic_smem() { return tls_block->smem.data(); }
+unsigned char* dynamic_smem() { return tls_block->smem.data() + tls_block->smem_offset; }
 
 void check_shared(const void* address, int bytes, int alignment, const char* what) {
   if (tls_block == nullptr) return;  // host code (the selftests) shares these helpers
   const auto* p = static_cast<const unsigned char*>(address);
-  const unsigned char* begin = tls_block->smem.data();
-  const unsigned char* end = begin + tls_block->smem.size();
+  const unsigned char* begin = tls_block->smem.data() + tls_block->smem_offset;
+  const unsigned char* end = begin + tls_block->smem_bytes;
   if (p < begin || p + bytes > end || reinterpret_cast<uintptr_t>(p) % alignment != 0) {
     std::fprintf(stderr, "fa emulator: %s at shared offset %lld (%d bytes, alignment %d) in block %u, thread %u\n", what,
                  static_cast<long long>(p - begin), bytes, alignment, tls_fiber->ctx.block_idx.x,
@@ -215,6 +219,18 @@ float shfl_xor(float value, int lane_mask) {
   const float result = slots[ctx.lane ^ lane_mask].value;
   ctx.parity ^= 1;
   return result;
+}
+
+// __any_sync(0xffffffff, predicate): true on every lane iff it is true on one.
+bool vote_any(bool predicate) {
+  ThreadContext& ctx = current();
+  LaneSlot* slots = warp_slots(ctx.parity);
+  slots[ctx.lane].flag = predicate;
+  warp_sync();
+  bool any = false;
+  for (int lane = 0; lane < 32; ++lane) any = any || slots[lane].flag;
+  ctx.parity ^= 1;
+  return any;
 }
 
 // mma.sync.aligned.m16n8k16.row.col.f32.{f16,bf16}: D = A B + C, from the PTX ISA's fragment tables. Lane l
@@ -285,7 +301,9 @@ void launch(KernelEntry entry, const void* params, long long blocks, int threads
     block.entry = entry;
     block.params = params;
     // Shared memory starts as all-ones bytes (NaN in f32, f16 and bf16), so reading what no thread wrote shows.
-    block.smem.assign(static_cast<size_t>(smem_bytes), 0xff);
+    block.smem.assign(static_cast<size_t>(smem_bytes) + 128, 0xff);
+    block.smem_offset = (128 - reinterpret_cast<uintptr_t>(block.smem.data()) % 128) % 128;
+    block.smem_bytes = static_cast<size_t>(smem_bytes);
     block.live = threads;
     block.warp_live.assign(warps, 0);
     block.warp_barriers.assign(warps, Barrier{});
