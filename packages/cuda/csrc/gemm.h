@@ -105,7 +105,17 @@ FA_HD int acc_col_of(int lane, int nt, int e) { return 8 * nt + 2 * (lane & 3) +
 template <typename E>
 __device__ __forceinline__ void mma_m16n8k16(float (&c)[4], const uint32_t (&a)[4], const uint32_t (&b)[2]);
 
+// D = A B with no accumulator to read: the first k-step of a product, so the accumulator need not be zeroed first
+// (C is one zero register for all four inputs, not four zeroed accumulators).
+template <typename E>
+__device__ __forceinline__ void mma_m16n8k16_first(float (&d)[4], const uint32_t (&a)[4], const uint32_t (&b)[2]);
+
 #ifdef FA_EMULATE
+template <typename E>
+inline void mma_m16n8k16_first(float (&d)[4], const uint32_t (&a)[4], const uint32_t (&b)[2]) {
+  d[0] = d[1] = d[2] = d[3] = 0.f;
+  mma_m16n8k16<E>(d, a, b);
+}
 template <>
 inline void mma_m16n8k16<F16>(float (&c)[4], const uint32_t (&a)[4], const uint32_t (&b)[2]) {
   ::fa_emu::mma_m16n8k16(c, a, b, false);
@@ -131,6 +141,24 @@ __device__ __forceinline__ void mma_m16n8k16<BF16>(float (&c)[4], const uint32_t
       "{%0, %1, %2, %3};\n"
       : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
       : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+}
+
+template <>
+__device__ __forceinline__ void mma_m16n8k16_first<F16>(float (&d)[4], const uint32_t (&a)[4], const uint32_t (&b)[2]) {
+  asm volatile(
+      "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
+      "{%10, %10, %10, %10};\n"
+      : "=f"(d[0]), "=f"(d[1]), "=f"(d[2]), "=f"(d[3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]), "f"(0.f));
+}
+
+template <>
+__device__ __forceinline__ void mma_m16n8k16_first<BF16>(float (&d)[4], const uint32_t (&a)[4], const uint32_t (&b)[2]) {
+  asm volatile(
+      "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
+      "{%10, %10, %10, %10};\n"
+      : "=f"(d[0]), "=f"(d[1]), "=f"(d[2]), "=f"(d[3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]), "f"(0.f));
 }
 #endif
 

@@ -163,32 +163,41 @@ __global__ void __launch_bounds__(Fa2FwdTraits<E, kD>::kThreads) fwd_fa2_kernel(
     __syncthreads();  // this tile's K/V (and Q) visible to all; every warp is past tile it - 1, so its stage is free
     if (it + 1 < n_tiles) load_kv(tile_at(it + 1), (it + 1) & 1);
     const int stage_bytes = (it & 1) * T::kKVBytes;  // a multiple of 128: commutes with the swizzle's XOR
+    const Frag k_stage = k_frag0.plus(stage_bytes);
+    const Frag v_stage = v_frag0.plus(stage_bytes);
 
     // The tile's kBN keys in sub-tiles of kBNs (fewer score registers live at D = 128; the K/V stage, its barrier
     // and its copies stay per tile). Not unrolled: unrolled, ptxas overlapped the sub-tiles and spilled.
 #pragma unroll 1
     for (int sub = 0; sub < kBN / kBNs; ++sub) {
       const int key0 = kt * kBN + sub * kBNs;
+      const Frag k_frag = k_stage.plus(sub * kBNs * kRowBytes);
+      const Frag v_frag = v_stage.plus(sub * kBNs * kRowBytes);
       // S = Q K^T. Q's A fragment per atom (x4: rows 0-7 / 8-15 x k 0-7 / 8-15); K's B fragments of two n-tiles
       // per x4 (keys 0-7 / 8-15 x dims 0-7 / 8-15), each used by both atoms.
-      float acc_s[kAtoms][kNTs][4];
-#pragma unroll
-      for (int a = 0; a < kAtoms; ++a) zero(acc_s[a]);
+      float acc_s[kAtoms][kNTs][4];  // written by the first k-step's products, no zeroing
 #pragma unroll
       for (int ks = 0; ks < kD / 16; ++ks) {
         uint32_t qa[kAtoms][4];
+        const SmemAddr q_at = q_frag.at(ks);
+        const SmemAddr k_at = k_frag.at(ks);
 #pragma unroll
-        for (int a = 0; a < kAtoms; ++a) ldmatrix_at<4, false>(qa[a], q_frag.at(ks) + 16 * a * kRowBytes);
+        for (int a = 0; a < kAtoms; ++a) ldmatrix_at<4, false>(qa[a], q_at + 16 * a * kRowBytes);
 #pragma unroll
         for (int np = 0; np < kNTs / 2; ++np) {
           uint32_t kb[4];
-          ldmatrix_at<4, false>(kb, k_frag0.at(ks, stage_bytes) + (sub * kBNs + 16 * np) * kRowBytes);
+          ldmatrix_at<4, false>(kb, k_at + 16 * np * kRowBytes);
           const uint32_t b0[2] = {kb[0], kb[1]};
           const uint32_t b1[2] = {kb[2], kb[3]};
 #pragma unroll
           for (int a = 0; a < kAtoms; ++a) {
-            mma_m16n8k16<E>(acc_s[a][2 * np], qa[a], b0);
-            mma_m16n8k16<E>(acc_s[a][2 * np + 1], qa[a], b1);
+            if (ks == 0) {
+              mma_m16n8k16_first<E>(acc_s[a][2 * np], qa[a], b0);
+              mma_m16n8k16_first<E>(acc_s[a][2 * np + 1], qa[a], b1);
+            } else {
+              mma_m16n8k16<E>(acc_s[a][2 * np], qa[a], b0);
+              mma_m16n8k16<E>(acc_s[a][2 * np + 1], qa[a], b1);
+            }
           }
         }
       }
@@ -317,11 +326,12 @@ __global__ void __launch_bounds__(Fa2FwdTraits<E, kD>::kThreads) fwd_fa2_kernel(
         }
       }
 #pragma unroll
-      for (int j = 0; j < kBNs / 16; ++j) {
+      for (int np = 0; np < kNTo / 2; ++np) {
+        const SmemAddr v_at = v_frag.at(np);
 #pragma unroll
-        for (int np = 0; np < kNTo / 2; ++np) {
+        for (int j = 0; j < kBNs / 16; ++j) {
           uint32_t vb[4];
-          ldmatrix_at<4, true>(vb, v_frag0.at(np, stage_bytes) + (sub * kBNs + 16 * j) * kRowBytes);
+          ldmatrix_at<4, true>(vb, v_at + 16 * j * kRowBytes);
           const uint32_t b0[2] = {vb[0], vb[1]};
           const uint32_t b1[2] = {vb[2], vb[3]};
 #pragma unroll

@@ -48,12 +48,15 @@ template <bool kSwizzle>
 struct FragAddr {
   SmemAddr a0;
   FA_HD FragAddr(SmemAddr row, int h, int key) : a0(row + (kSwizzle ? ((h ^ key) * 16) : h * 16)) {}
-  // `plus`: a multiple of 128 bytes added first (the stage), which commutes with the XOR.
-  FA_HD SmemAddr at(int s, int plus = 0) const {
+  FA_HD explicit FragAddr(SmemAddr a) : a0(a) {}
+  // The same lane's address in a tile `bytes` further on (another stage or sub-tile): a multiple of 128 bytes,
+  // which commutes with the XOR.
+  FA_HD FragAddr plus(int bytes) const { return FragAddr(a0 + bytes); }
+  FA_HD SmemAddr at(int s) const {
     if constexpr (kSwizzle) {
-      return (s % 4 == 0 ? a0 + plus : xor_in_place(a0 + plus, 32u * (s % 4))) + 128 * (s / 4);
+      return (s % 4 == 0 ? a0 : xor_in_place(a0, 32u * (s % 4))) + 128 * (s / 4);
     } else {
-      return a0 + plus + 32 * s;
+      return a0 + 32 * s;
     }
   }
 };

@@ -223,7 +223,12 @@ export function classifyOpcode(opcode: string): MixKey {
 
 /** The opcode of a PTX source line, or undefined for labels, directives, comments and braces. */
 export function opcodeOf(line: string): string | undefined {
-  const t = line.replace(/\/\/.*$/, '').trim();
+  // Inline asm may wrap an instruction in braces, e.g. cuda_bf16.hpp's `{ cvt.rn.bf16x2.f32 %r1, %f2, %f1;}`.
+  const t = line
+    .replace(/\/\/.*$/, '')
+    .trim()
+    .replace(/^\{\s*/, '')
+    .replace(/\s*\}$/, '');
   if (!t || t.startsWith('.') || t.startsWith('{') || t.startsWith('}') || t.endsWith(':')) return undefined;
   const body = t.replace(/^@!?%\w+\s+/, '');
   const op = /^([a-z][\w.]*)/.exec(body);

@@ -15,6 +15,7 @@ import {
   mainLoop,
   markdownTable,
   occupancySm90,
+  opcodeOf,
   parsePtxasVerbose,
   parsePtxEntries,
   parsePtxGlobals,
@@ -155,6 +156,10 @@ describe('static report parsers (embedded samples)', () => {
     expect(classifyOpcode('setp.gt.f32')).toBe('intPred');
     expect(classifyOpcode('mad.lo.s32')).toBe('intPred');
     expect(classifyOpcode('cvt.rn.f16.f32')).toBe('other');
+    // Inline asm in braces (cuda_bf16.hpp's pair conversion) is an instruction too; a scope brace is not.
+    expect(opcodeOf('\t{ cvt.rn.bf16x2.f32 %r601, %f252, %f251;}')).toBe('cvt.rn.bf16x2.f32');
+    expect(opcodeOf('\t{')).toBeUndefined();
+    expect(opcodeOf('\t{ .reg .pred %p1;')).toBeUndefined();
   });
 
   it('finds back edges and picks the loop with the products, counting its body', () => {
