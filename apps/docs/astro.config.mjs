@@ -20,6 +20,7 @@ export default defineConfig({
             'semantics',
             'architecture',
             'backends',
+            'cuda-kernels',
             'benchmarks',
             { label: 'Benchmark results', link: '/benchmark-results/' },
             'autograd',
