@@ -9,6 +9,8 @@
 #include <cstdint>
 #include <cstring>
 
+#include "smem_layout.h"
+
 namespace fa {
 
 #ifdef FA_EMULATE
@@ -40,13 +42,12 @@ __device__ __forceinline__ void cp_async_wait() {
 }
 #endif
 
-// Loads rows [0, kRows) x columns [0, kCols) of a row-major global matrix (row stride `stride` elements) into
-// shared memory with row pitch kPitch; only rows < `rows` and columns < `cols` are read.
-template <typename S, int kRows, int kCols, int kPitch, int kThreads>
-__device__ __forceinline__ void load_tile(S* smem, const S* gmem, long long stride, int rows, int cols, bool vec) {
+// Loads rows [0, kRows) x columns [0, kCols) of a row-major global matrix (row stride `stride` elements) into a
+// shared tile laid out by `Layout` (smem_layout.h); only rows < `rows` and columns < `cols` are read, the rest is
+// zero-filled.
+template <typename S, int kRows, int kCols, typename Layout, int kThreads>
+__device__ __forceinline__ void load_tile_to(S* smem, const S* gmem, long long stride, int rows, int cols, bool vec) {
 #ifdef FA_EMULATE
-  // Every row this tile reads lies in one live allocation: a view's layout must not carry a load out of its
-  // buffer (on the GPU, an illegal-address fault or another tensor's data).
   if (threadIdx.x == 0) {
     for (int r = 0; r < rows && r < kRows && cols > 0; ++r) {
       const long long bytes = static_cast<long long>(cols < kCols ? cols : kCols) * sizeof(S);
@@ -54,24 +55,54 @@ __device__ __forceinline__ void load_tile(S* smem, const S* gmem, long long stri
     }
   }
 #endif
+  constexpr int kVec = Layout::kVec;
+  constexpr int kChunksPerRow = kCols / kVec;
+  static_assert(kCols % kVec == 0, "tiles are whole 16-byte chunks");
+  if constexpr (kThreads % kChunksPerRow == 0 && (kThreads / kChunksPerRow) % 8 == 0) {
+    if (vec) {
+      // Each thread owns one chunk column and every kStep-th row: one 64-bit pointer stepped by kStep rows and a
+      // shared offset that only grows by a constant (kStep is a multiple of 8, so the swizzle key stays), instead
+      // of an address per copy, which the compiler would keep live across the key loop.
+      // A chunk past `cols` (a head dim padded up to the bucket) is zero-filled on every row: `live_rows` 0. Rows
+      // past `rows` read nothing (src-size 0) and are pointed at the tile's first row all the same, which the
+      // PTX ISA does not require but costs one select.
+      constexpr int kStep = kThreads / kChunksPerRow;
+      const int c = threadIdx.x % kChunksPerRow;
+      const int r0 = threadIdx.x / kChunksPerRow;
+      const int live_rows = c * kVec < cols ? rows - r0 : 0;
+      const S* src = gmem + r0 * stride + c * kVec;
+      const long long step = kStep * stride;
+      S* dst = smem + Layout::chunk(r0, c);
+#pragma unroll
+      for (int k = 0; k < kRows / kStep; ++k) {
+        const bool valid = k * kStep < live_rows;
+        cp_async_16(dst + k * kStep * Layout::kPitchElems, valid ? src : gmem, valid);
+        src += step;
+      }
+      return;
+    }
+  }
   if (vec) {
-    constexpr int kVec = 16 / static_cast<int>(sizeof(S));
-    static_assert(kCols % kVec == 0 && kPitch % kVec == 0, "tiles are whole 16-byte chunks");
-    constexpr int kChunksPerRow = kCols / kVec;
     for (int idx = threadIdx.x; idx < kRows * kChunksPerRow; idx += kThreads) {
       const int r = idx / kChunksPerRow;
-      const int c = (idx % kChunksPerRow) * kVec;
+      const int c = idx % kChunksPerRow;
       // cols is a multiple of kVec on this path, so a chunk is entirely inside or entirely outside.
-      const bool valid = r < rows && c < cols;
-      cp_async_16(smem + r * kPitch + c, valid ? gmem + r * stride + c : gmem, valid);
+      const bool valid = r < rows && c * kVec < cols;
+      cp_async_16(smem + Layout::chunk(r, c), valid ? gmem + r * stride + c * kVec : gmem, valid);
     }
   } else {
     for (int idx = threadIdx.x; idx < kRows * kCols; idx += kThreads) {
       const int r = idx / kCols;
       const int c = idx % kCols;
-      smem[r * kPitch + c] = (r < rows && c < cols) ? gmem[r * stride + c] : S(0);
+      smem[Layout::at(r, c)] = (r < rows && c < cols) ? gmem[r * stride + c] : S(0);
     }
   }
+}
+
+// load_tile_to into a row-major tile with row pitch kPitch (padded, not swizzled): the baseline kernels' tiles.
+template <typename S, int kRows, int kCols, int kPitch, int kThreads>
+__device__ __forceinline__ void load_tile(S* smem, const S* gmem, long long stride, int rows, int cols, bool vec) {
+  load_tile_to<S, kRows, kCols, SmemLayout<S, kCols, false, kPitch>, kThreads>(smem, gmem, stride, rows, cols, vec);
 }
 
 // Loads `n` floats (a tile's lse or D values) with `fill` past the end.

@@ -1,6 +1,6 @@
-// Where element (row, col) of a shared-memory tile lives, and the loads and stores that fill and drain such
-// tiles. Rows of whole 128-byte groups are XOR-swizzled: 16-byte chunk c of row r is stored at chunk c ^ (r % 8),
-// so the eight rows one ldmatrix phase reads (same logical chunk, consecutive rows) fall in eight different bank
+// Where element (row, col) of a shared-memory tile lives, the ldmatrix addresses of its fragments, and the
+// 16-byte store that drains it (copy.h's load_tile_to fills it). Rows of whole 128-byte groups are XOR-swizzled:
+// 16-byte chunk c of row r is stored at chunk c ^ (r % 8), so the eight rows one ldmatrix phase reads (same logical chunk, consecutive rows) fall in eight different bank
 // groups with no padding, and rows stay a power-of-two bytes apart. Other widths (head dims 32 and 96 in 16-bit)
 // keep the 16-byte row padding of kernel_traits.h's pitch_of, which spreads those rows over the banks instead.
 #pragma once
@@ -8,7 +8,7 @@
 #include <cstdint>
 #include <cstring>
 
-#include "copy.h"
+#include "gemm.h"
 #include "hd.h"
 
 namespace fa {
@@ -30,7 +30,6 @@ struct SmemLayout {
 // address of chunk h: with s a compile-time constant after unrolling, one XOR with an immediate per load (shared
 // by every load of that s) and an offset the load folds in. Anything added later that is a multiple of 128 bytes
 // (other rows, atoms, stages) commutes with the XOR. A padded tile (no swizzle) is a0 + 32 s.
-#include "gemm.h"
 
 // The XOR is volatile asm on the device: computed where it is used (one instruction), not hoisted out of the key
 // loop into one register per (operand, s), which at D = 128 pushed ptxas into spilling.
@@ -74,61 +73,5 @@ __device__ __forceinline__ void copy16_shared_to_global(void* gmem, const void* 
   *reinterpret_cast<uint4*>(gmem) = *reinterpret_cast<const uint4*>(smem);
 }
 #endif
-
-// load_tile (copy.h) into a SmemLayout: rows [0, kRows) x columns [0, kCols) of a row-major global matrix (row
-// stride `stride` elements); rows >= `rows` and columns >= `cols` are zero-filled.
-template <typename S, int kRows, int kCols, typename Layout, int kThreads>
-__device__ __forceinline__ void load_tile_to(S* smem, const S* gmem, long long stride, int rows, int cols, bool vec) {
-#ifdef FA_EMULATE
-  if (threadIdx.x == 0) {
-    for (int r = 0; r < rows && r < kRows && cols > 0; ++r) {
-      const long long bytes = static_cast<long long>(cols < kCols ? cols : kCols) * sizeof(S);
-      ::fa_emu::check_global(gmem + r * stride, bytes, "tile row");
-    }
-  }
-#endif
-  constexpr int kVec = Layout::kVec;
-  constexpr int kChunksPerRow = kCols / kVec;
-  static_assert(kCols % kVec == 0, "tiles are whole 16-byte chunks");
-  if constexpr (kThreads % kChunksPerRow == 0 && (kThreads / kChunksPerRow) % 8 == 0) {
-    if (vec) {
-      // Each thread owns one chunk column and every kStep-th row: one 64-bit pointer stepped by kStep rows and a
-      // shared offset that only grows by a constant (kStep is a multiple of 8, so the swizzle key stays), instead
-      // of an address per copy, which the compiler would keep live across the key loop.
-      // A chunk past `cols` (a head dim padded up to the bucket) is zero-filled on every row: `live_rows` 0. Rows
-      // past `rows` read nothing (src-size 0) and are pointed at the tile's first row all the same, which the
-      // PTX ISA does not require but costs one select.
-      constexpr int kStep = kThreads / kChunksPerRow;
-      const int c = threadIdx.x % kChunksPerRow;
-      const int r0 = threadIdx.x / kChunksPerRow;
-      const int live_rows = c * kVec < cols ? rows - r0 : 0;
-      const S* src = gmem + r0 * stride + c * kVec;
-      const long long step = kStep * stride;
-      S* dst = smem + Layout::chunk(r0, c);
-#pragma unroll
-      for (int k = 0; k < kRows / kStep; ++k) {
-        const bool valid = k * kStep < live_rows;
-        cp_async_16(dst + k * kStep * Layout::kPitchElems, valid ? src : gmem, valid);
-        src += step;
-      }
-      return;
-    }
-  }
-  if (vec) {
-    for (int idx = threadIdx.x; idx < kRows * kChunksPerRow; idx += kThreads) {
-      const int r = idx / kChunksPerRow;
-      const int c = idx % kChunksPerRow;
-      // cols is a multiple of kVec on this path, so a chunk is entirely inside or entirely outside.
-      const bool valid = r < rows && c * kVec < cols;
-      cp_async_16(smem + Layout::chunk(r, c), valid ? gmem + r * stride + c * kVec : gmem, valid);
-    }
-  } else {
-    for (int idx = threadIdx.x; idx < kRows * kCols; idx += kThreads) {
-      const int r = idx / kCols;
-      const int c = idx % kCols;
-      smem[Layout::at(r, c)] = (r < rows && c < cols) ? gmem[r * stride + c] : S(0);
-    }
-  }
-}
 
 }  // namespace fa
