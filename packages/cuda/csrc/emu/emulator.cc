@@ -398,3 +398,16 @@ cudaError_t cudaMemsetAsync(void* dst, int value, size_t bytes, cudaStream_t) {
   return cudaSuccess;
 }
 cudaError_t cudaStreamSynchronize(cudaStream_t) { return cudaSuccess; }
+
+namespace fa_emu {
+// __shfl_sync (index mode), 32-bit words, through the same double-buffered exchange as shfl_xor.
+unsigned shfl_idx_u32(unsigned value, int src_lane) {
+  ThreadContext& ctx = current();
+  LaneSlot* slots = warp_slots(ctx.parity);
+  slots[ctx.lane].a[0] = value;
+  warp_sync();
+  const unsigned result = slots[src_lane & 31].a[0];
+  ctx.parity ^= 1;
+  return result;
+}
+}  // namespace fa_emu
