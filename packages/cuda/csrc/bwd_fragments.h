@@ -26,28 +26,88 @@
 namespace fa {
 namespace bwd2 {
 
-// acc (16 x 8 kNT) += A (16 x kK) * B (kK x 8 kNT), both from shared memory through ldmatrix.x4.
-//   kATrans = false: `a` points at A(0, 0) of a [m][k] array (pitch kAP);  true: of a [k][m] array.
-//   kBTrans = false: `b` points at B(0, 0) of a [n][k] array (B's columns as rows, K in S = Q K^T);
-//            true: of a [k][n] array (B's k running down the rows, dO in dV = P^T dO).
-// Lane l (block i = l / 8, row r = l % 8) gives the address of row r of 8x8 block i; the block order matches
-// mma.m16n8k16's fragment registers (a0..a3; b0, b1 of n-tile 2np, then of 2np + 1).
-template <typename E, int kNT, int kK, bool kATrans, bool kBTrans, int kAP, int kBP>
-__device__ __forceinline__ void gemm_x4(float (&acc)[kNT][4], const typename E::S* a, const typename E::S* b) {
-  static_assert(E::kMma && kK % 16 == 0 && kNT % 2 == 0, "mma shapes: k in steps of 16, n-tiles in pairs");
+// Shared memory addressed by 32-bit byte offsets from the start of the dynamic allocation, so that fragment
+// addresses are one 32-bit add each (a generic 64-bit pointer costs two registers per live base).
+struct Smem {
+#ifdef FA_EMULATE
+  unsigned char* base;
+  __device__ void* at(uint32_t byte) const { return base + byte; }
+#else
+  uint32_t base;  // the shared-window address of byte 0
+#endif
+  template <typename P>
+  __device__ uint32_t offset_of(const P* p) const {
+#ifdef FA_EMULATE
+    return static_cast<uint32_t>(reinterpret_cast<const unsigned char*>(p) - base);
+#else
+    return static_cast<uint32_t>(__cvta_generic_to_shared(p)) - base;
+#endif
+  }
+};
+
+__device__ __forceinline__ Smem smem_of(unsigned char* smem) {
+#ifdef FA_EMULATE
+  return Smem{smem};
+#else
+  return Smem{static_cast<uint32_t>(__cvta_generic_to_shared(smem))};
+#endif
+}
+
+// ldmatrix.sync.aligned.m8n8.x4[.trans].shared.b16 at byte offset `byte` (see gemm.h's ldmatrix).
+template <bool kTrans>
+__device__ __forceinline__ void ldsm_x4(uint32_t (&r)[4], const Smem& s, uint32_t byte) {
+#ifdef FA_EMULATE
+  ::fa_emu::ldmatrix(r, 4, kTrans, s.at(byte));
+#else
+  const uint32_t a = s.base + byte;
+  if constexpr (kTrans) {
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0, %1, %2, %3}, [%4];\n"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                 : "r"(a));
+  } else {
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];\n"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                 : "r"(a));
+  }
+#endif
+}
+
+// This lane's byte offset inside a 16 x 16 block of 16-bit values with row pitch kP (elements) for ldmatrix.x4:
+// lane l (block i = l / 8, row r = l % 8) addresses row r of 8x8 block i. kSecondAlongRows: blocks 1 and 3 are
+// the lower eight rows (A fragments from [m][k] and B fragments from [k][n]); else blocks 2 and 3 are
+// (B fragments from [n][k], A fragments from [k][m]).
+template <int kP, bool kOddBlocksDown>
+__device__ __forceinline__ uint32_t ldsm_lane_offset() {
   const int lane = threadIdx.x & 31;
   const int blk = lane >> 3;
   const int r = lane & 7;
-  const int a_off = kATrans ? (r + 8 * (blk >> 1)) * kAP + 8 * (blk & 1) : (r + 8 * (blk & 1)) * kAP + 8 * (blk >> 1);
-  const int b_off = kBTrans ? (r + 8 * (blk & 1)) * kBP + 8 * (blk >> 1) : (r + 8 * (blk >> 1)) * kBP + 8 * (blk & 1);
-#pragma unroll
+  const int row = r + 8 * (kOddBlocksDown ? (blk & 1) : (blk >> 1));
+  const int col = 8 * (kOddBlocksDown ? (blk >> 1) : (blk & 1));
+  return static_cast<uint32_t>((row * kP + col) * 2);
+}
+
+// acc (16 x 8 kNT) += A (16 x kK) * B (kK x 8 kNT), both from shared memory through ldmatrix.x4; `a` and `b`
+// are byte offsets of element (0, 0) of the arrays below.
+//   kATrans = false: A stored [m][k] (pitch kAP); true: stored [k][m] (ldmatrix .trans).
+//   kBTrans = false: B stored [n][k] (B's columns as rows, K in S = Q K^T); true: [k][n] (.trans; dO in
+//            dV = P^T dO). One x4 load gives A's four registers, or b0, b1 of n-tiles 2np and 2np + 1.
+template <typename E, int kNT, int kK, bool kATrans, bool kBTrans, int kAP, int kBP>
+__device__ __forceinline__ void gemm_x4(float (&acc)[kNT][4], const Smem& s, uint32_t a, uint32_t b) {
+  static_assert(E::kMma && kK % 16 == 0 && kNT % 2 == 0, "mma shapes: k in steps of 16, n-tiles in pairs");
+  // A [m][k]: blocks a0..a3 = (rows +0, cols +0), (+8, +0), (+0, +8), (+8, +8): odd blocks down the rows.
+  // A [k][m] (.trans): a1 = stored cols +8, a2 = stored rows +8: odd blocks along the row.
+  // B [n][k]: b0, b1 of tile 0 = (n +0, k +0), (n +0, k +8); tile 1 = n + 8: odd blocks along the row.
+  // B [k][n] (.trans): b1 = stored rows +8, tile 1 = stored cols +8: odd blocks down the rows.
+  a += ldsm_lane_offset<kAP, !kATrans>();
+  b += ldsm_lane_offset<kBP, kBTrans>();
+#pragma unroll 2
   for (int k0 = 0; k0 < kK; k0 += 16) {
     uint32_t fa[4];
-    ldmatrix<4, kATrans>(fa, a + a_off + (kATrans ? k0 * kAP : k0));
+    ldsm_x4<kATrans>(fa, s, a + 2 * (kATrans ? k0 * kAP : k0));
 #pragma unroll
     for (int np = 0; np < kNT / 2; ++np) {
       uint32_t fb[4];
-      ldmatrix<4, kBTrans>(fb, b + b_off + (kBTrans ? k0 * kBP + 16 * np : 16 * np * kBP + k0));
+      ldsm_x4<kBTrans>(fb, s, b + 2 * (kBTrans ? k0 * kBP + 16 * np : 16 * np * kBP + k0));
       const uint32_t b0[2] = {fb[0], fb[1]};
       const uint32_t b1[2] = {fb[2], fb[3]};
       mma_m16n8k16<E>(acc[2 * np], fa, b0);
@@ -60,16 +120,13 @@ __device__ __forceinline__ void gemm_x4(float (&acc)[kNT][4], const typename E::
 // type on the way: n-tiles 2j, 2j + 1 are exactly the A fragment of k-step j) and B comes through ldmatrix.x4
 // (kBTrans as in gemm_x4).
 template <typename E, int kNT, int kK, bool kBTrans, int kBP>
-__device__ __forceinline__ void gemm_acc_a_x4(float (&acc)[kNT][4], const float (&a)[kK / 8][4],
-                                              const typename E::S* b) {
+__device__ __forceinline__ void gemm_acc_a_x4(float (&acc)[kNT][4], const float (&a)[kK / 8][4], const Smem& s,
+                                              uint32_t b) {
   static_assert(E::kMma && kK % 16 == 0 && kNT % 2 == 0, "mma shapes");
   auto pack = [](float lo, float hi) {
     return static_cast<uint32_t>(E::from_float(lo)) | (static_cast<uint32_t>(E::from_float(hi)) << 16);
   };
-  const int lane = threadIdx.x & 31;
-  const int blk = lane >> 3;
-  const int r = lane & 7;
-  const int b_off = kBTrans ? (r + 8 * (blk & 1)) * kBP + 8 * (blk >> 1) : (r + 8 * (blk >> 1)) * kBP + 8 * (blk & 1);
+  b += ldsm_lane_offset<kBP, kBTrans>();
 #pragma unroll
   for (int j = 0; j < kK / 16; ++j) {
     const uint32_t fa[4] = {pack(a[2 * j][0], a[2 * j][1]), pack(a[2 * j][2], a[2 * j][3]),
@@ -78,7 +135,7 @@ __device__ __forceinline__ void gemm_acc_a_x4(float (&acc)[kNT][4], const float 
 #pragma unroll
     for (int np = 0; np < kNT / 2; ++np) {
       uint32_t fb[4];
-      ldmatrix<4, kBTrans>(fb, b + b_off + (kBTrans ? k0 * kBP + 16 * np : 16 * np * kBP + k0));
+      ldsm_x4<kBTrans>(fb, s, b + 2 * (kBTrans ? k0 * kBP + 16 * np : 16 * np * kBP + k0));
       const uint32_t b0[2] = {fb[0], fb[1]};
       const uint32_t b1[2] = {fb[2], fb[3]};
       mma_m16n8k16<E>(acc[2 * np], fa, b0);
@@ -124,6 +181,55 @@ __device__ __forceinline__ void cp_async_4(void* smem, const void* gmem, bool va
   asm volatile("cp.async.ca.shared.global [%0], [%1], 4, %2;\n" ::"r"(dst), "l"(gmem), "r"(valid ? 4 : 0));
 }
 #endif
+
+// copy.h's load_tile (same zero-fill and emulator checks) with the element-wise fallback kept rolled: unrolled,
+// its loads in flight would claim registers the prefetching loops need (register allocation covers the path a
+// call never takes).
+template <typename S, int kRows, int kCols, int kPitch, int kThreads>
+__device__ __forceinline__ void load_tile_rolled(S* smem, const S* gmem, long long stride, int rows, int cols,
+                                                 bool vec) {
+#ifdef FA_EMULATE
+  if (threadIdx.x == 0) {
+    for (int r = 0; r < rows && r < kRows && cols > 0; ++r) {
+      const long long bytes = static_cast<long long>(cols < kCols ? cols : kCols) * sizeof(S);
+      ::fa_emu::check_global(gmem + r * stride, bytes, "tile row");
+    }
+  }
+#endif
+  if (vec) {
+    constexpr int kVec = 16 / static_cast<int>(sizeof(S));
+    static_assert(kCols % kVec == 0 && kPitch % kVec == 0, "tiles are whole 16-byte chunks");
+    constexpr int kChunksPerRow = kCols / kVec;
+    constexpr int kThreadsPerRow = kThreads / kRows;
+    if constexpr (kThreads % kRows == 0 && kChunksPerRow % kThreadsPerRow == 0) {
+      // One row per thread group: a single 64-bit row address per thread, its chunks at constant offsets.
+      const int r = threadIdx.x / kThreadsPerRow;
+      const int c0 = (threadIdx.x % kThreadsPerRow) * kVec;
+      const S* src = r < rows ? gmem + r * stride : gmem;
+#pragma unroll
+      for (int j = 0; j < kChunksPerRow / kThreadsPerRow; ++j) {
+        const int c = c0 + j * kThreadsPerRow * kVec;
+        const bool valid = r < rows && c < cols;
+        cp_async_16(smem + r * kPitch + c, valid ? src + c : gmem, valid);
+      }
+    } else {
+#pragma unroll
+      for (int idx = threadIdx.x; idx < kRows * kChunksPerRow; idx += kThreads) {
+        const int r = idx / kChunksPerRow;
+        const int c = (idx % kChunksPerRow) * kVec;
+        const bool valid = r < rows && c < cols;
+        cp_async_16(smem + r * kPitch + c, valid ? gmem + r * stride + c : gmem, valid);
+      }
+    }
+  } else {
+#pragma unroll 1
+    for (int idx = threadIdx.x; idx < kRows * kCols; idx += kThreads) {
+      const int r = idx / kCols;
+      const int c = idx % kCols;
+      smem[r * kPitch + c] = (r < rows && c < cols) ? gmem[r * stride + c] : S(0);
+    }
+  }
+}
 
 // `n` of kN floats from `gmem` into `smem`, zero past n (the kernels mask the rows past a sequence's end, so a
 // zero lse never reaches an exponential there).
@@ -216,7 +322,7 @@ __device__ __forceinline__ unsigned keep_bits_transposed(const AttnParams& p, in
   const int k = g & 3;
   const int j4 = (key0 + 8 * (k >> 1) + 4 * (g >> 2)) >> 2;
   unsigned own = 0;
-#pragma unroll
+#pragma unroll 1  // one Philox evaluation live at a time
   for (int nt = 0; nt < kNT; ++nt) {
     own |= keep_bits4(p.seed_lo, p.seed_hi, p.dropout_threshold, b, h, row0 + 8 * nt + 2 * t + (k & 1), j4) << (4 * nt);
   }
@@ -242,7 +348,7 @@ __device__ __forceinline__ unsigned keep_bits_rows(const AttnParams& p, int b, i
   const int odd = t & 1;
   const int i = row0 + g + 8 * odd;
   unsigned own = 0;
-#pragma unroll
+#pragma unroll 1  // one Philox evaluation live at a time
   for (int nt = 0; nt < kNT; ++nt) {
     own |= keep_bits4(p.seed_lo, p.seed_hi, p.dropout_threshold, b, h, i, (key0 + 8 * nt + 4 * (t >> 1)) >> 2)
            << (4 * nt);

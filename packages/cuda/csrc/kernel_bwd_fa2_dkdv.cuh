@@ -55,7 +55,6 @@ __global__ void __launch_bounds__(Fa2DkdvTraits<E, kD>::kThreads, Fa2DkdvTraits<
   const int pairs = group * n_mt;
 
   const int warp = threadIdx.x >> 5;
-  const int lane = threadIdx.x & 31;
   const int key_local = (warp % T::kRowBlocks) * 16;  // this warp's 16 keys inside the tile
   const int slice = warp / T::kRowBlocks;
   const int q_col0 = slice * (kBM / T::kSplit);  // its queries in the transposed scores
@@ -69,31 +68,32 @@ __global__ void __launch_bounds__(Fa2DkdvTraits<E, kD>::kThreads, Fa2DkdvTraits<
   const long long dv_stride = static_cast<long long>(p.h_k) * p.dim_v;
   const bool mask_every = (p.tuning & kTuneMaskEveryTile) != 0;
   const bool dq_vec = (p.dim & 3) == 0;
+  const bwd2::Smem sm = bwd2::smem_of(smem);
+  const uint32_t o_k = sm.offset_of(s_k), o_v = sm.offset_of(s_v);
+  const uint32_t o_pt = sm.offset_of(s_pt), o_dst = sm.offset_of(s_dst);
 
-  load_tile<S, kBN, kD, kPitch, T::kThreads>(
+  bwd2::load_tile_rolled<S, kBN, kD, kPitch, T::kThreads>(
       s_k, static_cast<const S*>(p.k) + (bi.k_start + key0) * p.k_row_stride + hk * p.k_head_stride, p.k_row_stride,
       n_keys, p.dim, p.vec_loads);
-  load_tile<S, kBN, kD, kPitch, T::kThreads>(
+  bwd2::load_tile_rolled<S, kBN, kD, kPitch, T::kThreads>(
       s_v, static_cast<const S*>(p.v) + (bi.k_start + key0) * p.v_row_stride + hk * p.v_head_stride, p.v_row_stride,
       n_keys, p.dim_v, p.vec_loads);
 
-  // Issues the loads of pair `n` (head hk * group + n / n_mt, query tile mt_begin + n % n_mt) into stage n & 1.
-  auto load_pair = [&](int n) {
-    const int h = hk * group + n / n_mt;
-    const int row0 = (mt_begin + n % n_mt) * kBM;
+  // Issues the loads of the pair (head h, query tile mt) into stage st.
+  auto load_pair = [&](int h, int mt, int st) {
+    const int row0 = mt * kBM;
     const int n_rows = imin(kBM, bi.len_q - row0);
-    const int st = n & 1;
     const long long row_index = static_cast<long long>(h) * p.total_q + bi.q_start + row0;
-    load_tile<S, kBM, kD, kPitch, T::kThreads>(
+    bwd2::load_tile_rolled<S, kBM, kD, kPitch, T::kThreads>(
         s_q + st * kBM * kPitch, static_cast<const S*>(p.q) + (bi.q_start + row0) * p.q_row_stride + h * p.q_head_stride,
         p.q_row_stride, n_rows, p.dim, p.vec_loads);
-    load_tile<S, kBM, kD, kPitch, T::kThreads>(s_do + st * kBM * kPitch,
+    bwd2::load_tile_rolled<S, kBM, kD, kPitch, T::kThreads>(s_do + st * kBM * kPitch,
                                                static_cast<const S*>(p.dout) + (bi.q_start + row0) * o_stride + h * p.dim_v,
                                                o_stride, n_rows, p.dim_v, p.vec_loads);
     bwd2::load_values_async<kBM, T::kThreads>(s_lse + st * kBM, p.lse_in + row_index, n_rows);
     bwd2::load_values_async<kBM, T::kThreads>(s_dsum + st * kBM, p.dsum + row_index, n_rows);
   };
-  if (pairs > 0) load_pair(0);
+  if (pairs > 0) load_pair(hk * group, mt_begin, 0);
   cp_async_commit();
 
   float acc_dk[kNTg][4];
@@ -101,28 +101,35 @@ __global__ void __launch_bounds__(Fa2DkdvTraits<E, kD>::kThreads, Fa2DkdvTraits<
   zero(acc_dk);
   zero(acc_dv);
 
+  // Pairs in order: every query tile of head hk * group, then of the next head of the group, ...
+  int h = hk * group;
+  int mt = mt_begin;
   for (int n = 0; n < pairs; ++n) {
-    const int h = hk * group + n / n_mt;
-    const int row0 = (mt_begin + n % n_mt) * kBM;
+    const int row0 = mt * kBM;
+    const bool last_tile = mt + 1 == mt_begin + n_mt;
+    const int next_h = last_tile ? h + 1 : h;
+    const int next_mt = last_tile ? mt_begin : mt + 1;
     const int n_rows = imin(kBM, bi.len_q - row0);
     const int st = n & 1;
-    const S* q = s_q + st * kBM * kPitch;
-    const S* dout = s_do + st * kBM * kPitch;
+    const uint32_t o_q = sm.offset_of(s_q) + st * T::kQBytes;
+    const uint32_t o_do = sm.offset_of(s_do) + st * T::kQBytes;
     const float* lse = s_lse + st * kBM;
     const float* dsum = s_dsum + st * kBM;
     const ScoreMod mod(p, bi, h);
 
     cp_async_wait<0>();
     __syncthreads();
-    if (n + 1 < pairs) load_pair(n + 1);
+    if (n + 1 < pairs) load_pair(next_h, next_mt, st ^ 1);
     cp_async_commit();
 
     float acc_s[kNTs][4];
     zero(acc_s);
-    bwd2::gemm_x4<E, kNTs, kD, false, false, kPitch, kPitch>(acc_s, s_k + key_local * kPitch, q + q_col0 * kPitch);
+    bwd2::gemm_x4<E, kNTs, kD, false, false, kPitch, kPitch>(acc_s, sm, o_k + key_local * kPitch * 2,
+                                                             o_q + 2 * (q_col0 * kPitch));
     float acc_dp[kNTs][4];
     zero(acc_dp);
-    bwd2::gemm_x4<E, kNTs, kD, false, false, kPitch, kPitch>(acc_dp, s_v + key_local * kPitch, dout + q_col0 * kPitch);
+    bwd2::gemm_x4<E, kNTs, kD, false, false, kPitch, kPitch>(acc_dp, sm, o_v + key_local * kPitch * 2,
+                                                             o_do + 2 * (q_col0 * kPitch));
 
     unsigned keep = ~0u;
     if constexpr (kExtras) {
@@ -159,23 +166,26 @@ __global__ void __launch_bounds__(Fa2DkdvTraits<E, kD>::kThreads, Fa2DkdvTraits<
     } else {
       scores(std::false_type{});
     }
-    (void)lane;
     bwd2::store_pairs<E, kNTs, kPitchT>(s_pt + key_local * kPitchT + q_col0, acc_dp);
     bwd2::store_pairs<E, kNTs, kPitchT>(s_dst + key_local * kPitchT + q_col0, acc_s);
     __syncthreads();
 
     // dV += P^T dO, dK += dS^T Q over this warp's head dims: A = [key][query], B = [query][dim] (k down rows).
-    bwd2::gemm_x4<E, kNTg, kBM, false, true, kPitchT, kPitch>(acc_dv, s_pt + key_local * kPitchT, dout + d_col0);
-    bwd2::gemm_x4<E, kNTg, kBM, false, true, kPitchT, kPitch>(acc_dk, s_dst + key_local * kPitchT, q + d_col0);
+    bwd2::gemm_x4<E, kNTg, kBM, false, true, kPitchT, kPitch>(acc_dv, sm, o_pt + key_local * kPitchT * 2,
+                                                              o_do + 2 * d_col0);
+    bwd2::gemm_x4<E, kNTg, kBM, false, true, kPitchT, kPitch>(acc_dk, sm, o_dst + key_local * kPitchT * 2,
+                                                              o_q + 2 * d_col0);
 
     if (p.dq_accum != nullptr) {
       // dQ += dS K: A(query, key) = dS^T[key][query] (ldmatrix .trans), B(key, dim) = K[key][dim].
       float acc_dq[kNTq][4];
       zero(acc_dq);
-      bwd2::gemm_x4<E, kNTq, kBN, true, true, kPitchT, kPitch>(acc_dq, s_dst + dq_row0, s_k + dq_col0);
+      bwd2::gemm_x4<E, kNTq, kBN, true, true, kPitchT, kPitch>(acc_dq, sm, o_dst + 2 * dq_row0, o_k + 2 * dq_col0);
       float* g_dq = p.dq_accum + (bi.q_start + row0 + dq_row0) * dq_stride + h * p.dim + dq_col0;
       bwd2::add_dq<kNTq>(g_dq, dq_stride, acc_dq, n_rows - dq_row0, p.dim - dq_col0, dq_vec);
     }
+    h = next_h;
+    mt = next_mt;
   }
   cp_async_wait<0>();
 

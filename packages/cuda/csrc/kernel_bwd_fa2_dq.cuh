@@ -20,7 +20,7 @@
 namespace fa {
 
 template <typename E, int kD, bool kWindow, bool kExtras>
-__global__ void __launch_bounds__(Fa2DqTraits<E, kD>::kThreads) bwd_fa2_dq_kernel(const AttnParams p) {
+__global__ void __launch_bounds__(Fa2DqTraits<E, kD>::kThreads, 2) bwd_fa2_dq_kernel(const AttnParams p) {
   using T = Fa2DqTraits<E, kD>;
   using S = typename E::S;
   constexpr int kBM = T::kBM, kBN = T::kBN, kPitch = T::kPitch;
@@ -54,11 +54,13 @@ __global__ void __launch_bounds__(Fa2DqTraits<E, kD>::kThreads) bwd_fa2_dq_kerne
   const S* g_k = static_cast<const S*>(p.k) + bi.k_start * k_stride + hk * p.k_head_stride;
   const S* g_v = static_cast<const S*>(p.v) + bi.k_start * v_stride + hk * p.v_head_stride;
   const long long row_index = static_cast<long long>(h) * p.total_q + bi.q_start + row0;
+  const bwd2::Smem sm = bwd2::smem_of(smem);
+  const uint32_t o_q = sm.offset_of(s_q), o_do = sm.offset_of(s_do), o_kv = sm.offset_of(s_kv);
 
-  load_tile<S, kBM, kD, kPitch, T::kThreads>(
+  bwd2::load_tile_rolled<S, kBM, kD, kPitch, T::kThreads>(
       s_q, static_cast<const S*>(p.q) + (bi.q_start + row0) * p.q_row_stride + h * p.q_head_stride, p.q_row_stride,
       rows, p.dim, p.vec_loads);
-  load_tile<S, kBM, kD, kPitch, T::kThreads>(
+  bwd2::load_tile_rolled<S, kBM, kD, kPitch, T::kThreads>(
       s_do, static_cast<const S*>(p.dout) + (bi.q_start + row0) * o_stride + h * p.dim_v, o_stride, rows, p.dim_v,
       p.vec_loads);
   load_row_values<kBM, T::kThreads>(s_lse, p.lse_in + row_index, rows, INFINITY);
@@ -68,8 +70,8 @@ __global__ void __launch_bounds__(Fa2DqTraits<E, kD>::kThreads) bwd_fa2_dq_kerne
     const int key0 = kt * kBN;
     const int n = imin(kBN, bi.len_k - key0);
     S* s_k = s_kv + st * 2 * kBN * kPitch;
-    load_tile<S, kBN, kD, kPitch, T::kThreads>(s_k, g_k + key0 * k_stride, k_stride, n, p.dim, p.vec_loads);
-    load_tile<S, kBN, kD, kPitch, T::kThreads>(s_k + kBN * kPitch, g_v + key0 * v_stride, v_stride, n, p.dim_v,
+    bwd2::load_tile_rolled<S, kBN, kD, kPitch, T::kThreads>(s_k, g_k + key0 * k_stride, k_stride, n, p.dim, p.vec_loads);
+    bwd2::load_tile_rolled<S, kBN, kD, kPitch, T::kThreads>(s_k + kBN * kPitch, g_v + key0 * v_stride, v_stride, n, p.dim_v,
                                                p.vec_loads);
   };
   if (T::kStages == 2 && kt_end > kt_begin) load_kv(kt_begin, 0);
@@ -94,15 +96,15 @@ __global__ void __launch_bounds__(Fa2DqTraits<E, kD>::kThreads) bwd_fa2_dq_kerne
       cp_async_wait<0>();
       __syncthreads();
     }
-    const S* s_k = s_kv + st * 2 * kBN * kPitch;
-    const S* s_v = s_k + kBN * kPitch;
+    const uint32_t o_k = o_kv + st * T::kKVBytes;
+    const uint32_t o_v = o_k + T::kKVBytes / 2;
 
     float acc_s[kNTs][4];
     zero(acc_s);
-    bwd2::gemm_x4<E, kNTs, kD, false, false, kPitch, kPitch>(acc_s, s_q + local0 * kPitch, s_k);
+    bwd2::gemm_x4<E, kNTs, kD, false, false, kPitch, kPitch>(acc_s, sm, o_q + 2 * local0 * kPitch, o_k);
     float acc_dp[kNTs][4];
     zero(acc_dp);
-    bwd2::gemm_x4<E, kNTs, kD, false, false, kPitch, kPitch>(acc_dp, s_do + local0 * kPitch, s_v);
+    bwd2::gemm_x4<E, kNTs, kD, false, false, kPitch, kPitch>(acc_dp, sm, o_do + 2 * local0 * kPitch, o_v);
 
     unsigned keep = ~0u;
     if constexpr (kExtras) {
@@ -135,7 +137,7 @@ __global__ void __launch_bounds__(Fa2DqTraits<E, kD>::kThreads) bwd_fa2_dq_kerne
     }
 
     // dQ += dS K: B(key, dim) = K[key][dim], k down the rows.
-    bwd2::gemm_acc_a_x4<E, kNTq, kBN, true, kPitch>(acc_dq, acc_s, s_k);
+    bwd2::gemm_acc_a_x4<E, kNTq, kBN, true, kPitch>(acc_dq, acc_s, sm, o_k);
   }
   cp_async_wait<0>();
 
