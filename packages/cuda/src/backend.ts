@@ -17,8 +17,8 @@ import {
 import type { DeviceBuffer, FaCudaAddon, TileShape } from './addon.js';
 import { type CudaAvailabilityOptions, type CudaDeviceInfo, deviceAvailability } from './availability.js';
 import { toFaError } from './errors.js';
-import { loadAddon } from './loader.js';
 import { type CudaKernelOptions, DEFAULT_KERNELS, type KernelChoice, resolveKernelChoice } from './kernels.js';
+import { loadAddon } from './loader.js';
 import { checkCudaOptions } from './options.js';
 import { DTYPE_CODES, packProblem } from './params.js';
 import { keyWorkList, queryWorkList } from './tiles.js';
@@ -91,7 +91,9 @@ function hostArray(dtype: DType, n: number): Float32Array | Int32Array | Uint16A
 export function createCudaBackend(options: CudaBackendOptions = {}): CudaBackend {
   checkCudaOptions(options, ['kernels']);
   const kernels = resolveKernelChoice(options.kernels);
-  const { addon, path } = loadAddon(options);
+  // The loader checks its own options again and knows no `kernels`.
+  const { kernels: _kernels, ...loaderOptions } = options;
+  const { addon, path } = loadAddon(loaderOptions);
   const availability = deviceAvailability(addon, path, options.deviceIndex ?? 0);
   if (!availability.available) {
     throw new FaError('E_BACKEND_UNAVAILABLE', availability.message, { argument: 'backend' });
