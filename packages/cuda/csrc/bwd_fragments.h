@@ -100,7 +100,7 @@ __device__ __forceinline__ void gemm_x4(float (&acc)[kNT][4], const Smem& s, uin
   // B [k][n] (.trans): b1 = stored rows +8, tile 1 = stored cols +8: odd blocks down the rows.
   a += ldsm_lane_offset<kAP, !kATrans>();
   b += ldsm_lane_offset<kBP, kBTrans>();
-#pragma unroll 2
+#pragma unroll
   for (int k0 = 0; k0 < kK; k0 += 16) {
     uint32_t fa[4];
     ldsm_x4<kATrans>(fa, s, a + 2 * (kATrans ? k0 * kAP : k0));

@@ -66,7 +66,12 @@ export interface KernelName {
   readonly kernel: string; // e.g. fwd_kernel
   readonly dtype: string | undefined; // F32, F16, BF16
   readonly headDim: number | undefined;
+  /** The fa2 backward kernels' compile-time features `<..., kWindow, kExtras>`: plain, window or window+extras. */
+  readonly variant?: string;
 }
+
+/** Indexed by kWindow + 2 kExtras. */
+const VARIANTS = ['plain', 'window', 'extras', 'window+extras'] as const;
 
 /** Reads `fa::name<fa::DType, int>` back from an Itanium-mangled entry such as `_ZN2fa10fwd_kernelINS_3F16ELi128EEEv...`. */
 export function demangleEntry(mangled: string): KernelName | undefined {
@@ -79,8 +84,9 @@ export function demangleEntry(mangled: string): KernelName | undefined {
   const args = mangled.slice(pos + 1);
   const dtype = /^NS_(\d+)(\w+?)E/.exec(args);
   const dtypeName = dtype?.[1] && dtype[2] ? dtype[2].slice(0, Number(dtype[1])) : undefined;
-  const dim = /^(?:NS_\d+\w+?E)?Li(\d+)E/.exec(args);
-  return { kernel, dtype: dtypeName, headDim: dim?.[1] ? Number(dim[1]) : undefined };
+  const dim = /^(?:NS_\d+\w+?E)?Li(\d+)E(?:Lb([01])ELb([01])E)?/.exec(args);
+  const name = { kernel, dtype: dtypeName, headDim: dim?.[1] ? Number(dim[1]) : undefined };
+  return dim?.[2] && dim[3] ? { ...name, variant: VARIANTS[Number(dim[2]) + 2 * Number(dim[3])] } : name;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -360,13 +366,24 @@ function findPtxas(nvcc: string): string {
 // restates kernel_traits.h's formulas.
 const DTYPES = ['F32', 'F16', 'BF16'] as const;
 const BUCKETS = [32, 64, 96, 128, 192, 256] as const;
-const TRAITS = { fwd_kernel: 'FwdTraits', bwd_dq_kernel: 'DqTraits', bwd_dkdv_kernel: 'DkdvTraits' } as const;
+const TRAITS = {
+  fwd_kernel: 'FwdTraits',
+  bwd_dq_kernel: 'DqTraits',
+  bwd_dkdv_kernel: 'DkdvTraits',
+  bwd_fa2_dq_kernel: 'Fa2DqTraits',
+  bwd_fa2_dkdv_kernel: 'Fa2DkdvTraits',
+} as const;
+/** The fa2 backward exists for the tensor-core types only (f32 runs the baseline). */
+const TRAIT_DTYPES: Partial<Record<keyof typeof TRAITS, readonly string[]>> = {
+  bwd_fa2_dq_kernel: ['F16', 'BF16'],
+  bwd_fa2_dkdv_kernel: ['F16', 'BF16'],
+};
 const TRAIT_FIELDS = ['kSmemBytes', 'kBM', 'kBN'] as const;
 
 function traitsSource(): string {
-  const lines = ['#include "kernel_traits.h"', 'namespace fa {'];
+  const lines = ['#include "kernel_traits.h"', '#include "kernel_bwd_fa2_traits.h"', 'namespace fa {'];
   for (const [kernel, traits] of Object.entries(TRAITS)) {
-    for (const dtype of DTYPES) {
+    for (const dtype of TRAIT_DTYPES[kernel as keyof typeof TRAITS] ?? DTYPES) {
       for (const dim of BUCKETS) {
         for (const field of TRAIT_FIELDS) {
           lines.push(
@@ -461,6 +478,8 @@ export interface KernelRow {
   readonly kernel: string;
   readonly dtype: string;
   readonly headDim: number | null;
+  /** plain, window or window+extras for the fa2 backward kernels; null elsewhere. */
+  readonly variant: string | null;
   readonly registers: number;
   readonly spillStores: number;
   readonly spillLoads: number;
@@ -477,6 +496,8 @@ const LOOP_TILE: Record<string, (t: Traits) => string> = {
   fwd_kernel: (t) => `${t.bn} keys`,
   bwd_dq_kernel: (t) => `${t.bn} keys`,
   bwd_dkdv_kernel: (t) => `${t.bm} query rows`,
+  bwd_fa2_dq_kernel: (t) => `${t.bn} keys`,
+  bwd_fa2_dkdv_kernel: (t) => `${t.bm} query rows`,
 };
 
 export function kernelRows(compilation: Compilation): KernelRow[] {
@@ -498,6 +519,7 @@ export function kernelRows(compilation: Compilation): KernelRow[] {
         kernel: name.kernel,
         dtype: name.dtype ?? '',
         headDim: name.headDim ?? null,
+        variant: name.variant ?? null,
         registers: res.registers,
         spillStores: res.spillStores,
         spillLoads: res.spillLoads,
@@ -512,11 +534,17 @@ export function kernelRows(compilation: Compilation): KernelRow[] {
       });
     }
   }
+  const variants: readonly string[] = VARIANTS;
   const order = (r: KernelRow) =>
-    [Object.keys(TRAITS).indexOf(r.kernel) + 1 || 9, DTYPES.indexOf(r.dtype as never), r.headDim ?? 0] as const;
+    [
+      Object.keys(TRAITS).indexOf(r.kernel) + 1 || 9,
+      DTYPES.indexOf(r.dtype as never),
+      r.headDim ?? 0,
+      r.variant ? variants.indexOf(r.variant) : -1,
+    ] as const;
   return rows.sort((a, b) => {
     const [x, y] = [order(a), order(b)];
-    return x[0] - y[0] || x[1] - y[1] || x[2] - y[2];
+    return x[0] - y[0] || x[1] - y[1] || x[2] - y[2] || x[3] - y[3];
   });
 }
 
@@ -558,7 +586,7 @@ export function markdownTable(rows: readonly KernelRow[]): string {
     const mix = l ? MIX_KEYS.map((k) => String(l[k])) : MIX_KEYS.map(() => '–');
     lines.push(
       `| ${[
-        `\`${r.kernel}\``,
+        r.variant ? `\`${r.kernel}\` ${r.variant}` : `\`${r.kernel}\``,
         r.dtype,
         r.headDim ?? '–',
         o.threads,

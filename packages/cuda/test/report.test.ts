@@ -91,6 +91,12 @@ describe('static report parsers (embedded samples)', () => {
       dtype: 'F32',
       headDim: undefined,
     });
+    expect(demangleEntry('_ZN2fa19bwd_fa2_dkdv_kernelINS_4BF16ELi128ELb1ELb0EEEvNS_10AttnParamsE')).toEqual({
+      kernel: 'bwd_fa2_dkdv_kernel',
+      dtype: 'BF16',
+      headDim: 128,
+      variant: 'window',
+    });
     expect(demangleEntry('_Z3foov')).toBeUndefined();
   });
 
@@ -198,7 +204,9 @@ describe.skipIf(!nvcc)(`static report on the real PTX${skipReason ? ` (skipped: 
 
   it('finds every f16 kernel with registers, threads, shared memory and an mma loop', () => {
     const rows = kernelRows(compilation);
-    expect(rows.length).toBe(6 * 3 + 2);
+    // Baseline forward, dQ and dK/dV per bucket, the two element-wise kernels, and the fa2 backward's dQ and
+    // dK/dV in three variants each (plain, window, window+extras) per bucket.
+    expect(rows.length).toBe(6 * 3 + 2 + 6 * 2 * 3);
     for (const row of rows) {
       expect(row.dtype).toBe('F16');
       expect(row.registers).toBeGreaterThan(0);
@@ -206,7 +214,16 @@ describe.skipIf(!nvcc)(`static report on the real PTX${skipReason ? ` (skipped: 
       expect(row.occupancy.blocksPerSm).toBeGreaterThan(0);
     }
     const tiled = rows.filter((r) => r.headDim !== null);
-    expect(new Set(tiled.map((r) => r.kernel))).toEqual(new Set(['fwd_kernel', 'bwd_dq_kernel', 'bwd_dkdv_kernel']));
+    expect(new Set(tiled.map((r) => r.kernel))).toEqual(
+      new Set(['fwd_kernel', 'bwd_dq_kernel', 'bwd_dkdv_kernel', 'bwd_fa2_dq_kernel', 'bwd_fa2_dkdv_kernel']),
+    );
+    const fa2 = tiled.filter((r) => r.kernel.startsWith('bwd_fa2_'));
+    expect(new Set(fa2.map((r) => r.variant))).toEqual(new Set(['plain', 'window', 'window+extras']));
+    // The fa2 dK/dV kernel's design point: two 256-thread blocks per SM on sm_90 up to D = 128, without spills.
+    for (const row of fa2.filter((r) => r.kernel === 'bwd_fa2_dkdv_kernel' && (r.headDim ?? 0) <= 128)) {
+      expect(row.occupancy.blocksPerSm, row.entry).toBeGreaterThanOrEqual(2);
+      expect(row.spillStores + row.spillLoads, row.entry).toBe(0);
+    }
     for (const row of tiled) {
       expect(row.dynamicSmem, row.entry).toBeGreaterThan(0);
       expect(row.loop?.mma, row.entry).toBeGreaterThan(0);
