@@ -79,6 +79,17 @@ const MULTI_TILE_CASES: AttnCase[] = [
     dtype: 'bf16',
     dropoutP: 0.15,
   },
+  {
+    name: 'f16 D=256 (dim 200): causal, GQA, dQ kernel single-buffered',
+    lengthsQ: [70, 9],
+    lengthsK: [70, 9],
+    numHeads: 2,
+    numHeadsK: 1,
+    headDim: 200,
+    headDimV: 200,
+    dtype: 'f16',
+    causal: true,
+  },
 ];
 // The A/B variants take the two cheaper multi-tile cases (the window cases above cost ~3 s each here).
 const AB_MULTI_TILE = new Set([MULTI_TILE_CASES[2]?.name, MULTI_TILE_CASES[4]?.name]);
