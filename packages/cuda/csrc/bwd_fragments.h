@@ -164,22 +164,23 @@ __device__ __forceinline__ void store_pairs(typename E::S* dst, const float (&ac
   }
 }
 
-// 4-byte cp.async with zero-fill (a tile's lse and D values; `valid` false writes 0).
+// cp.async of 16 and 4 bytes with zero-fill (`valid` false writes zeros and reads nothing), and the wait for all
+// of a thread's copies. On the device the instructions copy.h uses; on the emulator the copies land only at the
+// issuing thread's wait (fa_emu::cp_async_deferred), so a missing wait or barrier shows there.
 #ifdef FA_EMULATE
+inline void cp_async_16d(void* smem, const void* gmem, bool valid) { ::fa_emu::cp_async_deferred(smem, gmem, 16, valid); }
 inline void cp_async_4(void* smem, const void* gmem, bool valid) {
-  ::fa_emu::check_shared(smem, 4, 4, "cp.async destination");
-  if (valid) {
-    ::fa_emu::check_global(gmem, 4, "cp.async source");
-    std::memcpy(smem, gmem, 4);
-  } else {
-    std::memset(smem, 0, 4);
-  }
+  if (valid) ::fa_emu::check_global(gmem, 4, "cp.async source");
+  ::fa_emu::cp_async_deferred(smem, gmem, 4, valid);
 }
+inline void cp_async_wait_all() { ::fa_emu::cp_async_wait_all(); }
 #else
+__device__ __forceinline__ void cp_async_16d(void* smem, const void* gmem, bool valid) { cp_async_16(smem, gmem, valid); }
 __device__ __forceinline__ void cp_async_4(void* smem, const void* gmem, bool valid) {
   const uint32_t dst = static_cast<uint32_t>(__cvta_generic_to_shared(smem));
   asm volatile("cp.async.ca.shared.global [%0], [%1], 4, %2;\n" ::"r"(dst), "l"(gmem), "r"(valid ? 4 : 0));
 }
+__device__ __forceinline__ void cp_async_wait_all() { cp_async_wait<0>(); }
 #endif
 
 // copy.h's load_tile (same zero-fill and emulator checks) with the element-wise fallback kept rolled: unrolled,
@@ -210,7 +211,7 @@ __device__ __forceinline__ void load_tile_rolled(S* smem, const S* gmem, long lo
       for (int j = 0; j < kChunksPerRow / kThreadsPerRow; ++j) {
         const int c = c0 + j * kThreadsPerRow * kVec;
         const bool valid = r < rows && c < cols;
-        cp_async_16(smem + r * kPitch + c, valid ? src + c : gmem, valid);
+        cp_async_16d(smem + r * kPitch + c, valid ? src + c : gmem, valid);
       }
     } else {
 #pragma unroll
@@ -218,7 +219,7 @@ __device__ __forceinline__ void load_tile_rolled(S* smem, const S* gmem, long lo
         const int r = idx / kChunksPerRow;
         const int c = (idx % kChunksPerRow) * kVec;
         const bool valid = r < rows && c < cols;
-        cp_async_16(smem + r * kPitch + c, valid ? gmem + r * stride + c : gmem, valid);
+        cp_async_16d(smem + r * kPitch + c, valid ? gmem + r * stride + c : gmem, valid);
       }
     }
   } else {

@@ -107,3 +107,12 @@ inline void red_add_v4(float* address, float a, float b, float c, float d) {
 // __shfl_sync (index mode) of a 32-bit word: every lane of the warp reads lane `src_lane`'s value.
 unsigned shfl_idx_u32(unsigned value, int src_lane);
 }  // namespace fa_emu
+
+namespace fa_emu {
+// cp.async as the hardware orders it, for the kernels that opt in (bwd_fragments.h): the source is read at issue,
+// but the destination is written only when the issuing thread waits (cp.async.wait_group 0), so another thread
+// sees the data only after that wait and a barrier, and a read of a stage whose copies are still in flight sees
+// what was there before. Per OS thread (a block's fibers run on one) and per CUDA thread of the block.
+void cp_async_deferred(void* smem, const void* gmem, int bytes, bool valid);
+void cp_async_wait_all();
+}  // namespace fa_emu
