@@ -8,6 +8,8 @@
 #include "kernel_bwd_convert.cuh"
 #include "kernel_bwd_dkdv.cuh"
 #include "kernel_bwd_dq.cuh"
+#include "kernel_bwd_fa2_dkdv.cuh"
+#include "kernel_bwd_fa2_dq.cuh"
 #include "kernel_bwd_preprocess.cuh"
 #include "kernel_fwd.cuh"
 #include "kernel_fwd_fa2.cuh"
@@ -137,13 +139,68 @@ void forward_shape_fa2(TileShape* shape) {
     shape->fwd_smem = Fa2FwdTraits<E, kD>::kSmemBytes;
   }
 }
+// fa2 backward (f16/bf16; f32 runs the baseline): preprocess -> fa2 dK/dV (with the atomic dQ shares) -> convert,
+// or -> fa2 dQ kernel for `deterministic`. Three instantiations of each kernel: plain, window (causal/local mask)
+// and generic (window + extras: softcap, ALiBi, dropout as runtime branches), which also serves extras without a
+// window and every call under kTuneNoSpecialise.
+template <typename E, int kD, template <typename, int, bool, bool> class Kernel>
+struct Fa2Variant {
+  template <typename F>
+  static cudaError_t pick(const AttnParams& p, F&& launch) {
+    const bool window = p.window_left >= 0 || p.window_right >= 0;
+    const bool extras = p.softcap > 0.f || p.alibi_slopes != nullptr || p.dropout;
+    if ((p.tuning & kTuneNoSpecialise) != 0 || extras) return launch(Kernel<E, kD, true, true>::get());
+    if (window) return launch(Kernel<E, kD, true, false>::get());
+    return launch(Kernel<E, kD, false, false>::get());
+  }
+};
+template <typename E, int kD, bool kWindow, bool kExtras>
+struct Fa2DkdvEntry {
+  static decltype(&bwd_fa2_dkdv_kernel<E, kD, kWindow, kExtras>) get() {
+    return bwd_fa2_dkdv_kernel<E, kD, kWindow, kExtras>;
+  }
+};
+template <typename E, int kD, bool kWindow, bool kExtras>
+struct Fa2DqEntry {
+  static decltype(&bwd_fa2_dq_kernel<E, kD, kWindow, kExtras>) get() { return bwd_fa2_dq_kernel<E, kD, kWindow, kExtras>; }
+};
+
 template <typename E, int kD>
 cudaError_t backward_fa2(const AttnParams& p, cudaStream_t stream) {
-  return backward_baseline<E, kD>(p, stream);
+  if constexpr (!E::kMma) {
+    return backward_baseline<E, kD>(p, stream);
+  } else {
+    const long long pairs = static_cast<long long>(p.total_q) * p.h;
+    cudaError_t err = launch_kernel(bwd_preprocess_kernel<E>, (pairs + kPreprocessWarps - 1) / kPreprocessWarps,
+                                    kPreprocessWarps * 32, 0, p, stream);
+    if (err != cudaSuccess) return err;
+    using Tk = Fa2DkdvTraits<E, kD>;
+    err = Fa2Variant<E, kD, Fa2DkdvEntry>::pick(p, [&](auto kernel) {
+      return launch_kernel(kernel, static_cast<long long>(p.num_key_tiles) * p.h_k, Tk::kThreads, Tk::kSmemBytes, p,
+                           stream);
+    });
+    if (err != cudaSuccess) return err;
+    if (p.dq_accum != nullptr) {
+      const long long n = static_cast<long long>(p.total_q) * p.h * p.dim;
+      return launch_kernel(bwd_dq_convert_kernel<E>, (n + kConvertThreads - 1) / kConvertThreads, kConvertThreads, 0,
+                           p, stream);
+    }
+    using Tq = Fa2DqTraits<E, kD>;
+    return Fa2Variant<E, kD, Fa2DqEntry>::pick(p, [&](auto kernel) {
+      return launch_kernel(kernel, static_cast<long long>(p.num_tiles) * p.h, Tq::kThreads, Tq::kSmemBytes, p, stream);
+    });
+  }
 }
 template <typename E, int kD>
 void backward_shape_fa2(TileShape* shape) {
-  backward_shape_baseline<E, kD>(shape);
+  if constexpr (!E::kMma) {
+    backward_shape_baseline<E, kD>(shape);
+  } else {
+    constexpr int kDq = Fa2DqTraits<E, kD>::kSmemBytes, kDkdv = Fa2DkdvTraits<E, kD>::kSmemBytes;
+    shape->dq_rows = Fa2DqTraits<E, kD>::kBM;
+    shape->dkdv_keys = Fa2DkdvTraits<E, kD>::kBN;
+    shape->bwd_smem = kDq > kDkdv ? kDq : kDkdv;
+  }
 }
 
 template <typename E>

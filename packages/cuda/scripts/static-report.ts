@@ -80,6 +80,14 @@ export const FLAG_NAMES: Readonly<Record<string, readonly (readonly [string, str
     ['extras', ''],
     ['', 'element-wise loads'],
   ],
+  bwd_fa2_dq_kernel: [
+    ['window', ''],
+    ['extras', ''],
+  ],
+  bwd_fa2_dkdv_kernel: [
+    ['window', ''],
+    ['extras', ''],
+  ],
 };
 
 /** `fwd_fa2_kernel (window, extras)`, `fwd_fa2_kernel (plain)`, or the bare name of a kernel without flags. */
@@ -449,17 +457,21 @@ const TRAITS = {
   fwd_fa2_kernel: 'Fa2FwdTraits',
   bwd_dq_kernel: 'DqTraits',
   bwd_dkdv_kernel: 'DkdvTraits',
+  bwd_fa2_dq_kernel: 'Fa2DqTraits',
+  bwd_fa2_dkdv_kernel: 'Fa2DkdvTraits',
 } as const;
 /** Fields only some traits have. */
 const TRAIT_EXTRA_FIELDS: Partial<Record<keyof typeof TRAITS, readonly string[]>> = { fwd_fa2_kernel: ['kSubN'] };
-/** Kernels instantiated for some element types only (the fa2 forward is the tensor-core path). */
+/** Kernels instantiated for the tensor-core types only (f32 runs the baseline). */
 const TRAIT_DTYPES: Partial<Record<keyof typeof TRAITS, readonly (typeof DTYPES)[number][]>> = {
   fwd_fa2_kernel: ['F16', 'BF16'],
+  bwd_fa2_dq_kernel: ['F16', 'BF16'],
+  bwd_fa2_dkdv_kernel: ['F16', 'BF16'],
 };
 const TRAIT_FIELDS = ['kSmemBytes', 'kBM', 'kBN'] as const;
 
 function traitsSource(): string {
-  const lines = ['#include "kernel_traits.h"', 'namespace fa {'];
+  const lines = ['#include "kernel_traits.h"', '#include "kernel_bwd_fa2_traits.h"', 'namespace fa {'];
   for (const [kernel, traits] of Object.entries(TRAITS)) {
     for (const dtype of TRAIT_DTYPES[kernel as keyof typeof TRAITS] ?? DTYPES) {
       for (const dim of BUCKETS) {
@@ -588,6 +600,8 @@ const LOOP_TILE: Record<string, (t: Traits) => string> = {
   fwd_fa2_kernel: (t) => (t.subN && t.subN < t.bn ? `${t.bn} keys (${t.bn / t.subN} × ${t.subN})` : `${t.bn} keys`),
   bwd_dq_kernel: (t) => `${t.bn} keys`,
   bwd_dkdv_kernel: (t) => `${t.bm} query rows`,
+  bwd_fa2_dq_kernel: (t) => `${t.bn} keys`,
+  bwd_fa2_dkdv_kernel: (t) => `${t.bm} query rows`,
 };
 
 export function kernelRows(compilation: Compilation): KernelRow[] {

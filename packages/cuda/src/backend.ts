@@ -90,6 +90,7 @@ function hostArray(dtype: DType, n: number): Float32Array | Int32Array | Uint16A
  */
 export function createCudaBackend(options: CudaBackendOptions = {}): CudaBackend {
   checkCudaOptions(options, ['kernels']);
+  // The loader checks its own options again and knows no `kernels`.
   const { kernels: kernelOptions, ...loaderOptions } = options;
   const kernels = resolveKernelChoice(kernelOptions);
   const { addon, path } = loadAddon(loaderOptions);

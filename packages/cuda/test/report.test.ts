@@ -109,6 +109,12 @@ describe('static report parsers (embedded samples)', () => {
       headDim: undefined,
       flags: [],
     });
+    expect(demangleEntry('_ZN2fa19bwd_fa2_dkdv_kernelINS_4BF16ELi128ELb1ELb0EEEvNS_10AttnParamsE')).toEqual({
+      kernel: 'bwd_fa2_dkdv_kernel',
+      dtype: 'BF16',
+      headDim: 128,
+      flags: [true, false],
+    });
     expect(demangleEntry('_Z3foov')).toBeUndefined();
   });
 
@@ -248,9 +254,10 @@ describe.skipIf(!nvcc)(`static report on the real PTX${skipReason ? ` (skipped: 
 
   it('finds every f16 kernel with registers, threads, shared memory and an mma loop', () => {
     const rows = kernelRows(compilation);
-    // Per head-dim bucket: the baseline forward, dQ and dK/dV, and the fa2 forward's five instantiations (window x
-    // extras with cp.async loads, and the generic one with element-wise loads); plus preprocess and convert.
-    expect(rows.length).toBe(6 * 3 + 6 * 5 + 2);
+    // Per head-dim bucket: the baseline forward, dQ and dK/dV; the fa2 forward's five instantiations (window x
+    // extras with cp.async loads, and the generic one with element-wise loads); the fa2 backward's dQ and dK/dV in
+    // three each (plain, window, window + extras); plus the two element-wise kernels.
+    expect(rows.length).toBe(6 * 3 + 6 * 5 + 6 * 2 * 3 + 2);
     for (const row of rows) {
       expect(row.dtype).toBe('F16');
       expect(row.registers).toBeGreaterThan(0);
@@ -259,8 +266,24 @@ describe.skipIf(!nvcc)(`static report on the real PTX${skipReason ? ` (skipped: 
     }
     const tiled = rows.filter((r) => r.headDim !== null);
     expect(new Set(tiled.map((r) => r.kernel))).toEqual(
-      new Set(['fwd_kernel', 'fwd_fa2_kernel', 'bwd_dq_kernel', 'bwd_dkdv_kernel']),
+      new Set([
+        'fwd_kernel',
+        'fwd_fa2_kernel',
+        'bwd_dq_kernel',
+        'bwd_dkdv_kernel',
+        'bwd_fa2_dq_kernel',
+        'bwd_fa2_dkdv_kernel',
+      ]),
     );
+    const fa2Backward = tiled.filter((r) => r.kernel.startsWith('bwd_fa2_'));
+    expect(new Set(fa2Backward.map((r) => displayName(r).replace(/^\S+ /, '')))).toEqual(
+      new Set(['(plain)', '(window)', '(window, extras)']),
+    );
+    // The fa2 dK/dV kernel's design point: two 256-thread blocks per SM on sm_90 up to D = 128, without spills.
+    for (const row of fa2Backward.filter((r) => r.kernel === 'bwd_fa2_dkdv_kernel' && (r.headDim ?? 0) <= 128)) {
+      expect(row.occupancy.blocksPerSm, row.entry).toBeGreaterThanOrEqual(2);
+      expect(row.spillStores + row.spillLoads, row.entry).toBe(0);
+    }
     for (const row of tiled) {
       expect(row.dynamicSmem, row.entry).toBeGreaterThan(0);
       expect(row.loop?.mma, row.entry).toBeGreaterThan(0);

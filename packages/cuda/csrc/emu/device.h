@@ -95,3 +95,28 @@ inline float atomicAdd(float* address, float value) {
     ::fa_emu::launch([](const void* x) { static_cast<const Call*>(x)->fn(*static_cast<const Call*>(x)->p); }, \
                      &call, blocks, threads, smem);                                              \
   } while (0)
+
+// The fa2 backward's additions (bwd_fragments.h).
+namespace fa_emu {
+// red.global.add.v4.f32: four consecutive floats at a 16-byte aligned address inside one live allocation. Fibers
+// never interleave inside a statement, so plain adds are atomic here.
+inline void red_add_v4(float* address, float a, float b, float c, float d) {
+  check_global_alignment(address, 16, "red.global.add.v4.f32");
+  check_global(address, 16, "red.global.add.v4.f32");
+  address[0] += a;
+  address[1] += b;
+  address[2] += c;
+  address[3] += d;
+}
+// __shfl_sync (index mode) of a 32-bit word: every lane of the warp reads lane `src_lane`'s value.
+unsigned shfl_idx_u32(unsigned value, int src_lane);
+}  // namespace fa_emu
+
+namespace fa_emu {
+// cp.async as the hardware orders it, for the kernels that opt in (bwd_fragments.h): the source is read at issue,
+// but the destination is written only when the issuing thread waits (cp.async.wait_group 0), so another thread
+// sees the data only after that wait and a barrier, and a read of a stage whose copies are still in flight sees
+// what was there before. Per OS thread (a block's fibers run on one) and per CUDA thread of the block.
+void cp_async_deferred(void* smem, const void* gmem, int bytes, bool valid);
+void cp_async_wait_all();
+}  // namespace fa_emu

@@ -70,6 +70,8 @@ struct Fiber {
   std::unique_ptr<char[]> stack;
   bool started = false;
   bool done = false;
+  bool at_block_barrier = false;  // inside __syncthreads, waiting for generation `barrier_generation` to pass
+  unsigned barrier_generation = 0;
 };
 
 struct Block {
@@ -146,10 +148,29 @@ __attribute__((noinline)) void prepare(Fiber& fiber) {
 
 // Fibers run in a different pseudo-random order every round, so that a write in one thread and a read in
 // another with no barrier between them is caught in both orders (a read before the write sees the NaN fill).
+// Every other block runs warp-serially instead: each round takes the warps in a random order and runs one warp
+// (its lanes interleaved at its own collectives) until all of its threads wait at __syncthreads or exit, before
+// the next; warps then drift apart as far as the barriers allow, which exposes a race between warps that the
+// lockstep order above hides (a warp refilling a buffer another warp has not finished reading).
 __attribute__((noinline)) void run_block(Block& block, uint32_t seed) {
   std::vector<int> order(block.fibers.size());
   for (size_t i = 0; i < order.size(); ++i) order[i] = static_cast<int>(i);
   uint32_t state = seed | 1u;
+  const bool warp_serial = ((seed >> 9) & 1u) != 0;
+  const int warps = static_cast<int>(block.warp_live.size());
+  std::vector<int> warp_order(static_cast<size_t>(warps));
+  for (int w = 0; w < warps; ++w) warp_order[static_cast<size_t>(w)] = w;
+  auto run = [&](Fiber& fiber) {
+    resume(fiber);
+    if (fiber.done) {
+      // An exited thread no longer holds up barriers.
+      block.live--;
+      block.warp_live[fiber.ctx.warp]--;
+      block.epoch++;
+      release_if_complete(block.block_barrier, block.live, block);
+      release_if_complete(block.warp_barriers[fiber.ctx.warp], block.warp_live[fiber.ctx.warp], block);
+    }
+  };
   for (;;) {
     bool alive = false;
     const unsigned long long before = block.epoch;
@@ -157,18 +178,32 @@ __attribute__((noinline)) void run_block(Block& block, uint32_t seed) {
       state = state * 1664525u + 1013904223u;
       std::swap(order[i - 1], order[(state >> 8) % i]);
     }
-    for (int index : order) {
-      Fiber& fiber = block.fibers[index];
-      if (fiber.done) continue;
-      alive = true;
-      resume(fiber);
-      if (fiber.done) {
-        // An exited thread no longer holds up barriers.
-        block.live--;
-        block.warp_live[fiber.ctx.warp]--;
-        block.epoch++;
-        release_if_complete(block.block_barrier, block.live, block);
-        release_if_complete(block.warp_barriers[fiber.ctx.warp], block.warp_live[fiber.ctx.warp], block);
+    if (warp_serial) {
+      for (size_t i = warp_order.size(); i > 1; --i) {
+        state = state * 1664525u + 1013904223u;
+        std::swap(warp_order[i - 1], warp_order[(state >> 8) % i]);
+      }
+      for (int w : warp_order) {
+        for (;;) {
+          const unsigned long long start = block.epoch;
+          bool ran = false;
+          for (int index : order) {
+            Fiber& fiber = block.fibers[index];
+            if (fiber.ctx.warp != w || fiber.done) continue;
+            alive = true;
+            if (fiber.at_block_barrier && block.block_barrier.generation == fiber.barrier_generation) continue;
+            ran = true;
+            run(fiber);
+          }
+          if (!ran || block.epoch == start) break;
+        }
+      }
+    } else {
+      for (int index : order) {
+        Fiber& fiber = block.fibers[index];
+        if (fiber.done) continue;
+        alive = true;
+        run(fiber);
       }
     }
     if (!alive) return;
@@ -199,7 +234,13 @@ void check_shared(const void* address, int bytes, int alignment, const char* wha
   }
 }
 
-void block_sync() { arrive(tls_block->block_barrier, tls_block->live); }
+void block_sync() {
+  Fiber* fiber = tls_fiber;
+  fiber->barrier_generation = tls_block->block_barrier.generation;
+  fiber->at_block_barrier = true;
+  arrive(tls_block->block_barrier, tls_block->live);
+  fiber->at_block_barrier = false;
+}
 
 void warp_sync() {
   const int warp = tls_fiber->ctx.warp;
@@ -416,3 +457,46 @@ cudaError_t cudaMemsetAsync(void* dst, int value, size_t bytes, cudaStream_t) {
   return cudaSuccess;
 }
 cudaError_t cudaStreamSynchronize(cudaStream_t) { return cudaSuccess; }
+
+namespace fa_emu {
+// __shfl_sync (index mode), 32-bit words, through the same double-buffered exchange as shfl_xor.
+unsigned shfl_idx_u32(unsigned value, int src_lane) {
+  ThreadContext& ctx = current();
+  LaneSlot* slots = warp_slots(ctx.parity);
+  slots[ctx.lane].a[0] = value;
+  warp_sync();
+  const unsigned result = slots[src_lane & 31].a[0];
+  ctx.parity ^= 1;
+  return result;
+}
+}  // namespace fa_emu
+
+namespace fa_emu {
+namespace {
+struct PendingCopy {
+  void* dst;
+  int bytes;
+  unsigned char data[16];
+};
+thread_local std::vector<std::vector<PendingCopy>> pending_copies;  // [threadIdx.x]
+}  // namespace
+
+void cp_async_deferred(void* smem, const void* gmem, int bytes, bool valid) {
+  check_shared(smem, bytes, bytes, "cp.async destination");
+  PendingCopy copy{smem, bytes, {}};
+  if (valid) {
+    check_global_alignment(gmem, bytes, "cp.async source");
+    std::memcpy(copy.data, gmem, static_cast<size_t>(bytes));
+  }
+  const unsigned t = current().thread_idx.x;
+  if (pending_copies.size() <= t) pending_copies.resize(t + 1);
+  pending_copies[t].push_back(copy);
+}
+
+void cp_async_wait_all() {
+  const unsigned t = current().thread_idx.x;
+  if (pending_copies.size() <= t) return;
+  for (const PendingCopy& copy : pending_copies[t]) std::memcpy(copy.dst, copy.data, static_cast<size_t>(copy.bytes));
+  pending_copies[t].clear();
+}
+}  // namespace fa_emu
