@@ -105,6 +105,47 @@ describe('cuda backend over a fake addon', () => {
     expect(isFaError(error, 'E_DISPOSED')).toBe(true);
   });
 
+  it('passes its kernel designs to the addon, and gives way to the baseline where a fa2 tile does not fit', async () => {
+    // fa2 (code 1) needs more shared memory than this device allows per block; the baseline (0) fits.
+    const small = { ...DEVICE, sharedMemoryPerBlockOptin: 101376 };
+    const asked: number[][] = [];
+    const { addon, calls } = fakeAddon({
+      tileShape: (_dtype: number, _d: number, _dv: number, forward: number, backward: number) => {
+        asked.push([forward, backward]);
+        return {
+          ...SHAPE,
+          forwardRows: forward === 1 ? 128 : 64,
+          forwardSharedMemory: forward === 1 ? 131072 : 99 * 1024,
+        };
+      },
+    });
+    const kernels = { forwardKernel: 1, backwardKernel: 1, tuning: 3 };
+    const backend = backendWithAddon(addon, '/fake.node', small, kernels);
+    expect(backend.kernels).toEqual(kernels);
+    const problem = problemOf('f16');
+    const q = await backend.upload({ data: new Uint16Array(75 * 4 * 64), shape: [75, 4, 64], dtype: 'f16' });
+    const kv = await backend.upload({ data: new Uint16Array(75 * 2 * 64), shape: [75, 2, 64], dtype: 'f16' });
+    const { out, lse } = await backend.forward(q, kv, kv, problem);
+    expect(asked).toEqual([
+      [1, 1],
+      [0, 1],
+    ]);
+    const args = calls.forward[0] as AddonForwardArgs;
+    expect([args.forwardKernel, args.backwardKernel, args.tuning]).toEqual([0, 1, 3]);
+    expect(args.tiles).toEqual(queryWorkList(problem, 64)); // the baseline's work list, not fa2's
+    // The backward's tiles fit: it keeps the fa2 design.
+    await backend.backward(q, q, kv, kv, out, lse, problem);
+    const b = calls.backward[0] as AddonBackwardArgs;
+    expect([b.forwardKernel, b.backwardKernel]).toEqual([1, 1]);
+    // Neither design fits: refused before any device work, naming q.
+    const tiny = backendWithAddon(addon, '/fake.node', { ...DEVICE, sharedMemoryPerBlockOptin: 48 * 1024 }, kernels);
+    const q2 = await tiny.upload({ data: new Uint16Array(75 * 4 * 64), shape: [75, 4, 64], dtype: 'f16' });
+    const kv2 = await tiny.upload({ data: new Uint16Array(75 * 2 * 64), shape: [75, 2, 64], dtype: 'f16' });
+    const refused = await tiny.forward(q2, kv2, kv2, problem).catch((e: unknown) => e);
+    expect(isFaError(refused, 'E_UNSUPPORTED')).toBe(true);
+    expect(calls.forward).toHaveLength(1);
+  });
+
   it('forward allocates out and lse, and passes the packed problem with the forward work list', async () => {
     const { addon, calls } = fakeAddon();
     const backend = backendWithAddon(addon, '/fake.node', DEVICE);

@@ -17,7 +17,13 @@ import {
 import type { DeviceBuffer, FaCudaAddon, TileShape } from './addon.js';
 import { type CudaAvailabilityOptions, type CudaDeviceInfo, deviceAvailability } from './availability.js';
 import { toFaError } from './errors.js';
-import { type CudaKernelOptions, DEFAULT_KERNELS, type KernelChoice, resolveKernelChoice } from './kernels.js';
+import {
+  BASELINE_KERNEL,
+  type CudaKernelOptions,
+  DEFAULT_KERNELS,
+  type KernelChoice,
+  resolveKernelChoice,
+} from './kernels.js';
 import { loadAddon } from './loader.js';
 import { checkCudaOptions } from './options.js';
 import { DTYPE_CODES, packProblem } from './params.js';
@@ -142,18 +148,35 @@ class CudaBackendImpl implements CudaBackend {
     }
   }
 
-  /** The kernels' tiles for this problem, refused up front when they need more shared memory than the device has. */
-  #tileShape(problem: AttnProblem, pass: 'forward' | 'backward'): TileShape {
-    const { forwardKernel, backwardKernel } = this.kernels;
-    const shape = this.#addon.tileShape(
-      DTYPE_CODES[problem.dtype],
-      problem.headDim,
-      problem.headDimV,
-      forwardKernel,
-      backwardKernel,
-    );
-    const needed = pass === 'forward' ? shape.forwardSharedMemory : shape.backwardSharedMemory;
-    if (needed > this.device.sharedMemoryPerBlockOptin) {
+  /**
+   * The kernel designs and tiles for this problem. A fa2 design whose tiles need more shared memory than the device
+   * allows per block (the large head dims on GPUs with 99 KiB, sm_86/sm_89) gives way to the baseline design of the
+   * same pass; when that does not fit either, the call is refused up front.
+   */
+  #plan(problem: AttnProblem, pass: 'forward' | 'backward'): { shape: TileShape; kernels: KernelChoice } {
+    const shapeOf = (kernels: KernelChoice) =>
+      this.#addon.tileShape(
+        DTYPE_CODES[problem.dtype],
+        problem.headDim,
+        problem.headDimV,
+        kernels.forwardKernel,
+        kernels.backwardKernel,
+      );
+    const neededBy = (shape: TileShape) =>
+      pass === 'forward' ? shape.forwardSharedMemory : shape.backwardSharedMemory;
+    const limit = this.device.sharedMemoryPerBlockOptin;
+    let kernels = this.kernels;
+    let shape = shapeOf(kernels);
+    if (neededBy(shape) > limit) {
+      const baseline =
+        pass === 'forward'
+          ? { ...kernels, forwardKernel: BASELINE_KERNEL }
+          : { ...kernels, backwardKernel: BASELINE_KERNEL };
+      const fallback = shapeOf(baseline);
+      if (neededBy(fallback) <= limit) [kernels, shape] = [baseline, fallback];
+    }
+    const needed = neededBy(shape);
+    if (needed > limit) {
       throw new FaError(
         'E_UNSUPPORTED',
         `The cuda ${pass} kernels for ${problem.dtype} with head dims (${problem.headDim}, ${problem.headDimV}) need ${needed} bytes of shared memory per block; ${this.device.name} allows ${this.device.sharedMemoryPerBlockOptin}. Use a smaller head dim, f16/bf16, or another backend.`,
@@ -164,7 +187,7 @@ class CudaBackendImpl implements CudaBackend {
         },
       );
     }
-    return shape;
+    return { shape, kernels };
   }
 
   #check(handle: DeviceBuffer, argument: string): DeviceBuffer {
@@ -236,14 +259,14 @@ class CudaBackendImpl implements CudaBackend {
   ): Promise<{ out: DeviceBuffer; lse: DeviceBuffer }> {
     const inputs = { q: this.#check(q, 'q'), k: this.#check(k, 'k'), v: this.#check(v, 'v') };
     this.#checkLayouts(inputs, problem);
-    const shape = this.#tileShape(problem, 'forward');
+    const { shape, kernels } = this.#plan(problem, 'forward');
     const tiles = queryWorkList(problem, shape.forwardRows);
     const es = bytesPerElement(problem.dtype);
     const out = this.#alloc(problem.totalQ * problem.numHeads * problem.headDimV * es, 'out');
     const lse = this.#alloc(problem.numHeads * problem.totalQ * 4, 'lse');
     try {
       await this.#addon.forward({
-        ...packProblem(problem, this.device.index, tiles, this.kernels),
+        ...packProblem(problem, this.device.index, tiles, kernels),
         ...inputs,
         out,
         lse,
@@ -274,14 +297,14 @@ class CudaBackendImpl implements CudaBackend {
       lse: this.#check(lse, 'lse'),
     };
     this.#checkLayouts(inputs, problem);
-    const shape = this.#tileShape(problem, 'backward');
+    const { shape, kernels } = this.#plan(problem, 'backward');
     const es = bytesPerElement(problem.dtype);
     const dq = this.#alloc(problem.totalQ * problem.numHeads * problem.headDim * es, 'dq');
     const dk = this.#alloc(problem.totalK * problem.numHeadsK * problem.headDim * es, 'dk');
     const dv = this.#alloc(problem.totalK * problem.numHeadsK * problem.headDimV * es, 'dv');
     try {
       await this.#addon.backward({
-        ...packProblem(problem, this.device.index, queryWorkList(problem, shape.dqRows), this.kernels),
+        ...packProblem(problem, this.device.index, queryWorkList(problem, shape.dqRows), kernels),
         keyTiles: keyWorkList(problem, shape.dkdvKeys),
         ...inputs,
         dq,

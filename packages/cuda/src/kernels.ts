@@ -51,6 +51,8 @@ const KERNEL_OPTION_KEYS = optionKeys<CudaKernelOptions>()([
 ]);
 
 export const DEFAULT_KERNELS: KernelChoice = { forwardKernel: 1, backwardKernel: 1, tuning: 0 };
+/** The code of the `baseline` design, forward and backward. */
+export const BASELINE_KERNEL = 0;
 
 function designCode<K extends string>(value: unknown, codes: Readonly<Record<K, number>>, argument: string): number {
   if (value === undefined) return 1;
