@@ -14,19 +14,15 @@
 namespace fa {
 
 #ifdef FA_EMULATE
-// The emulator copies at once: a later wait has nothing left to wait for.
-inline void cp_async_16(void* smem, const void* gmem, bool valid) {
-  ::fa_emu::check_shared(smem, 16, 16, "cp.async destination");
-  if (valid) ::fa_emu::check_global_alignment(gmem, 16, "cp.async source");
-  if (valid) {
-    std::memcpy(smem, gmem, 16);
-  } else {
-    std::memset(smem, 0, 16);
-  }
-}
+// The emulator lands a copy at the issuing thread's next wait, as the hardware may (it reads the source at issue):
+// a missing wait, or a barrier missing between a thread's wait and another thread's read, shows as stale data.
+// Every wait waits for all of the thread's copies, which is never less than the hardware's wait_group N.
+inline void cp_async_16(void* smem, const void* gmem, bool valid) { ::fa_emu::cp_async_deferred(smem, gmem, 16, valid); }
 inline void cp_async_commit() {}
 template <int kPending>
-inline void cp_async_wait() {}
+inline void cp_async_wait() {
+  ::fa_emu::cp_async_wait_all();
+}
 #else
 __device__ __forceinline__ void cp_async_16(void* smem, const void* gmem, bool valid) {
   const uint32_t dst = static_cast<uint32_t>(__cvta_generic_to_shared(smem));
