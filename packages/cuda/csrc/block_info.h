@@ -49,4 +49,31 @@ __host__ __device__ inline Span visible_row_span(int col0, int col1, int len_q, 
   return end > first ? Span{first, end} : Span{0, 0};
 }
 
+// What a block of a query-tile kernel (forward, dQ) owns: query tile `item` of the host's work list for head h
+// (blocks of one tile for every head are adjacent, block = tile * H + head, so the longest tiles of every head start
+// first), its sequence's bounds, and the key tiles of kBN keys its rows can see: [kt_begin, kt_end).
+template <int kBM, int kBN>
+struct QueryTile {
+  int h;
+  int hk;  // the key/value head of h's GQA group
+  int b;
+  int row0;
+  BlockInfo bi;
+  int rows;  // rows of the tile inside the sequence
+  int kt_begin;
+  int kt_end;
+
+  __device__ QueryTile(const AttnParams& p, unsigned block)
+      : h(static_cast<int>(block % p.h)),
+        hk(h / (p.h / p.h_k)),
+        b(p.tiles[2 * (block / p.h)]),
+        row0(p.tiles[2 * (block / p.h) + 1]),
+        bi(p, b),
+        rows(imin(kBM, bi.len_q - row0)) {
+    const Span keys = visible_key_span(row0, row0 + rows, bi.len_q, bi.len_k, p.window_left, p.window_right);
+    kt_begin = keys.first / kBN;
+    kt_end = keys.end > keys.first ? (keys.end + kBN - 1) / kBN : kt_begin;
+  }
+};
+
 }  // namespace fa

@@ -297,6 +297,23 @@ __device__ __forceinline__ void warp_gemm_acc_a(float (&acc)[kNT][4], const floa
 __device__ __forceinline__ int acc_row(int e) { return acc_row_of(threadIdx.x & 31, e); }
 __device__ __forceinline__ int acc_col(int nt, int e) { return acc_col_of(threadIdx.x & 31, nt, e); }
 
+// Stores a warp's accumulator block (16 rows x 8 kNT columns, from column col0 of a row-major global matrix with
+// row stride `stride`) times `scale`, rounded to the element type: rows below `rows` and columns below `cols` only.
+// How the dK/dV kernels write their gradients.
+template <typename E, int kNT>
+__device__ __forceinline__ void store_acc_global(typename E::S* g, long long stride, int rows, int col0, int cols,
+                                                 const float (&acc)[kNT][4], float scale) {
+#pragma unroll
+  for (int nt = 0; nt < kNT; ++nt) {
+#pragma unroll
+    for (int e = 0; e < 4; ++e) {
+      const int r = acc_row(e);
+      const int c = col0 + acc_col(nt, e);
+      if (r < rows && c < cols) g[r * stride + c] = E::from_float(acc[nt][e] * scale);
+    }
+  }
+}
+
 // Stores a warp's accumulator block, converted to the element type, into shared memory at `dst` (row pitch
 // `pitch`): how P and dS become the A operand of the next product.
 template <typename E, int kNT>

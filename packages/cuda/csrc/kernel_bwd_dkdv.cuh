@@ -161,17 +161,8 @@ __global__ void __launch_bounds__(DkdvTraits<E, kD>::kThreads) bwd_dkdv_kernel(c
   const float dv_scale = p.dropout ? p.keep_scale : 1.f;
   S* g_dk = static_cast<S*>(p.dk) + (bi.k_start + key0 + key_local) * dk_stride + hk * p.dim;
   S* g_dv = static_cast<S*>(p.dv) + (bi.k_start + key0 + key_local) * dv_stride + hk * p.dim_v;
-#pragma unroll
-  for (int nt = 0; nt < kNTg; ++nt) {
-#pragma unroll
-    for (int e = 0; e < 4; ++e) {
-      const int r = acc_row(e);
-      const int c = d_col0 + acc_col(nt, e);
-      if (key_local + r >= n_keys) continue;
-      if (c < p.dim) g_dk[r * dk_stride + c] = E::from_float(acc_dk[nt][e] * p.scale);
-      if (c < p.dim_v) g_dv[r * dv_stride + c] = E::from_float(acc_dv[nt][e] * dv_scale);
-    }
-  }
+  store_acc_global<E, kNTg>(g_dk, dk_stride, n_keys - key_local, d_col0, p.dim, acc_dk, p.scale);
+  store_acc_global<E, kNTg>(g_dv, dv_stride, n_keys - key_local, d_col0, p.dim_v, acc_dv, dv_scale);
 }
 
 }  // namespace fa

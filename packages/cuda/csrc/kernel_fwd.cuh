@@ -32,17 +32,10 @@ __global__ void __launch_bounds__(FwdTraits<E, kD>::kThreads) fwd_kernel(const A
   S* s_kv = s_q + kBM * kPitch;  // stage i: K at s_kv + 2i * kBN * kPitch, V right after
   S* s_p = s_kv + T::kStages * 2 * kBN * kPitch;
 
-  // Blocks of one tile for all heads are adjacent, so the longest tiles of every head start first.
-  const int item = blockIdx.x / p.h;
-  const int h = blockIdx.x % p.h;
-  const int b = p.tiles[2 * item];
-  const int row0 = p.tiles[2 * item + 1];
-  const BlockInfo bi(p, b);
-  const int hk = h / (p.h / p.h_k);
-  const int rows = imin(kBM, bi.len_q - row0);
-  const Span keys = visible_key_span(row0, row0 + rows, bi.len_q, bi.len_k, p.window_left, p.window_right);
-  const int kt_begin = keys.first / kBN;
-  const int kt_end = keys.end > keys.first ? (keys.end + kBN - 1) / kBN : kt_begin;
+  const QueryTile<kBM, kBN> tile(p, blockIdx.x);
+  const int h = tile.h, hk = tile.hk, b = tile.b, row0 = tile.row0, rows = tile.rows;
+  const BlockInfo& bi = tile.bi;
+  const int kt_begin = tile.kt_begin, kt_end = tile.kt_end;
 
   const int warp = threadIdx.x >> 5;
   const ScoreMod mod(p, bi, h);
