@@ -1,8 +1,9 @@
 /**
  * What each forward tiling variant compiles to on a device's limits, and what that predicts: workgroup memory,
  * workgroups per SM from it, workgroup-memory loads per multiply-add in the two products, barriers and global
- * loads per key tile. Derived from plan/config.ts, so it stays true to the kernels; the predictions are there to
- * be checked against `webgpu.sh tune` on the GPU, not to stand in for it.
+ * loads per key tile. Derived from plan/config.ts through the model in scripts/static-report.ts, so it stays true
+ * to the kernels; the predictions are there to be checked against `webgpu.sh tune` on the GPU, not to stand in
+ * for it.
  *
  *   node --conditions=@fa/source --import tsx scripts/tiling-report.ts [--storage 49152] [--invocations 1024]
  *     [--subgroup 32] [--sm-storage 233472] [--sm-threads 2048] [--dims 128,64]
@@ -10,14 +11,8 @@
  * The defaults are the H100 through Dawn (../shared/device/README.md): 48 KiB of workgroup storage and 1024
  * invocations per workgroup, subgroups of 32; 228 KiB of shared memory and 2048 threads per SM.
  */
-import {
-  chooseTileConfig,
-  configKey,
-  rowThreads,
-  sharedFloats,
-  type TileShape,
-  type TilingLimits,
-} from '../src/plan/config.js';
+import { chooseTileConfig, configKey, type TileShape, type TilingLimits } from '../src/plan/config.js';
+import { analytic } from './static-report.js';
 
 const argv = process.argv.slice(2);
 const option = (name: string, fallback: number) => {
@@ -52,17 +47,13 @@ console.log('|---|---|---|---|---|---|---|---|');
 for (const d of dims) {
   for (const [name, change] of variants) {
     const c = chooseTileConfig('forward', d, d, { ...limits, ...change });
-    const tpr = rowThreads(c);
-    const ns = c.bn / tpr;
-    const bytes = sharedFloats(c) * 4;
+    const m = analytic(c);
+    const bytes = m.workgroupBytes;
     const perSm = Math.min(Math.floor(smStorage / bytes), Math.floor(smThreads / c.wg), 32);
-    // Score product: per head-dim column (or four of them with vec4), NS key loads and RM query loads feed RM·NS
-    // multiply-adds. P·V: per key, VC/TPR value loads and RM probability loads (a quarter of those with vec4,
-    // which loads four keys' probabilities at once) feed RM·VC/TPR.
-    const qk = (ns + c.rm) / (c.rm * ns * (c.vec4 ? 4 : 1));
-    const pv = (c.vc / tpr + c.rm / (c.vec4 ? 4 : 1)) / ((c.rm * c.vc) / tpr);
-    const barriers = (2 * c.dp) / c.dc + (c.subgroupRows ? 0 : 3) + (2 * c.dvp) / c.vc;
-    const globalFloats = c.bn * (c.dp + c.dvp) + (c.resident ? 0 : c.bm * c.dp);
+    const qk = m.wgLoadsPerFmaQK!;
+    const pv = m.wgLoadsPerFmaPV!;
+    const barriers = m.barriersPerKeyTile;
+    const globalFloats = m.globalFloatsPerKeyTile;
     console.log(
       `| ${name} | ${d} | \`${configKey(c)}\` | ${(bytes / 1024).toFixed(1)} KiB | ${perSm} (${perSm * c.wg} threads) | ${qk.toFixed(3)}, ${pv.toFixed(3)} | ${barriers} | ${globalFloats} |`,
     );
