@@ -17,14 +17,16 @@ export function bankWavefronts(words: readonly number[]): number {
 /** Word addresses a 32-lane subgroup (invocations 0…31) reads from the key tile for x = 0, d = 0 in S = Q·Kᵀ. */
 export function keyLoadWords(c: TileConfig): number[] {
   const tpr = rowThreads(c);
+  // Row width of the key tile the product reads: dK/dV's resident k_tile holds the whole head dim.
+  const width = c.kind === 'dkdv' && c.resident ? c.dp : Math.max(c.dc, c.vc);
   const words: number[] = [];
   for (let t = 0; t < Math.min(32, c.wg); t++) {
     const lane = t % tpr;
     if (c.vec4) {
-      const stride = Math.max(c.dc, c.vc) / 4 + 1; // vec4s; row key_pos(4·lane) = lane
+      const stride = width / 4 + 1; // vec4s; row key_pos(4·lane) = lane
       for (let e = 0; e < 4; e++) words.push(lane * stride * 4 + e);
     } else {
-      words.push(4 * lane * (Math.max(c.dc, c.vc) + 1)); // col_of(lane, 0) · KV_TILE_S
+      words.push(4 * lane * (width + 1)); // col_of(lane, 0) · KV_TILE_S (K_TILE_S)
     }
   }
   return words;
@@ -46,9 +48,9 @@ export function analytic(c: TileConfig): Analytic {
   const tpr = rowThreads(c);
   const ns = c.bn / tpr;
   const workgroupBytes = sharedFloats(c) * 4;
-  const words = c.kind === 'dkdv' ? null : keyLoadWords(c);
-  const keyLoadBankWavefronts = words && bankWavefronts(words);
-  const keyLoadMinWavefronts = words && Math.ceil(new Set(words).size / 32);
+  const words = keyLoadWords(c);
+  const keyLoadBankWavefronts = bankWavefronts(words);
+  const keyLoadMinWavefronts = Math.ceil(new Set(words).size / 32);
   if (c.kind !== 'forward') {
     return {
       workgroupBytes,
