@@ -147,7 +147,7 @@ async function main(): Promise<void> {
     ),
   }));
   const report = {
-    command: 'pnpm --filter @fa/webgpu report',
+    command: 'pnpm --filter @fa/webgpu report --out ../../benchmarks/webgpu-static-<date>.json --readme',
     date: new Date().toISOString().slice(0, 10),
     versions: {
       node: process.version,
