@@ -297,19 +297,31 @@ __device__ __forceinline__ void warp_gemm_acc_a(float (&acc)[kNT][4], const floa
 __device__ __forceinline__ int acc_row(int e) { return acc_row_of(threadIdx.x & 31, e); }
 __device__ __forceinline__ int acc_col(int nt, int e) { return acc_col_of(threadIdx.x & 31, nt, e); }
 
-// Stores a warp's accumulator block (16 rows x 8 kNT columns, from column col0 of a row-major global matrix with
-// row stride `stride`) times `scale`, rounded to the element type: rows below `rows` and columns below `cols` only.
-// How the dK/dV kernels write their gradients.
+// A warp's accumulator block of one row-major global matrix: 16 rows x 8 kNT columns from column col0, row stride
+// `stride`, `cols` columns inside the matrix, every element multiplied by `scale` on the way out.
 template <typename E, int kNT>
-__device__ __forceinline__ void store_acc_global(typename E::S* g, long long stride, int rows, int col0, int cols,
-                                                 const float (&acc)[kNT][4], float scale) {
+struct AccOut {
+  typename E::S* g;
+  long long stride;
+  int cols;
+  const float (&acc)[kNT][4];
+  float scale;
+};
+
+// Stores two accumulator blocks of the same rows (dK and dV), rounded to the element type: rows below `rows` only.
+// One loop over both, element by element (two loops made ptxas spill the fa2 dK/dV kernel at D = 96).
+template <typename E, int kNT>
+__device__ __forceinline__ void store_acc_pair_global(const AccOut<E, kNT>& x, const AccOut<E, kNT>& y, int rows,
+                                                      int col0) {
 #pragma unroll
   for (int nt = 0; nt < kNT; ++nt) {
 #pragma unroll
     for (int e = 0; e < 4; ++e) {
       const int r = acc_row(e);
       const int c = col0 + acc_col(nt, e);
-      if (r < rows && c < cols) g[r * stride + c] = E::from_float(acc[nt][e] * scale);
+      if (r >= rows) continue;
+      if (c < x.cols) x.g[r * x.stride + c] = E::from_float(x.acc[nt][e] * x.scale);
+      if (c < y.cols) y.g[r * y.stride + c] = E::from_float(y.acc[nt][e] * y.scale);
     }
   }
 }

@@ -192,8 +192,8 @@ __global__ void __launch_bounds__(Fa2DkdvTraits<E, kD>::kThreads, Fa2DkdvTraits<
   const float dv_scale = p.dropout ? p.keep_scale : 1.f;
   S* g_dk = static_cast<S*>(p.dk) + (bi.k_start + key0 + key_local) * dk_stride + hk * p.dim;
   S* g_dv = static_cast<S*>(p.dv) + (bi.k_start + key0 + key_local) * dv_stride + hk * p.dim_v;
-  store_acc_global<E, kNTg>(g_dk, dk_stride, n_keys - key_local, d_col0, p.dim, acc_dk, p.scale);
-  store_acc_global<E, kNTg>(g_dv, dv_stride, n_keys - key_local, d_col0, p.dim_v, acc_dv, dv_scale);
+  store_acc_pair_global<E, kNTg>({g_dk, dk_stride, p.dim, acc_dk, p.scale}, {g_dv, dv_stride, p.dim_v, acc_dv, dv_scale},
+                                 n_keys - key_local, d_col0);
 }
 
 }  // namespace fa
