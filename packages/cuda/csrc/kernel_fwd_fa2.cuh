@@ -58,8 +58,10 @@ __device__ __forceinline__ UnmaskedTiles unmasked_tiles(const AttnParams& p, con
   return {full_begin, full_end};
 }
 
+// Min blocks 1: without it ptxas aimed the extras instantiations at three blocks per SM (168 registers at D = 64)
+// and spilled; with it no instantiation spills, and D <= 128 still fits two blocks (8 warps) per SM.
 template <typename E, int kD, bool kWindow, bool kExtras, bool kVecLoads>
-__global__ void __launch_bounds__(Fa2FwdTraits<E, kD>::kThreads) fwd_fa2_kernel(const AttnParams p) {
+__global__ void __launch_bounds__(Fa2FwdTraits<E, kD>::kThreads, 1) fwd_fa2_kernel(const AttnParams p) {
   using T = Fa2FwdTraits<E, kD>;
   using S = typename E::S;
   using L = SmemLayout<S, kD, T::kSwizzle, T::kPitch>;
