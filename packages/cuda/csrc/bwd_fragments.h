@@ -53,22 +53,13 @@ __device__ __forceinline__ Smem smem_of(unsigned char* smem) {
 #endif
 }
 
-// ldmatrix.sync.aligned.m8n8.x4[.trans].shared.b16 at byte offset `byte` (see gemm.h's ldmatrix).
+// gemm.h's ldmatrix_at (x4[.trans]) at byte offset `byte`.
 template <bool kTrans>
 __device__ __forceinline__ void ldsm_x4(uint32_t (&r)[4], const Smem& s, uint32_t byte) {
 #ifdef FA_EMULATE
-  ::fa_emu::ldmatrix(r, 4, kTrans, s.at(byte));
+  ldmatrix_at<4, kTrans>(r, smem_addr(s.at(byte)));
 #else
-  const uint32_t a = s.base + byte;
-  if constexpr (kTrans) {
-    asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0, %1, %2, %3}, [%4];\n"
-                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-                 : "r"(a));
-  } else {
-    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];\n"
-                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-                 : "r"(a));
-  }
+  ldmatrix_at<4, kTrans>(r, s.base + byte);
 #endif
 }
 
@@ -164,23 +155,18 @@ __device__ __forceinline__ void store_pairs(typename E::S* dst, const float (&ac
   }
 }
 
-// cp.async of 16 and 4 bytes with zero-fill (`valid` false writes zeros and reads nothing), and the wait for all
-// of a thread's copies. On the device the instructions copy.h uses; on the emulator the copies land only at the
-// issuing thread's wait (fa_emu::cp_async_deferred), so a missing wait or barrier shows there.
+// cp.async of 4 bytes with zero-fill (`valid` false writes zeros and reads nothing), beside copy.h's 16-byte one;
+// copy.h's cp_async_wait<0> waits for both (on the emulator a copy lands at the issuing thread's wait).
 #ifdef FA_EMULATE
-inline void cp_async_16d(void* smem, const void* gmem, bool valid) { ::fa_emu::cp_async_deferred(smem, gmem, 16, valid); }
 inline void cp_async_4(void* smem, const void* gmem, bool valid) {
   if (valid) ::fa_emu::check_global(gmem, 4, "cp.async source");
   ::fa_emu::cp_async_deferred(smem, gmem, 4, valid);
 }
-inline void cp_async_wait_all() { ::fa_emu::cp_async_wait_all(); }
 #else
-__device__ __forceinline__ void cp_async_16d(void* smem, const void* gmem, bool valid) { cp_async_16(smem, gmem, valid); }
 __device__ __forceinline__ void cp_async_4(void* smem, const void* gmem, bool valid) {
   const uint32_t dst = static_cast<uint32_t>(__cvta_generic_to_shared(smem));
   asm volatile("cp.async.ca.shared.global [%0], [%1], 4, %2;\n" ::"r"(dst), "l"(gmem), "r"(valid ? 4 : 0));
 }
-__device__ __forceinline__ void cp_async_wait_all() { cp_async_wait<0>(); }
 #endif
 
 // copy.h's load_tile (same zero-fill and emulator checks) with the element-wise fallback kept rolled: unrolled,
@@ -211,7 +197,7 @@ __device__ __forceinline__ void load_tile_rolled(S* smem, const S* gmem, long lo
       for (int j = 0; j < kChunksPerRow / kThreadsPerRow; ++j) {
         const int c = c0 + j * kThreadsPerRow * kVec;
         const bool valid = r < rows && c < cols;
-        cp_async_16d(smem + r * kPitch + c, valid ? src + c : gmem, valid);
+        cp_async_16(smem + r * kPitch + c, valid ? src + c : gmem, valid);
       }
     } else {
 #pragma unroll
@@ -219,7 +205,7 @@ __device__ __forceinline__ void load_tile_rolled(S* smem, const S* gmem, long lo
         const int r = idx / kChunksPerRow;
         const int c = (idx % kChunksPerRow) * kVec;
         const bool valid = r < rows && c < cols;
-        cp_async_16d(smem + r * kPitch + c, valid ? gmem + r * stride + c : gmem, valid);
+        cp_async_16(smem + r * kPitch + c, valid ? gmem + r * stride + c : gmem, valid);
       }
     }
   } else {

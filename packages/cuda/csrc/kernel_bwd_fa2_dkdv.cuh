@@ -117,7 +117,7 @@ __global__ void __launch_bounds__(Fa2DkdvTraits<E, kD>::kThreads, Fa2DkdvTraits<
     const float* dsum = s_dsum + st * kBM;
     const ScoreMod mod(p, bi, h);
 
-    bwd2::cp_async_wait_all();
+    cp_async_wait<0>();
     __syncthreads();
     if (n + 1 < pairs) load_pair(next_h, next_mt, st ^ 1);
     cp_async_commit();
@@ -187,7 +187,7 @@ __global__ void __launch_bounds__(Fa2DkdvTraits<E, kD>::kThreads, Fa2DkdvTraits<
     h = next_h;
     mt = next_mt;
   }
-  bwd2::cp_async_wait_all();
+  cp_async_wait<0>();
 
   const float dv_scale = p.dropout ? p.keep_scale : 1.f;
   S* g_dk = static_cast<S*>(p.dk) + (bi.k_start + key0 + key_local) * dk_stride + hk * p.dim;

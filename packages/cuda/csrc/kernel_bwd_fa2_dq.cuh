@@ -79,7 +79,7 @@ __global__ void __launch_bounds__(Fa2DqTraits<E, kD>::kThreads, 2) bwd_fa2_dq_ke
     const int key0 = kt * kBN;
     const int st = T::kStages == 2 ? (kt - kt_begin) & 1 : 0;
     if constexpr (T::kStages == 2) {
-      bwd2::cp_async_wait_all();
+      cp_async_wait<0>();
       __syncthreads();  // this tile landed; everybody is done with the other stage
       if (kt + 1 < kt_end) load_kv(kt + 1, st ^ 1);
       cp_async_commit();
@@ -87,7 +87,7 @@ __global__ void __launch_bounds__(Fa2DqTraits<E, kD>::kThreads, 2) bwd_fa2_dq_ke
       __syncthreads();  // everybody is done with the previous tile
       load_kv(kt, 0);
       cp_async_commit();
-      bwd2::cp_async_wait_all();
+      cp_async_wait<0>();
       __syncthreads();
     }
     const uint32_t o_k = o_kv + st * T::kKVBytes;
@@ -133,7 +133,7 @@ __global__ void __launch_bounds__(Fa2DqTraits<E, kD>::kThreads, 2) bwd_fa2_dq_ke
     // dQ += dS K: B(key, dim) = K[key][dim], k down the rows.
     bwd2::gemm_acc_a_x4<E, kNTq, kBN, true, kPitch>(acc_dq, acc_s, sm, o_k);
   }
-  bwd2::cp_async_wait_all();
+  cp_async_wait<0>();
 
   const int warp_row0 = row0 + local0;
   S* g_dq = static_cast<S*>(p.dq) + (bi.q_start + warp_row0) * dq_stride + h * p.dim;
